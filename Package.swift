@@ -1,0 +1,94 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Pygmy: a replicated bookstore and the RPC framework it runs on.
+///
+/// Layers (arrows point down only):
+///   pygmy (executable) → PygmyNodes → PygmyBookstore / PygmyTLS → PygmyRPC → PygmyWire
+let strictSwift6: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Pygmy",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "PygmyWire", targets: ["PygmyWire"]),
+        .library(name: "PygmyRPC", targets: ["PygmyRPC"]),
+        .library(name: "PygmyTLS", targets: ["PygmyTLS"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // Binary Codable coder, frame format and handshake. NIOCore only: no sockets.
+        .target(
+            name: "PygmyWire",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSwift6
+        ),
+        // Multiplexed RPC client and server over NIOPosix.
+        .target(
+            name: "PygmyRPC",
+            dependencies: [
+                "PygmyWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift6
+        ),
+        // The system OpenSSL (libssl), found through pkg-config.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // The OpenSSL channel handler and TLS configuration: the only module that links OpenSSL.
+        .target(
+            name: "PygmyTLS",
+            dependencies: [
+                "COpenSSL",
+                "PygmyRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
+            name: "PygmyWireTests",
+            dependencies: [
+                "PygmyWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
+            name: "PygmyRPCTests",
+            dependencies: [
+                "PygmyRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
+            name: "PygmyTLSTests",
+            dependencies: [
+                "PygmyTLS",
+                "PygmyRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift6
+        ),
+    ]
+)
