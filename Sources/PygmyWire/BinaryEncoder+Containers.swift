@@ -118,8 +118,8 @@ struct KeyedBinaryEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProto
 
     /// Opens a field slot that stays open until this container (or an ancestor) writes again.
     private func nestedEncoder(_ key: some CodingKey) -> _BinaryEncoder {
-        // A nested container cannot throw here; an out-of-order write surfaces at its next encode call.
-        try? state.prepareWrite(depth: depth, slotID: slotID, codingPath: codingPath)
+        // Creating a nested container cannot throw; an ordering error is thrown at the end of `encode`.
+        state.prepareNested(depth: depth, slotID: slotID, codingPath: codingPath)
         state.appendKey(key)
         state.beginSlot()
         return _BinaryEncoder(
@@ -220,7 +220,7 @@ struct UnkeyedBinaryEncodingContainer: UnkeyedEncodingContainer {
     mutating func superEncoder() -> any Encoder { nestedEncoder() }
 
     private mutating func nestedEncoder() -> _BinaryEncoder {
-        try? state.prepareWrite(depth: depth, slotID: slotID, codingPath: codingPath)
+        state.prepareNested(depth: depth, slotID: slotID, codingPath: codingPath)
         state.beginSlot()
         count += 1
         return _BinaryEncoder(

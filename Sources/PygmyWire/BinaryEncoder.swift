@@ -33,6 +33,7 @@ public struct BinaryEncoder: Sendable {
         state.beginSlot()
         try state.encodeValue(value, depth: 1, codingPath: [])
         state.finishSlots(downTo: 0)
+        if let error = state.deferredError { throw error }
     }
 }
 
@@ -49,6 +50,9 @@ final class EncoderState {
     private var slotIsNil: [Bool] = []
     private var nextSlotID: UInt32 = 0
     let userInfo: [CodingUserInfoKey: Any]
+    /// An ordering error found where the Codable API cannot throw (creating a nested container); the
+    /// top-level `encode` throws it at the end.
+    var deferredError: (any Error)?
 
     init(bytes: [UInt8], userInfo: [CodingUserInfoKey: any Sendable]) {
         self.bytes = bytes
@@ -106,6 +110,15 @@ final class EncoderState {
         var headerBytes: [UInt8] = []
         VarInt.append(header, to: &headerBytes)
         bytes.replaceSubrange(start..<(start + 1), with: headerBytes)
+    }
+
+    /// `prepareWrite` for the places that cannot throw: remembers the error for the end of the run.
+    func prepareNested(depth: Int, slotID: UInt32, codingPath: [any CodingKey]) {
+        do {
+            try prepareWrite(depth: depth, slotID: slotID, codingPath: codingPath)
+        } catch {
+            if deferredError == nil { deferredError = error }
+        }
     }
 
     /// Called before every write through a container: closes slots opened after the container's own, and

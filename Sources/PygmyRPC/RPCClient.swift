@@ -1,0 +1,312 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PygmyWire
+import Synchronization
+
+/// A client of one Pygmy RPC server: many concurrent calls share one connection, matched by stream id.
+///
+/// The connection is made on first use and remade after it drops. A failed connect puts the client in
+/// backoff (exponential, with jitter); calls made during backoff fail at once with
+/// `TransportError.backingOff` so callers can fail over to another replica instead of waiting.
+public final class RPCClient: Sendable {
+    public struct Configuration: Sendable {
+        /// The role announced in the hello.
+        public var role: PeerRole = .client
+        public var connectTimeout: Duration = .seconds(5)
+        /// Time for the hello exchange (and TLS) after TCP connects.
+        public var handshakeTimeout: Duration = .seconds(10)
+        /// Calls in flight on the connection; more wait in a queue of `maxQueuedCalls`.
+        public var maxConcurrentCalls: Int = 256
+        public var maxQueuedCalls: Int = 4096
+        /// How often an idle connection is probed with a ping; nil disables keepalive.
+        public var keepaliveInterval: Duration? = .seconds(10)
+        /// How long a ping may go unanswered before the connection is declared dead.
+        public var keepaliveTimeout: Duration = .seconds(5)
+        public var backoff = Backoff()
+        public var maxFrameLength: Int = Frame.defaultMaxLength
+        /// Applied to calls that pass no timeout of their own; nil: wait indefinitely.
+        public var defaultTimeout: Duration? = nil
+        /// TLS or another security layer; nil for plaintext.
+        public var security: (any RPCTransportSecurity)? = nil
+        /// The name checked against the server certificate; defaults to the host dialled.
+        public var serverName: String? = nil
+
+        public init() {}
+
+        /// Builds a configuration by adjusting the defaults.
+        public static func defaults(_ adjust: (inout Configuration) -> Void) -> Configuration {
+            var c = Configuration()
+            adjust(&c)
+            return c
+        }
+    }
+
+    private enum ConnectionState {
+        case idle
+        case connecting(EventLoopFuture<any Channel>)
+        case ready(any Channel)
+        case backingOff(until: ContinuousClock.Instant, lastError: String)
+        case shutdown
+    }
+
+    private struct State {
+        var connection: ConnectionState = .idle
+        var consecutiveFailures = 0
+        var random = SystemRandomNumberGenerator()
+    }
+
+    public let host: String
+    public let port: Int
+    public let configuration: Configuration
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let nextStreamID = Atomic<UInt32>(0)
+    private let pushHandlers = Mutex<[String: @Sendable (ByteBuffer) -> Void]>([:])
+
+    public init(
+        host: String,
+        port: Int,
+        configuration: Configuration = Configuration(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "pygmy.rpc.client")
+    ) {
+        self.host = host
+        self.port = port
+        self.configuration = configuration
+        self.group = group
+        var logger = logger
+        logger[metadataKey: "server"] = "\(host):\(port)"
+        self.logger = logger
+    }
+
+    /// Calls `method` and waits for its response.
+    ///
+    /// - Parameter timeout: how long to wait; sent to the server, which cancels the handler when it passes.
+    /// - Throws: `RPCError` when the server (or the deadline, or cancellation) decided the call failed;
+    ///   `TransportError` when the server could not be reached or the connection dropped mid-call.
+    ///   Cancelling the calling task sends a cancel frame and throws `RPCError` with code `.cancelled`.
+    public func call<M: RPCMethod>(
+        _ method: M.Type,
+        _ request: M.Request,
+        timeout: Duration? = nil
+    ) async throws -> M.Response {
+        let payload: [UInt8]
+        do {
+            payload = try BinaryEncoder().encode(request)
+        } catch {
+            throw RPCError(.invalidArgument, "cannot encode \(M.Request.self): \(error)")
+        }
+        let response = try await callRaw(method: M.name, payload: payload, timeout: timeout ?? configuration.defaultTimeout)
+        do {
+            return try BinaryDecoder().decode(M.Response.self, from: response)
+        } catch {
+            throw RPCError(.internalError, "cannot decode \(M.Response.self) from \(M.name): \(error)")
+        }
+    }
+
+    /// Calls `method` with a deadline instead of a timeout.
+    public func call<M: RPCMethod>(
+        _ method: M.Type,
+        _ request: M.Request,
+        deadline: ContinuousClock.Instant
+    ) async throws -> M.Response {
+        try await call(method, request, timeout: max(.zero, deadline - .now))
+    }
+
+    /// Sends an already-encoded request payload and returns the raw response payload.
+    public func callRaw(method: String, payload: [UInt8], timeout: Duration?) async throws -> ByteBuffer {
+        let start = ContinuousClock.now
+        let channel = try await connectedChannel()
+        var timeoutMicros: UInt64 = 0
+        if let timeout {
+            let left = timeout - (ContinuousClock.now - start)
+            guard left > .zero else { throw RPCError(.deadlineExceeded, "the deadline passed while connecting") }
+            timeoutMicros = UInt64(max(1, left.components.seconds * 1_000_000 + left.components.attoseconds / 1_000_000_000_000))
+        }
+        let streamID = makeStreamID()
+        let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
+        let call = ClientCall(streamID: streamID, method: method, timeoutMicros: timeoutMicros, payload: payload, promise: promise)
+        return try await withTaskCancellationHandler {
+            channel.writeAndFlush(ClientCommand.call(call), promise: nil)
+            return try await promise.futureResult.get()
+        } onCancel: {
+            channel.writeAndFlush(ClientCommand.cancel(streamID: streamID), promise: nil)
+        }
+    }
+
+    private func makeStreamID() -> UInt32 {
+        while true {
+            let id = nextStreamID.add(1, ordering: .relaxed).newValue
+            if id != 0 { return id }  // stream 0 is for connection-level frames
+        }
+    }
+
+    /// Delivers every push on `topic` to `handler`, on the connection's event loop: keep it short.
+    /// Messages that do not decode are logged and dropped.
+    public func onPush<T: RPCPushTopic>(_ topic: T.Type, _ handler: @escaping @Sendable (T.Message) -> Void) {
+        let logger = self.logger
+        pushHandlers.withLock {
+            $0[T.name] = { buffer in
+                do {
+                    handler(try BinaryDecoder().decode(T.Message.self, from: buffer))
+                } catch {
+                    logger.warning("dropping undecodable push", metadata: ["topic": "\(T.name)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Connects now rather than on the first call. Throws what a call would throw.
+    public func connect() async throws {
+        _ = try await connectedChannel()
+    }
+
+    /// Whether a connection is currently established.
+    public var isConnected: Bool {
+        state.withLock { if case .ready = $0.connection { true } else { false } }
+    }
+
+    /// Closes the connection; in-flight calls fail with `TransportError.connectionClosed`, later calls
+    /// with `TransportError.shutdown`.
+    public func close() async {
+        let previous = state.withLock { s -> ConnectionState in
+            let previous = s.connection
+            s.connection = .shutdown
+            return previous
+        }
+        switch previous {
+        case .ready(let channel): try? await channel.close()
+        case .connecting(let future): try? await future.get().close()
+        default: break
+        }
+    }
+
+    // MARK: Connection management
+
+    private func connectedChannel() async throws -> any Channel {
+        enum Step {
+            case use(any Channel)
+            case wait(EventLoopFuture<any Channel>)
+            case fail(any Error)
+            case connect(EventLoopPromise<any Channel>)
+        }
+        let step = state.withLock { s -> Step in
+            switch s.connection {
+            case .ready(let channel):
+                return .use(channel)
+            case .connecting(let future):
+                return .wait(future)
+            case .shutdown:
+                return .fail(TransportError(.shutdown, "the client was closed"))
+            case .backingOff(let until, let lastError) where ContinuousClock.now < until:
+                let ms = (until - .now).components.attoseconds / 1_000_000_000_000_000
+                return .fail(
+                    TransportError(.backingOff, "\(host):\(port) unreachable (\(lastError)); next attempt in \(ms) ms")
+                )
+            case .idle, .backingOff:
+                let promise = group.next().makePromise(of: (any Channel).self)
+                s.connection = .connecting(promise.futureResult)
+                return .connect(promise)
+            }
+        }
+        switch step {
+        case .use(let channel): return channel
+        case .wait(let future): return try await future.get()
+        case .fail(let error): throw error
+        case .connect(let promise):
+            do {
+                let channel = try await makeConnection()
+                let stillWanted = state.withLock { s -> Bool in
+                    guard case .connecting = s.connection else { return false }
+                    s.connection = .ready(channel)
+                    s.consecutiveFailures = 0
+                    return true
+                }
+                guard stillWanted else {
+                    channel.close(promise: nil)
+                    let error = TransportError(.shutdown, "the client was closed")
+                    promise.fail(error)
+                    throw error
+                }
+                channel.closeFuture.whenComplete { [self] _ in connectionEnded(channel) }
+                promise.succeed(channel)
+                return channel
+            } catch {
+                let transportError =
+                    error as? TransportError ?? TransportError(.connectFailed, "cannot connect to \(host):\(port): \(error)")
+                state.withLock { s in
+                    guard case .connecting = s.connection else { return }
+                    s.consecutiveFailures += 1
+                    let delay = configuration.backoff.delay(afterFailures: s.consecutiveFailures, using: &s.random)
+                    s.connection = .backingOff(until: .now.advanced(by: delay), lastError: "\(transportError)")
+                }
+                logger.debug("connect failed", metadata: ["error": "\(transportError)"])
+                promise.fail(transportError)
+                throw transportError
+            }
+        }
+    }
+
+    /// Forgets a connection that closed (or sent goAway), so the next call dials again.
+    private func connectionEnded(_ channel: any Channel) {
+        state.withLock { s in
+            if case .ready(let current) = s.connection, current === channel { s.connection = .idle }
+        }
+    }
+
+    private func makeConnection() async throws -> any Channel {
+        let settings = ClientConnectionHandler.Settings(
+            role: configuration.role,
+            maxConcurrentCalls: configuration.maxConcurrentCalls,
+            maxQueuedCalls: configuration.maxQueuedCalls,
+            keepaliveInterval: configuration.keepaliveInterval,
+            keepaliveTimeout: configuration.keepaliveTimeout,
+            handshakeTimeout: configuration.handshakeTimeout
+        )
+        let configuration = self.configuration
+        let serverName = configuration.serverName ?? host
+        let logger = self.logger
+        let loop = group.next()
+        let ready = loop.makePromise(of: Void.self)
+        let bootstrap = ClientBootstrap(group: loop)
+            .connectTimeout(configuration.connectTimeout.timeAmount)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try configuration.security?.configureClientChannel(channel, serverName: serverName)
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength)))
+                    try sync.addHandler(
+                        ClientConnectionHandler(
+                            settings: settings,
+                            ready: ready,
+                            logger: logger,
+                            onPush: { [weak self] topic, payload in
+                                if let handler = self?.pushHandlers.withLock({ $0[topic] }) { handler(payload) }
+                            },
+                            onGoAway: { [weak self, weak channel] in
+                                if let self, let channel { self.connectionEnded(channel) }
+                            }
+                        )
+                    )
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: host, port: port).get()
+        } catch {
+            ready.fail(error)
+            throw TransportError(.connectFailed, "cannot connect to \(host):\(port): \(error)")
+        }
+        do {
+            try await ready.futureResult.get()
+        } catch {
+            channel.close(promise: nil)
+            if let transport = error as? TransportError { throw transport }
+            throw TransportError(.handshakeFailed, "handshake with \(host):\(port) failed: \(error)")
+        }
+        return channel
+    }
+}

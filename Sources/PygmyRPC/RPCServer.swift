@@ -1,0 +1,179 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PygmyWire
+import ServiceLifecycle
+import Synchronization
+
+/// A Pygmy RPC server: accepts connections on one TCP port and serves the methods of a `RPCRouter`.
+///
+/// Use `start()`/`shutdown()` directly (tests bind port 0 and read `localAddress`), or run it as a
+/// swift-service-lifecycle `Service`: `run()` serves until graceful shutdown is triggered (SIGTERM via
+/// `ServiceGroup`), then stops accepting, sends goAway to every client, lets in-flight calls finish for up
+/// to `shutdownGracePeriod`, and closes.
+public final class RPCServer: Service, Sendable {
+    /// Server settings. Defaults suit a local cluster; every limit exists to keep one bad client from
+    /// hurting the others.
+    public struct Configuration: Sendable {
+        public var host: String = "127.0.0.1"
+        /// 0 picks a free port; read it back from `localAddress`.
+        public var port: Int = 0
+        /// The role this server announces in its hello.
+        public var role: PeerRole = .unspecified
+        /// The largest frame accepted, checked when the length prefix arrives.
+        public var maxFrameLength: Int = Frame.defaultMaxLength
+        /// Calls one connection may have in flight; beyond that the server stops reading from it.
+        public var maxConcurrentCallsPerConnection: Int = 256
+        /// Open connections accepted at once; further ones are closed on accept.
+        public var maxConnections: Int = 1024
+        /// Time a new connection has to complete the hello (and TLS, if any).
+        public var handshakeTimeout: Duration = .seconds(10)
+        /// A connection with no traffic and no calls in flight for this long is closed. nil: never.
+        public var idleTimeout: Duration? = .seconds(300)
+        /// How long `shutdown()` waits for in-flight calls before closing connections anyway.
+        public var shutdownGracePeriod: Duration = .seconds(10)
+        /// TLS or another security layer; nil for plaintext.
+        public var security: (any RPCTransportSecurity)? = nil
+        /// Decides whether a peer may call a method; return an error (usually `.permissionDenied`) to refuse.
+        public var authorize: (@Sendable (_ method: String, _ peer: RPCPeer) -> RPCError?)? = nil
+
+        public init() {}
+
+        /// Builds a configuration by adjusting the defaults: `.defaults { $0.port = 9000 }`.
+        public static func defaults(_ adjust: (inout Configuration) -> Void) -> Configuration {
+            var c = Configuration()
+            adjust(&c)
+            return c
+        }
+    }
+
+    private struct State {
+        var serverChannel: (any Channel)?
+        var connections: [UInt64: any Channel] = [:]
+        var nextConnectionID: UInt64 = 1
+        var shuttingDown = false
+    }
+
+    public let configuration: Configuration
+    private let router: RPCRouter
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let inFlightCalls = Atomic<Int>(0)
+
+    public init(
+        configuration: Configuration,
+        router: RPCRouter,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "pygmy.rpc.server")
+    ) {
+        self.configuration = configuration
+        self.router = router
+        self.group = group
+        self.logger = logger
+    }
+
+    /// The bound address once `start()` has returned.
+    public var localAddress: SocketAddress? { state.withLock { $0.serverChannel?.localAddress } }
+
+    /// The number of calls in flight across all connections.
+    public var callsInFlight: Int { inFlightCalls.load(ordering: .relaxed) }
+
+    /// The number of open connections.
+    public var connectionCount: Int { state.withLock { $0.connections.count } }
+
+    /// Binds the port and starts accepting. Returns the bound address.
+    @discardableResult
+    public func start() async throws -> SocketAddress {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: false)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture { try self.initializeConnection(channel) }
+            }
+        let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        state.withLock { $0.serverChannel = channel }
+        logger.info("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        return channel.localAddress!
+    }
+
+    /// Sets up the pipeline of an accepted connection (on its event loop).
+    private func initializeConnection(_ channel: any Channel) throws {
+        let id: UInt64? = state.withLock { s in
+            guard !s.shuttingDown, s.connections.count < configuration.maxConnections else { return nil }
+            let id = s.nextConnectionID
+            s.nextConnectionID += 1
+            s.connections[id] = channel
+            return id
+        }
+        guard let id else {
+            logger.warning("refusing connection: limit of \(configuration.maxConnections) reached or shutting down")
+            channel.close(promise: nil)
+            return
+        }
+        channel.closeFuture.whenComplete { [self] _ in
+            _ = state.withLock { $0.connections.removeValue(forKey: id) }
+        }
+        let sync = channel.pipeline.syncOperations
+        try configuration.security?.configureServerChannel(channel)
+        if let idle = configuration.idleTimeout {
+            try sync.addHandler(IdleStateHandler(allTimeout: idle.timeAmount))
+        }
+        try sync.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength)))
+        try sync.addHandler(
+            ServerConnectionHandler(
+                router: router,
+                configuration: configuration,
+                connectionID: id,
+                logger: logger,
+                onInFlightChange: { [self] in _ = self.inFlightCalls.add($0, ordering: .relaxed) }
+            )
+        )
+    }
+
+    /// Stops accepting, asks every connection to drain, waits up to `shutdownGracePeriod` for in-flight
+    /// calls, then closes what is left. Safe to call more than once.
+    public func shutdown() async {
+        let (server, connections) = state.withLock { s -> ((any Channel)?, [any Channel]) in
+            s.shuttingDown = true
+            let server = s.serverChannel
+            return (server, Array(s.connections.values))
+        }
+        try? await server?.close()
+        for connection in connections {
+            connection.pipeline.fireUserInboundEventTriggered(RPCServerDrainEvent())
+        }
+        let deadline = ContinuousClock.now.advanced(by: configuration.shutdownGracePeriod)
+        while connectionCount > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        let remaining = state.withLock { Array($0.connections.values) }
+        for connection in remaining {
+            try? await connection.close()
+        }
+        if !remaining.isEmpty {
+            logger.warning("closed \(remaining.count) connections that did not drain in time")
+        }
+    }
+
+    /// Runs as a service: starts (unless already started), serves until graceful shutdown or task
+    /// cancellation, then shuts down.
+    public func run() async throws {
+        if localAddress == nil { try await start() }
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                let server = state.withLock { $0.serverChannel }
+                try? await server?.closeFuture.get()
+            } onCancel: {
+                let server = self.state.withLock { $0.serverChannel }
+                server?.close(promise: nil)
+            }
+        } onGracefulShutdown: {
+            let server = self.state.withLock { $0.serverChannel }
+            server?.close(promise: nil)
+        }
+        await shutdown()
+    }
+}

@@ -1,0 +1,298 @@
+import Logging
+import NIOCore
+import PygmyWire
+
+/// Serves one accepted connection: answers the hello, dispatches requests to handler tasks that run on
+/// this connection's event loop, enforces deadlines, honours cancel frames, applies back-pressure by
+/// not reading while `maxConcurrentCalls` are in flight, and drains on shutdown.
+///
+/// All state lives on the event loop; handler tasks report back through `NIOLoopBound`.
+final class ServerConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = WireMessage
+    typealias OutboundIn = Never
+    typealias OutboundOut = ByteBuffer
+
+    private struct InFlight {
+        var task: Task<Void, Never>
+        var deadline: Scheduled<Void>?
+    }
+
+    private let router: RPCRouter
+    private let configuration: RPCServer.Configuration
+    private let connectionID: UInt64
+    private var logger: Logger
+    private let onInFlightChange: @Sendable (Int) -> Void
+
+    private var context: ChannelHandlerContext?
+    private var executor: EventLoopExecutor?
+    private var peerHello: Hello?
+    private var identity: RPCPeerIdentity?
+    private var remoteAddress = "unknown"
+    private var inFlight: [UInt32: InFlight] = [:]
+    private var readPending = false
+    private var draining = false
+    private var handshakeTimeout: Scheduled<Void>?
+
+    init(
+        router: RPCRouter,
+        configuration: RPCServer.Configuration,
+        connectionID: UInt64,
+        logger: Logger,
+        onInFlightChange: @escaping @Sendable (Int) -> Void = { _ in }
+    ) {
+        self.router = router
+        self.configuration = configuration
+        self.connectionID = connectionID
+        self.logger = logger
+        self.onInFlightChange = onInFlightChange
+        self.logger[metadataKey: "connection"] = "\(connectionID)"
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.executor = EventLoopExecutor(context.eventLoop)
+        if let address = context.channel.remoteAddress { remoteAddress = "\(address)" }
+        logger[metadataKey: "peer"] = "\(remoteAddress)"
+        if context.channel.isActive { startHandshakeTimer(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        startHandshakeTimer(context)
+        context.fireChannelActive()
+    }
+
+    private func startHandshakeTimer(_ context: ChannelHandlerContext) {
+        guard handshakeTimeout == nil, peerHello == nil else { return }
+        let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        handshakeTimeout = context.eventLoop.scheduleTask(in: configuration.handshakeTimeout.timeAmount) {
+            [logger] in
+            logger.info("closing connection: no hello within the handshake timeout")
+            loopBoundContext.value.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        handshakeTimeout?.cancel()
+        for (_, call) in inFlight {
+            call.task.cancel()
+            call.deadline?.cancel()
+        }
+        if !inFlight.isEmpty { onInFlightChange(-inFlight.count) }
+        inFlight.removeAll()
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let authenticated = event as? RPCPeerAuthenticated {
+            identity = authenticated.identity
+            logger[metadataKey: "subject"] = "\(authenticated.identity.subject)"
+        } else if event is RPCServerDrainEvent {
+            beginDraining(context)
+        } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all || idle == .read {
+            if inFlight.isEmpty {
+                logger.debug("closing idle connection")
+                context.close(promise: nil)
+            }
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .hello(let hello):
+            receivedHello(hello, context)
+        case .frame(let frame):
+            guard peerHello != nil else {
+                return failConnection(context, WireError(.malformedFrame, "frame before hello"))
+            }
+            receivedFrame(frame, context)
+        }
+    }
+
+    private func receivedHello(_ hello: Hello, _ context: ChannelHandlerContext) {
+        handshakeTimeout?.cancel()
+        handshakeTimeout = nil
+        var reply = context.channel.allocator.buffer(capacity: Hello.length)
+        guard hello.version == Hello.currentVersion else {
+            logger.info("refusing protocol version \(hello.version)")
+            Hello(version: Hello.refusedVersion, role: configuration.role).write(to: &reply)
+            context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in context.close(promise: nil) }
+            return
+        }
+        peerHello = hello
+        logger[metadataKey: "role"] = "\(hello.role)"
+        Hello(role: configuration.role).write(to: &reply)
+        context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
+    }
+
+    private func receivedFrame(_ frame: Frame, _ context: ChannelHandlerContext) {
+        switch frame {
+        case .request(let streamID, let method, let timeoutMicros, let payload):
+            startCall(streamID: streamID, method: method, timeoutMicros: timeoutMicros, payload: payload, context)
+        case .cancel(let streamID):
+            if let call = inFlight[streamID] {
+                call.task.cancel()
+                call.deadline?.cancel()
+                finishCall(streamID, context)
+            }
+        case .ping(let value):
+            var buffer = context.channel.allocator.buffer(capacity: 18)
+            FrameWriter.write(.pong(value), to: &buffer)
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        case .pong, .unknown:
+            break  // pongs answer our pings (none yet); unknown kinds are ignored by the versioning rules
+        case .goAway:
+            context.close(promise: nil)
+        case .response, .error, .push:
+            failConnection(context, WireError(.malformedFrame, "a client may not send \(frame) frames"))
+        }
+    }
+
+    private func startCall(
+        streamID: UInt32,
+        method: String,
+        timeoutMicros: UInt64,
+        payload: ByteBuffer,
+        _ context: ChannelHandlerContext
+    ) {
+        if draining {
+            return writeError(streamID, RPCError(.unavailable, "server is shutting down"), context)
+        }
+        guard inFlight[streamID] == nil else {
+            return writeError(streamID, RPCError(.protocolViolation, "stream id \(streamID) is already in use"), context)
+        }
+        guard let handler = router.handlers[method] else {
+            logger.debug("unknown method", metadata: ["method": "\(method)"])
+            return writeError(streamID, RPCError(.unimplemented, "unknown method \"\(method)\""), context)
+        }
+        let peer = RPCPeer(address: remoteAddress, announcedRole: peerHello?.role ?? .unspecified, identity: identity)
+        if let authorize = configuration.authorize, let denial = authorize(method, peer) {
+            logger.notice(
+                "permission denied",
+                metadata: ["method": "\(method)", "reason": "\(denial.message)"]
+            )
+            return writeError(streamID, denial, context)
+        }
+        let deadline: ContinuousClock.Instant? =
+            timeoutMicros == 0 ? nil : .now.advanced(by: .microseconds(Int64(clamping: timeoutMicros)))
+        let rpcContext = RPCContext(
+            method: method,
+            deadline: deadline,
+            peer: peer,
+            connection: RPCServerConnection(channel: context.channel, id: connectionID),
+            logger: logger
+        )
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        let task = Task(executorPreference: executor) {
+            let result: Result<[UInt8], any Error>
+            do {
+                result = .success(try await handler.run(payload, rpcContext))
+            } catch {
+                result = .failure(error)
+            }
+            if loop.inEventLoop {
+                bound.value.completeCall(streamID, result)
+            } else {
+                loop.execute { bound.value.completeCall(streamID, result) }
+            }
+        }
+        var call = InFlight(task: task, deadline: nil)
+        if timeoutMicros > 0 {
+            call.deadline = loop.scheduleTask(in: .microseconds(Int64(clamping: timeoutMicros))) {
+                bound.value.expireCall(streamID)
+            }
+        }
+        inFlight[streamID] = call
+        onInFlightChange(1)
+    }
+
+    /// A handler task finished: send its response, unless the call was cancelled or expired meanwhile.
+    private func completeCall(_ streamID: UInt32, _ result: Result<[UInt8], any Error>) {
+        guard let context, let call = inFlight[streamID] else { return }
+        call.deadline?.cancel()
+        switch result {
+        case .success(let bytes):
+            var buffer = context.channel.allocator.buffer(capacity: bytes.count + 10)
+            let start = FrameWriter.beginResponse(streamID: streamID, to: &buffer)
+            buffer.writeBytes(bytes)
+            FrameWriter.finish(lengthIndex: start, in: &buffer)
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        case .failure(let error as RPCError):
+            writeError(streamID, error, context)
+        case .failure(is CancellationError):
+            writeError(streamID, RPCError(.cancelled, "the handler was cancelled"), context)
+        case .failure(let error):
+            logger.error("handler failed", metadata: ["method": "\(streamID)", "error": "\(error)"])
+            writeError(streamID, RPCError(.internalError, "\(error)"), context)
+        }
+        finishCall(streamID, context)
+    }
+
+    private func expireCall(_ streamID: UInt32) {
+        guard let context, let call = inFlight[streamID] else { return }
+        call.task.cancel()
+        writeError(streamID, RPCError(.deadlineExceeded, "the call's deadline passed on the server"), context)
+        finishCall(streamID, context)
+    }
+
+    private func finishCall(_ streamID: UInt32, _ context: ChannelHandlerContext) {
+        guard inFlight.removeValue(forKey: streamID) != nil else { return }
+        onInFlightChange(-1)
+        if readPending && inFlight.count < configuration.maxConcurrentCallsPerConnection {
+            readPending = false
+            context.read()
+        }
+        if draining && inFlight.isEmpty { context.close(promise: nil) }
+    }
+
+    private func writeError(_ streamID: UInt32, _ error: RPCError, _ context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: 16 + error.message.utf8.count)
+        FrameWriter.write(.error(streamID: streamID, code: error.code.rawValue, message: error.message), to: &buffer)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    /// Back-pressure: while the connection has its maximum of calls in flight, stop reading the socket.
+    func read(context: ChannelHandlerContext) {
+        if inFlight.count >= configuration.maxConcurrentCallsPerConnection {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    private func beginDraining(_ context: ChannelHandlerContext) {
+        guard !draining else { return }
+        draining = true
+        var buffer = context.channel.allocator.buffer(capacity: 32)
+        FrameWriter.write(.goAway(reason: "server shutting down"), to: &buffer)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        if inFlight.isEmpty { context.close(promise: nil) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        failConnection(context, error)
+    }
+
+    /// The byte stream can no longer be trusted: say why on stream 0 where possible, then close.
+    private func failConnection(_ context: ChannelHandlerContext, _ error: any Error) {
+        logger.info("closing connection", metadata: ["error": "\(error)"])
+        guard context.channel.isActive else { return }
+        if let wire = error as? WireError, peerHello != nil {
+            let code: RPCError.Code = wire.code == .frameTooLarge ? .resourceExhausted : .protocolViolation
+            writeError(0, RPCError(code, wire.description), context)
+        }
+        context.close(promise: nil)
+    }
+}
+
+/// Sent through every server connection's pipeline when the server begins a graceful shutdown.
+struct RPCServerDrainEvent: Sendable {}
+
+extension Duration {
+    var timeAmount: TimeAmount {
+        let (seconds, attoseconds) = components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
