@@ -12,6 +12,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = Never
     typealias OutboundOut = ByteBuffer
 
+    private struct WaitingCall {
+        var streamID: UInt32
+        var method: String
+        var deadline: NIODeadline?
+        var payload: ByteBuffer
+    }
+
     private struct InFlight {
         var task: Task<Void, Never>
         var deadline: Scheduled<Void>?
@@ -29,6 +36,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var identity: RPCPeerIdentity?
     private var remoteAddress = "unknown"
     private var inFlight: [UInt32: InFlight] = [:]
+    /// Requests that arrived (in the same read) beyond the concurrency limit; bounded because the handler
+    /// stops reading while it is at the limit.
+    private var waiting = CircularBuffer<WaitingCall>()
     private var readPending = false
     private var draining = false
     private var handshakeTimeout: Scheduled<Void>?
@@ -79,6 +89,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
         if !inFlight.isEmpty { onInFlightChange(-inFlight.count) }
         inFlight.removeAll()
+        waiting.removeAll()
         context.fireChannelInactive()
     }
 
@@ -129,9 +140,16 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func receivedFrame(_ frame: Frame, _ context: ChannelHandlerContext) {
         switch frame {
         case .request(let streamID, let method, let timeoutMicros, let payload):
-            startCall(streamID: streamID, method: method, timeoutMicros: timeoutMicros, payload: payload, context)
+            let deadline = timeoutMicros == 0 ? nil : NIODeadline.now() + .microseconds(Int64(clamping: timeoutMicros))
+            if inFlight.count >= configuration.maxConcurrentCallsPerConnection {
+                waiting.append(WaitingCall(streamID: streamID, method: method, deadline: deadline, payload: payload))
+            } else {
+                startCall(streamID: streamID, method: method, deadline: deadline, payload: payload, context)
+            }
         case .cancel(let streamID):
-            if let call = inFlight[streamID] {
+            if let index = waiting.firstIndex(where: { $0.streamID == streamID }) {
+                waiting.remove(at: index)
+            } else if let call = inFlight[streamID] {
                 call.task.cancel()
                 call.deadline?.cancel()
                 finishCall(streamID, context)
@@ -152,7 +170,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func startCall(
         streamID: UInt32,
         method: String,
-        timeoutMicros: UInt64,
+        deadline: NIODeadline?,
         payload: ByteBuffer,
         _ context: ChannelHandlerContext
     ) {
@@ -174,11 +192,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             )
             return writeError(streamID, denial, context)
         }
-        let deadline: ContinuousClock.Instant? =
-            timeoutMicros == 0 ? nil : .now.advanced(by: .microseconds(Int64(clamping: timeoutMicros)))
+        let now = NIODeadline.now()
+        if let deadline, deadline <= now {
+            return writeError(streamID, RPCError(.deadlineExceeded, "the call's deadline passed before it started"), context)
+        }
         let rpcContext = RPCContext(
             method: method,
-            deadline: deadline,
+            deadline: deadline.map { ContinuousClock.now.advanced(by: .nanoseconds(($0 - now).nanoseconds)) },
             peer: peer,
             connection: RPCServerConnection(channel: context.channel, id: connectionID),
             logger: logger
@@ -199,8 +219,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             }
         }
         var call = InFlight(task: task, deadline: nil)
-        if timeoutMicros > 0 {
-            call.deadline = loop.scheduleTask(in: .microseconds(Int64(clamping: timeoutMicros))) {
+        if let deadline {
+            call.deadline = loop.scheduleTask(deadline: deadline) {
                 bound.value.expireCall(streamID)
             }
         }
@@ -224,7 +244,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .failure(is CancellationError):
             writeError(streamID, RPCError(.cancelled, "the handler was cancelled"), context)
         case .failure(let error):
-            logger.error("handler failed", metadata: ["method": "\(streamID)", "error": "\(error)"])
+            logger.error("handler failed", metadata: ["stream": "\(streamID)", "error": "\(error)"])
             writeError(streamID, RPCError(.internalError, "\(error)"), context)
         }
         finishCall(streamID, context)
@@ -240,11 +260,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func finishCall(_ streamID: UInt32, _ context: ChannelHandlerContext) {
         guard inFlight.removeValue(forKey: streamID) != nil else { return }
         onInFlightChange(-1)
+        while inFlight.count < configuration.maxConcurrentCallsPerConnection, let next = waiting.popFirst() {
+            startCall(streamID: next.streamID, method: next.method, deadline: next.deadline, payload: next.payload, context)
+        }
         if readPending && inFlight.count < configuration.maxConcurrentCallsPerConnection {
             readPending = false
             context.read()
         }
-        if draining && inFlight.isEmpty { context.close(promise: nil) }
+        if draining && inFlight.isEmpty && waiting.isEmpty { context.close(promise: nil) }
     }
 
     private func writeError(_ streamID: UInt32, _ error: RPCError, _ context: ChannelHandlerContext) {
