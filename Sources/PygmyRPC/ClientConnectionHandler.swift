@@ -118,7 +118,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             callFinished(context)
         case .error(0, let code, let message):
             // A connection-level error: the server is about to close.
-            closeReason = TransportError(.protocolViolation, "server closed the connection: \(RPCError(.init(rawValue: code), message))")
+            closeReason = TransportError(
+                .protocolViolation,
+                "server closed the connection: \(RPCError(.init(rawValue: code), message))"
+            )
         case .error(let streamID, let code, let message):
             guard let call = pending.removeValue(forKey: streamID) else { return }
             call.deadline?.cancel()
@@ -155,7 +158,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                 queued.append(call)
             } else {
                 call.promise.fail(
-                    RPCError(.resourceExhausted, "more than \(settings.maxQueuedCalls) calls are waiting for this connection")
+                    RPCError(
+                        .resourceExhausted,
+                        "more than \(settings.maxQueuedCalls) calls are waiting for this connection"
+                    )
                 )
             }
             promise?.succeed()
@@ -226,7 +232,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         guard let context else { return }
         if let sent = pingSentAt {
             if NIODeadline.now() - sent >= settings.keepaliveTimeout.timeAmount {
-                fail(TransportError(.keepaliveTimeout, "the server did not answer a keepalive ping in \(settings.keepaliveTimeout)"))
+                fail(
+                    TransportError(
+                        .keepaliveTimeout,
+                        "the server did not answer a keepalive ping in \(settings.keepaliveTimeout)"
+                    )
+                )
             }
             return
         }

@@ -98,7 +98,11 @@ public final class RPCClient: Sendable {
         } catch {
             throw RPCError(.invalidArgument, "cannot encode \(M.Request.self): \(error)")
         }
-        let response = try await callRaw(method: M.name, payload: payload, timeout: timeout ?? configuration.defaultTimeout)
+        let response = try await callRaw(
+            method: M.name,
+            payload: payload,
+            timeout: timeout ?? configuration.defaultTimeout
+        )
         do {
             return try BinaryDecoder().decode(M.Response.self, from: response)
         } catch {
@@ -123,11 +127,19 @@ public final class RPCClient: Sendable {
         if let timeout {
             let left = timeout - (ContinuousClock.now - start)
             guard left > .zero else { throw RPCError(.deadlineExceeded, "the deadline passed while connecting") }
-            timeoutMicros = UInt64(max(1, left.components.seconds * 1_000_000 + left.components.attoseconds / 1_000_000_000_000))
+            timeoutMicros = UInt64(
+                max(1, left.components.seconds * 1_000_000 + left.components.attoseconds / 1_000_000_000_000)
+            )
         }
         let streamID = makeStreamID()
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
-        let call = ClientCall(streamID: streamID, method: method, timeoutMicros: timeoutMicros, payload: payload, promise: promise)
+        let call = ClientCall(
+            streamID: streamID,
+            method: method,
+            timeoutMicros: timeoutMicros,
+            payload: payload,
+            promise: promise
+        )
         return try await withTaskCancellationHandler {
             channel.writeAndFlush(ClientCommand.call(call), promise: nil)
             return try await promise.futureResult.get()
@@ -235,7 +247,8 @@ public final class RPCClient: Sendable {
                 return channel
             } catch {
                 let transportError =
-                    error as? TransportError ?? TransportError(.connectFailed, "cannot connect to \(host):\(port): \(error)")
+                    error as? TransportError
+                    ?? TransportError(.connectFailed, "cannot connect to \(host):\(port): \(error)")
                 state.withLock { s in
                     guard case .connecting = s.connection else { return }
                     s.consecutiveFailures += 1
@@ -277,7 +290,9 @@ public final class RPCClient: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try configuration.security?.configureClientChannel(channel, serverName: serverName)
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength)))
+                    try sync.addHandler(
+                        ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength))
+                    )
                     try sync.addHandler(
                         ClientConnectionHandler(
                             settings: settings,

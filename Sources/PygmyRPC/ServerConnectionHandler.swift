@@ -178,7 +178,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return writeError(streamID, RPCError(.unavailable, "server is shutting down"), context)
         }
         guard inFlight[streamID] == nil else {
-            return writeError(streamID, RPCError(.protocolViolation, "stream id \(streamID) is already in use"), context)
+            return writeError(
+                streamID,
+                RPCError(.protocolViolation, "stream id \(streamID) is already in use"),
+                context
+            )
         }
         guard let handler = router.handlers[method] else {
             logger.debug("unknown method", metadata: ["method": "\(method)"])
@@ -194,7 +198,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
         let now = NIODeadline.now()
         if let deadline, deadline <= now {
-            return writeError(streamID, RPCError(.deadlineExceeded, "the call's deadline passed before it started"), context)
+            return writeError(
+                streamID,
+                RPCError(.deadlineExceeded, "the call's deadline passed before it started"),
+                context
+            )
         }
         let rpcContext = RPCContext(
             method: method,
@@ -261,7 +269,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard inFlight.removeValue(forKey: streamID) != nil else { return }
         onInFlightChange(-1)
         while inFlight.count < configuration.maxConcurrentCallsPerConnection, let next = waiting.popFirst() {
-            startCall(streamID: next.streamID, method: next.method, deadline: next.deadline, payload: next.payload, context)
+            startCall(
+                streamID: next.streamID,
+                method: next.method,
+                deadline: next.deadline,
+                payload: next.payload,
+                context
+            )
         }
         if readPending && inFlight.count < configuration.maxConcurrentCallsPerConnection {
             readPending = false

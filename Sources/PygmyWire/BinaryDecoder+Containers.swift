@@ -182,7 +182,10 @@ final class KeyedBinaryDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
     func superDecoder() throws -> any Decoder {
         let superKey = BinaryCodingKey.super
         guard let slot = try findAny(superKey) else {
-            throw DecodingError.keyNotFound(superKey, .init(codingPath: codingPath, debugDescription: "no field \"super\""))
+            throw DecodingError.keyNotFound(
+                superKey,
+                .init(codingPath: codingPath, debugDescription: "no field \"super\"")
+            )
         }
         return try nestedDecoder(slot, superKey)
     }
@@ -229,7 +232,9 @@ final class UnkeyedBinaryDecodingContainer: UnkeyedDecodingContainer {
         var i = decoder.slot.start
         var n = 0
         while i < decoder.slot.end {
-            guard (try? storage.readSlot(at: &i, end: decoder.slot.end, codingPath: codingPath)) != nil else { return nil }
+            guard (try? storage.readSlot(at: &i, end: decoder.slot.end, codingPath: codingPath)) != nil else {
+                return nil
+            }
             n += 1
         }
         return n
@@ -251,7 +256,10 @@ final class UnkeyedBinaryDecodingContainer: UnkeyedDecodingContainer {
 
     func decodeNil() throws -> Bool {
         guard !isAtEnd else {
-            throw DecodingError.valueNotFound(Any?.self, .init(codingPath: elementPath, debugDescription: "unkeyed container is at its end"))
+            throw DecodingError.valueNotFound(
+                Any?.self,
+                .init(codingPath: elementPath, debugDescription: "unkeyed container is at its end")
+            )
         }
         if storage.bytes[position] == 0 {
             position += 1
@@ -282,7 +290,8 @@ final class UnkeyedBinaryDecodingContainer: UnkeyedDecodingContainer {
         return try storage.decodeValue(type, slot: slot, depth: decoder.depth + 1, codingPath: path)
     }
 
-    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey>
+    {
         try nestedDecoder().container(keyedBy: type)
     }
     func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer { try nestedDecoder().unkeyedContainer() }

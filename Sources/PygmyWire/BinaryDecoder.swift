@@ -1,9 +1,10 @@
+import NIOCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import NIOCore
 
 /// Decodes any `Decodable` value from Pygmy's binary format (see `BinaryEncoder` and `Protocol/PROTOCOL.md`).
 ///
@@ -25,7 +26,10 @@ public struct BinaryDecoder: Sendable {
         let slot = try storage.readSlot(at: &index, end: bytes.count, codingPath: [])
         guard index == bytes.count else {
             throw DecodingError.dataCorrupted(
-                .init(codingPath: [], debugDescription: "\(bytes.count - index) trailing bytes after the top-level value")
+                .init(
+                    codingPath: [],
+                    debugDescription: "\(bytes.count - index) trailing bytes after the top-level value"
+                )
             )
         }
         return try storage.decodeValue(type, slot: slot, depth: 1, codingPath: [])
@@ -122,7 +126,10 @@ final class DecoderStorage {
     @inline(__always)
     func requirePresent(_ slot: Slot, _ type: Any.Type, _ path: [any CodingKey]) throws {
         if slot.isNil {
-            throw DecodingError.valueNotFound(type, .init(codingPath: path, debugDescription: "expected \(type), found nil"))
+            throw DecodingError.valueNotFound(
+                type,
+                .init(codingPath: path, debugDescription: "expected \(type), found nil")
+            )
         }
     }
 
@@ -166,7 +173,9 @@ final class DecoderStorage {
     @inline(__always)
     func fixed64(_ slot: Slot, _ path: [any CodingKey], _ what: String) throws -> UInt64 {
         try requirePresent(slot, UInt64.self, path)
-        guard slot.end - slot.start == 8 else { throw corrupted(path, "\(what) takes 8 bytes, found \(slot.end - slot.start)") }
+        guard slot.end - slot.start == 8 else {
+            throw corrupted(path, "\(what) takes 8 bytes, found \(slot.end - slot.start)")
+        }
         var v: UInt64 = 0
         for i in 0..<8 { v |= UInt64(bytes[slot.start + i]) << (8 * UInt64(i)) }
         return v
@@ -175,7 +184,9 @@ final class DecoderStorage {
     @inline(__always)
     func fixed32(_ slot: Slot, _ path: [any CodingKey], _ what: String) throws -> UInt32 {
         try requirePresent(slot, UInt32.self, path)
-        guard slot.end - slot.start == 4 else { throw corrupted(path, "\(what) takes 4 bytes, found \(slot.end - slot.start)") }
+        guard slot.end - slot.start == 4 else {
+            throw corrupted(path, "\(what) takes 4 bytes, found \(slot.end - slot.start)")
+        }
         var v: UInt32 = 0
         for i in 0..<4 { v |= UInt32(bytes[slot.start + i]) << (8 * UInt32(i)) }
         return v
@@ -227,7 +238,9 @@ final class DecoderStorage {
         }
         if T.self == UUID.self {
             try requirePresent(slot, UUID.self, p)
-            guard slot.end - slot.start == 16 else { throw corrupted(p, "a UUID takes 16 bytes, found \(slot.end - slot.start)") }
+            guard slot.end - slot.start == 16 else {
+                throw corrupted(p, "a UUID takes 16 bytes, found \(slot.end - slot.start)")
+            }
             let b = bytes
             let s = slot.start
             let uuid = UUID(

@@ -154,7 +154,10 @@ public enum FrameParser {
             throw WireError(.malformedFrame, "\(what) is missing or empty")
         }
         guard body.readableBytes >= Int(length) else {
-            throw WireError(.malformedFrame, "\(what) declares \(length) bytes but the frame has \(body.readableBytes) left")
+            throw WireError(
+                .malformedFrame,
+                "\(what) declares \(length) bytes but the frame has \(body.readableBytes) left"
+            )
         }
         guard let s = body.readValidUTF8(length: Int(length)) else {
             throw WireError(.malformedFrame, "\(what) is not valid UTF-8")

@@ -44,7 +44,9 @@ public struct FrameDecoder: ByteToMessageDecoder {
             {
                 throw Hello.badMagic(prefix)
             }
-            guard buffer.readableBytes >= Hello.length, let bytes = buffer.readSlice(length: Hello.length) else { return nil }
+            guard buffer.readableBytes >= Hello.length, let bytes = buffer.readSlice(length: Hello.length) else {
+                return nil
+            }
             awaitingHello = false
             return .hello(try Hello.parse(bytes.readableBytesView))
         }
@@ -55,7 +57,10 @@ public struct FrameDecoder: ByteToMessageDecoder {
             throw WireError(.frameTooLarge, "frame declares \(length) bytes; the limit is \(maxFrameLength)")
         }
         guard length >= Frame.headerLength else {
-            throw WireError(.frameTooShort, "frame declares \(length) bytes, less than the \(Frame.headerLength)-byte header")
+            throw WireError(
+                .frameTooShort,
+                "frame declares \(length) bytes, less than the \(Frame.headerLength)-byte header"
+            )
         }
         guard buffer.readableBytes >= Frame.lengthPrefixLength + Int(length) else { return nil }
         buffer.moveReaderIndex(forwardBy: Frame.lengthPrefixLength)

@@ -128,7 +128,8 @@ import Testing
 
     @Test func serverStopsReadingAtItsConcurrencyLimit() async throws {
         let probe = Probe()
-        try await withTestServer({ $0.maxConcurrentCallsPerConnection = 4 }, probe: probe) { (_: RPCServer, port: Int) async throws -> Void in
+        try await withTestServer({ $0.maxConcurrentCallsPerConnection = 4 }, probe: probe) {
+            (_: RPCServer, port: Int) async throws -> Void in
             let client = RPCClient(host: "127.0.0.1", port: port)
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<40 { group.addTask { try await client.call(Sleep.self, 20) } }

@@ -147,7 +147,8 @@ import Testing
     }
 
     @Test func silentConnectionsAreClosedAfterTheHandshakeTimeout() async throws {
-        try await withTestServer({ $0.handshakeTimeout = .milliseconds(100) }) { (_: RPCServer, port: Int) async throws -> Void in
+        try await withTestServer({ $0.handshakeTimeout = .milliseconds(100) }) {
+            (_: RPCServer, port: Int) async throws -> Void in
             let raw = try await RawConnection.connect(port: port)
             try await raw.send([0x50, 0x59])  // half a magic, then nothing
             #expect(await raw.waitForClose(timeout: .seconds(3)))
@@ -155,7 +156,8 @@ import Testing
     }
 
     @Test func idleConnectionsAreClosed() async throws {
-        try await withTestServer({ $0.idleTimeout = .milliseconds(150) }) { (_: RPCServer, port: Int) async throws -> Void in
+        try await withTestServer({ $0.idleTimeout = .milliseconds(150) }) {
+            (_: RPCServer, port: Int) async throws -> Void in
             let raw = try await RawConnection.connect(port: port)
             try await raw.send(hello())
             #expect(await raw.waitForClose(timeout: .seconds(3)))

@@ -11,13 +11,36 @@ func roundTrip<T: Codable & Equatable>(_ value: T) throws -> T {
     @Test func primitivesRoundTripAtTheirExtremes() throws {
         let extremes = [
             AllPrimitives(
-                bool: true, int: .min, int8: .min, int16: .min, int32: .min, int64: .min, uint: .max, uint8: .max,
-                uint16: .max, uint32: .max, uint64: .max, float: -.infinity, double: .greatestFiniteMagnitude,
+                bool: true,
+                int: .min,
+                int8: .min,
+                int16: .min,
+                int32: .min,
+                int64: .min,
+                uint: .max,
+                uint8: .max,
+                uint16: .max,
+                uint32: .max,
+                uint64: .max,
+                float: -.infinity,
+                double: .greatestFiniteMagnitude,
                 string: "ünïcødé 📚 书"
             ),
             AllPrimitives(
-                bool: false, int: .max, int8: .max, int16: .max, int32: .max, int64: .max, uint: 0, uint8: 0,
-                uint16: 0, uint32: 0, uint64: 0, float: .leastNonzeroMagnitude, double: -0.0, string: ""
+                bool: false,
+                int: .max,
+                int8: .max,
+                int16: .max,
+                int32: .max,
+                int64: .max,
+                uint: 0,
+                uint8: 0,
+                uint16: 0,
+                uint32: 0,
+                uint64: 0,
+                float: .leastNonzeroMagnitude,
+                double: -0.0,
+                string: ""
             ),
         ]
         for value in extremes {
@@ -50,7 +73,8 @@ func roundTrip<T: Codable & Equatable>(_ value: T) throws -> T {
 
     @Test func enumsWithAssociatedValues() throws {
         let shapes: [Shape] = [
-            .point, .circle(radius: 2.5), .rectangle(1, -2), .labelled("x", tags: nil), .labelled("", tags: ["a", "b"]),
+            .point, .circle(radius: 2.5), .rectangle(1, -2), .labelled("x", tags: nil),
+            .labelled("", tags: ["a", "b"]),
             .group([.point, .group([.circle(radius: 0)])]),
         ]
         #expect(try roundTrip(shapes) == shapes)
@@ -144,7 +168,10 @@ func roundTrip<T: Codable & Equatable>(_ value: T) throws -> T {
         }
         VarInt.append(UInt64(payload.count) + 1, to: &bytes)
         bytes += payload
-        indirect enum Nest: Codable { case leaf, node([Nest]) }
+        indirect enum Nest: Codable {
+            case leaf
+            case node([Nest])
+        }
         struct Deep: Decodable {
             init(from decoder: any Decoder) throws {
                 var c = try decoder.unkeyedContainer()

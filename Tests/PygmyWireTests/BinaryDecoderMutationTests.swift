@@ -30,7 +30,12 @@ struct SplitMix64: RandomNumberGenerator {
                 out.removeLast(Int.random(in: 1...out.count, using: &rng))
             case 2:  // insert random bytes
                 let i = Int.random(in: 0...out.count, using: &rng)
-                out.insert(contentsOf: (0..<Int.random(in: 1...4, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }, at: i)
+                out.insert(
+                    contentsOf: (0..<Int.random(in: 1...4, using: &rng)).map { _ in
+                        UInt8.random(in: 0...255, using: &rng)
+                    },
+                    at: i
+                )
             case 3 where !out.isEmpty:  // set an interesting value
                 let i = Int.random(in: 0..<out.count, using: &rng)
                 out[i] = [0x00, 0x01, 0x7F, 0x80, 0xFF, 0xFE][Int.random(in: 0..<6, using: &rng)]
@@ -68,9 +73,18 @@ struct SplitMix64: RandomNumberGenerator {
             BinaryEncoder().encode([Book.sample, Book.sample]),
             BinaryEncoder().encode(
                 Containers(
-                    optionalPresent: "p", optionalAbsent: nil, list: [1, -2], listOfOptionals: [nil, "x"],
-                    nested: [[1]], byName: ["a": 1], byNumber: [2: "b"], byUUID: [:], data: Data([1, 2]),
-                    date: Date(timeIntervalSinceReferenceDate: 0), uuid: UUID(), empty: []
+                    optionalPresent: "p",
+                    optionalAbsent: nil,
+                    list: [1, -2],
+                    listOfOptionals: [nil, "x"],
+                    nested: [[1]],
+                    byName: ["a": 1],
+                    byNumber: [2: "b"],
+                    byUUID: [:],
+                    data: Data([1, 2]),
+                    date: Date(timeIntervalSinceReferenceDate: 0),
+                    uuid: UUID(),
+                    empty: []
                 )
             ),
             BinaryEncoder().encode([Shape.group([.circle(radius: 1), .labelled("l", tags: ["t"])]), .point]),
@@ -97,7 +111,9 @@ struct SplitMix64: RandomNumberGenerator {
     @Test func everyTruncationOfAValidEncodingIsRejected() throws {
         let bytes = try BinaryEncoder().encode([Book.sample, Book.sample])
         for length in 0..<bytes.count {
-            #expect(throws: DecodingError.self) { try BinaryDecoder().decode([Book].self, from: Array(bytes[0..<length])) }
+            #expect(throws: DecodingError.self) {
+                try BinaryDecoder().decode([Book].self, from: Array(bytes[0..<length]))
+            }
         }
     }
 

@@ -14,7 +14,12 @@ import Testing
     }
 
     static let sampleFrames: [Frame] = [
-        .request(streamID: 1, method: "demo.echo", timeoutMicros: 250_000, payload: ByteBuffer(bytes: [3, 0x68, 0x69])),
+        .request(
+            streamID: 1,
+            method: "demo.echo",
+            timeoutMicros: 250_000,
+            payload: ByteBuffer(bytes: [3, 0x68, 0x69])
+        ),
         .response(streamID: 1, payload: ByteBuffer(bytes: [3, 0x68, 0x69])),
         .error(streamID: 2, code: 12, message: "unknown method \"nope\""),
         .cancel(streamID: 3),

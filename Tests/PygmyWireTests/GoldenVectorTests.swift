@@ -14,7 +14,11 @@ struct GoldenVector: Sendable, CustomTestStringConvertible {
 }
 
 extension GoldenVector {
-    static func value<T: Codable & Equatable & Sendable>(_ name: String, _ description: String, _ value: T) -> GoldenVector {
+    static func value<T: Codable & Equatable & Sendable>(
+        _ name: String,
+        _ description: String,
+        _ value: T
+    ) -> GoldenVector {
         GoldenVector(
             name: "codec/\(name)",
             description: description,
@@ -35,7 +39,11 @@ extension GoldenVector {
             decodesBack: { bytes in
                 var buffer = ByteBuffer(bytes: bytes)
                 var decoder: FrameDecoder
-                if case .hello = message { decoder = FrameDecoder() } else { decoder = FrameDecoder(expectHello: false) }
+                if case .hello = message {
+                    decoder = FrameDecoder()
+                } else {
+                    decoder = FrameDecoder(expectHello: false)
+                }
                 return try decoder.decodeMessage(&buffer) == message && buffer.readableBytes == 0
             }
         )
@@ -52,23 +60,66 @@ extension GoldenVector {
     static let echoPayload: [UInt8] = try! BinaryEncoder().encode("hi")
 
     static let all: [GoldenVector] = [
-        .wire("handshake/client-hello", "Client hello: magic PYGM, version 1, role client (1), flags 0.", .hello(Hello(role: .client))),
-        .wire("handshake/server-hello-catalog", "Server hello: version 1, role catalog (4).", .hello(Hello(role: .catalog))),
-        .wire("handshake/server-refuses-version", "Server refusing the client's version: version 0, role order (5).", .hello(Hello(version: 0, role: .order))),
+        .wire(
+            "handshake/client-hello",
+            "Client hello: magic PYGM, version 1, role client (1), flags 0.",
+            .hello(Hello(role: .client))
+        ),
+        .wire(
+            "handshake/server-hello-catalog",
+            "Server hello: version 1, role catalog (4).",
+            .hello(Hello(role: .catalog))
+        ),
+        .wire(
+            "handshake/server-refuses-version",
+            "Server refusing the client's version: version 0, role order (5).",
+            .hello(Hello(version: 0, role: .order))
+        ),
         .wire(
             "frames/request",
             "Request: stream 1, method \"test.echo\", timeout 250000 µs, payload = the String \"hi\" (slot 03 68 69).",
-            .frame(.request(streamID: 1, method: "test.echo", timeoutMicros: 250_000, payload: ByteBuffer(bytes: echoPayload)))
+            .frame(
+                .request(
+                    streamID: 1,
+                    method: "test.echo",
+                    timeoutMicros: 250_000,
+                    payload: ByteBuffer(bytes: echoPayload)
+                )
+            )
         ),
-        .wire("frames/request-no-deadline", "Request: stream 7, method \"a.b\", timeout 0 (none), payload = Int 0 (slot 02 00).", .frame(.request(streamID: 7, method: "a.b", timeoutMicros: 0, payload: ByteBuffer(bytes: [2, 0])))),
-        .wire("frames/response", "Response: stream 1, payload = the String \"hi\".", .frame(.response(streamID: 1, payload: ByteBuffer(bytes: echoPayload)))),
-        .wire("frames/error", "Error: stream 2, code 12 (unimplemented), message `unknown method \"nope\"`.", .frame(.error(streamID: 2, code: 12, message: "unknown method \"nope\""))),
-        .wire("frames/error-connection", "Connection-level error on stream 0: code 8 (resourceExhausted), message \"too big\".", .frame(.error(streamID: 0, code: 8, message: "too big"))),
+        .wire(
+            "frames/request-no-deadline",
+            "Request: stream 7, method \"a.b\", timeout 0 (none), payload = Int 0 (slot 02 00).",
+            .frame(.request(streamID: 7, method: "a.b", timeoutMicros: 0, payload: ByteBuffer(bytes: [2, 0])))
+        ),
+        .wire(
+            "frames/response",
+            "Response: stream 1, payload = the String \"hi\".",
+            .frame(.response(streamID: 1, payload: ByteBuffer(bytes: echoPayload)))
+        ),
+        .wire(
+            "frames/error",
+            "Error: stream 2, code 12 (unimplemented), message `unknown method \"nope\"`.",
+            .frame(.error(streamID: 2, code: 12, message: "unknown method \"nope\""))
+        ),
+        .wire(
+            "frames/error-connection",
+            "Connection-level error on stream 0: code 8 (resourceExhausted), message \"too big\".",
+            .frame(.error(streamID: 0, code: 8, message: "too big"))
+        ),
         .wire("frames/cancel", "Cancel: stream 3.", .frame(.cancel(streamID: 3))),
         .wire("frames/ping", "Ping: opaque value 0x0102030405060708.", .frame(.ping(0x0102_0304_0506_0708))),
         .wire("frames/pong", "Pong echoing 0x0102030405060708.", .frame(.pong(0x0102_0304_0506_0708))),
-        .wire("frames/push", "Push: topic \"catalog.invalidate\", payload = Int 2 (slot 02 04).", .frame(.push(topic: "catalog.invalidate", payload: ByteBuffer(bytes: [2, 4])))),
-        .wire("frames/go-away", "GoAway: reason \"server shutting down\".", .frame(.goAway(reason: "server shutting down"))),
+        .wire(
+            "frames/push",
+            "Push: topic \"catalog.invalidate\", payload = Int 2 (slot 02 04).",
+            .frame(.push(topic: "catalog.invalidate", payload: ByteBuffer(bytes: [2, 4])))
+        ),
+        .wire(
+            "frames/go-away",
+            "GoAway: reason \"server shutting down\".",
+            .frame(.goAway(reason: "server shutting down"))
+        ),
         .value("int-zero", "Int 0.", 0),
         .value("int-negative", "Int -1 (ZigZag 1).", -1),
         .value("int-300", "Int 300 (ZigZag 600 = varint d8 04).", 300),
@@ -83,13 +134,37 @@ extension GoldenVector {
         .value("array-of-optionals", "[Int?] = [1, nil, -2].", [1, nil, -2] as [Int?]),
         .value("dictionary-string-keys", "[String: Int] = [\"a\": 1] (a keyed container).", ["a": 1]),
         .value("data", "Data 00 ff 10 (raw bytes).", Data([0x00, 0xFF, 0x10])),
-        .value("date", "Date at 1.0 s after 2001-01-01T00:00:00Z (Double seconds since the reference date).", Date(timeIntervalSinceReferenceDate: 1)),
-        .value("uuid", "UUID 00112233-4455-6677-8899-AABBCCDDEEFF (16 raw bytes).", UUID(uuidString: "00112233-4455-6677-8899-AABBCCDDEEFF")!),
-        .value("struct-book", "Book{item: 1, title: \"RPCs for Dummies\", topic: \"distributed systems\", stock: 4, cost: 40}.", Book(item: 1, title: "RPCs for Dummies", topic: "distributed systems", stock: 4, cost: 40)),
-        .value("struct-optional-absent", "OrderV2{item: 3, giftNote: nil, quantity: 2}: the nil field is left out.", OrderV2(item: 3, giftNote: nil, quantity: 2)),
+        .value(
+            "date",
+            "Date at 1.0 s after 2001-01-01T00:00:00Z (Double seconds since the reference date).",
+            Date(timeIntervalSinceReferenceDate: 1)
+        ),
+        .value(
+            "uuid",
+            "UUID 00112233-4455-6677-8899-AABBCCDDEEFF (16 raw bytes).",
+            UUID(uuidString: "00112233-4455-6677-8899-AABBCCDDEEFF")!
+        ),
+        .value(
+            "struct-book",
+            "Book{item: 1, title: \"RPCs for Dummies\", topic: \"distributed systems\", stock: 4, cost: 40}.",
+            Book(item: 1, title: "RPCs for Dummies", topic: "distributed systems", stock: 4, cost: 40)
+        ),
+        .value(
+            "struct-optional-absent",
+            "OrderV2{item: 3, giftNote: nil, quantity: 2}: the nil field is left out.",
+            OrderV2(item: 3, giftNote: nil, quantity: 2)
+        ),
         .value("enum-no-values", "Shape.point: {\"point\": {}}.", Shape.point),
-        .value("enum-labelled", "Shape.circle(radius: 2.5): {\"circle\": {\"radius\": 2.5}}.", Shape.circle(radius: 2.5)),
-        .value("enum-unlabelled", "Shape.rectangle(1, 2): {\"rectangle\": {\"_0\": 1.0, \"_1\": 2.0}}.", Shape.rectangle(1, 2)),
+        .value(
+            "enum-labelled",
+            "Shape.circle(radius: 2.5): {\"circle\": {\"radius\": 2.5}}.",
+            Shape.circle(radius: 2.5)
+        ),
+        .value(
+            "enum-unlabelled",
+            "Shape.rectangle(1, 2): {\"rectangle\": {\"_0\": 1.0, \"_1\": 2.0}}.",
+            Shape.rectangle(1, 2)
+        ),
     ]
 
     static func parseHex(_ text: String) -> [UInt8] {
@@ -102,7 +177,9 @@ extension GoldenVector {
     static func render(_ vector: GoldenVector, _ bytes: [UInt8]) -> String {
         var lines = ["# \(vector.name)", "# \(vector.description)", "# \(bytes.count) bytes"]
         for start in stride(from: 0, to: bytes.count, by: 16) {
-            lines.append(bytes[start..<min(start + 16, bytes.count)].map { String(format: "%02x", $0) }.joined(separator: " "))
+            lines.append(
+                bytes[start..<min(start + 16, bytes.count)].map { String(format: "%02x", $0) }.joined(separator: " ")
+            )
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -112,7 +189,10 @@ extension GoldenVector {
         let url = Self.vectorsDirectory.appendingPathComponent(vector.name + ".hex")
         let encoded = try vector.encode()
         if ProcessInfo.processInfo.environment["PYGMY_WRITE_VECTORS"] == "1" {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(),
+                withIntermediateDirectories: true
+            )
             try Self.render(vector, encoded).write(to: url, atomically: true, encoding: .utf8)
         }
         let stored = Self.parseHex(try String(contentsOf: url, encoding: .utf8))
