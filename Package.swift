@@ -17,12 +17,16 @@ let package = Package(
         .library(name: "PygmyWire", targets: ["PygmyWire"]),
         .library(name: "PygmyRPC", targets: ["PygmyRPC"]),
         .library(name: "PygmyTLS", targets: ["PygmyTLS"]),
+        .library(name: "PygmyBookstore", targets: ["PygmyBookstore"]),
+        .library(name: "PygmyNodes", targets: ["PygmyNodes"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // Binary Codable coder, frame format and handshake. NIOCore only: no sockets.
@@ -58,6 +62,39 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSwift6
+        ),
+        // Bookstore domain: values, messages and the pure state machines (no NIO, injected clock).
+        .target(
+            name: "PygmyBookstore",
+            dependencies: [],
+            swiftSettings: strictSwift6
+        ),
+        // The nodes: actors that run the state machines over RPC and SQLite.
+        .target(
+            name: "PygmyNodes",
+            dependencies: [
+                "PygmyBookstore",
+                "PygmyRPC",
+                "PygmyWire",
+                "PygmyTLS",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
+            name: "PygmyBookstoreTests",
+            dependencies: ["PygmyBookstore"],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
+            name: "PygmyNodesTests",
+            dependencies: ["PygmyNodes", "PygmyBookstore", "PygmyRPC"],
             swiftSettings: strictSwift6
         ),
         .testTarget(

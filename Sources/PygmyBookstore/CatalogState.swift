@@ -1,0 +1,282 @@
+/// A copy reservation made by a buy's first phase. Durable: it survives a crash of the replica.
+public struct Hold: Codable, Sendable, Hashable {
+    public var requestId: String
+    public var item: ItemID
+    public var quantity: Int
+    /// The order replica coordinating the buy: the authority on its outcome.
+    public var coordinator: String
+    /// When the hold was made, in the replica's clock (microseconds since 1970).
+    public var createdMicros: Int64
+
+    public init(requestId: String, item: ItemID, quantity: Int, coordinator: String, createdMicros: Int64) {
+        self.requestId = requestId
+        self.item = item
+        self.quantity = quantity
+        self.coordinator = coordinator
+        self.createdMicros = createdMicros
+    }
+}
+
+/// A buy that was committed: its copies have left the stock for good.
+public struct CommittedBuy: Codable, Sendable, Hashable {
+    public var requestId: String
+    public var item: ItemID
+    public var quantity: Int
+
+    public init(requestId: String, item: ItemID, quantity: Int) {
+        self.requestId = requestId
+        self.item = item
+        self.quantity = quantity
+    }
+}
+
+/// Copies added to an item, identified so that applying it twice (retry, sync) counts once.
+public struct Restock: Codable, Sendable, Hashable {
+    public var opId: String
+    public var item: ItemID
+    public var count: Int
+
+    public init(opId: String, item: ItemID, count: Int) {
+        self.opId = opId
+        self.item = item
+        self.count = count
+    }
+}
+
+/// A price, versioned so that replicas agree on the last write: higher `version` wins, then higher `opId`.
+public struct PriceSetting: Codable, Sendable, Hashable {
+    public var item: ItemID
+    public var cost: Int
+    public var version: Int64
+    public var opId: String
+
+    public init(item: ItemID, cost: Int, version: Int64, opId: String) {
+        self.item = item
+        self.cost = cost
+        self.version = version
+        self.opId = opId
+    }
+
+    func supersedes(_ other: PriceSetting) -> Bool {
+        (version, opId) > (other.version, other.opId)
+    }
+}
+
+/// A durable change to a catalog replica. The catalog decides, persists the mutations, then applies
+/// them; a restarted replica replays what it persisted.
+public enum CatalogMutation: Codable, Sendable, Hashable {
+    case addBook(CatalogSeed)
+    case hold(Hold)
+    case releaseHold(requestId: String)
+    case commit(CommittedBuy)
+    case restock(Restock)
+    case setPrice(PriceSetting)
+}
+
+/// Everything a replica knows, for a peer to merge.
+public struct CatalogSnapshot: Codable, Sendable, Hashable {
+    public var books: [CatalogSeed]
+    public var prices: [PriceSetting]
+    public var holds: [Hold]
+    public var committed: [CommittedBuy]
+    public var restocks: [Restock]
+
+    public init(
+        books: [CatalogSeed],
+        prices: [PriceSetting],
+        holds: [Hold],
+        committed: [CommittedBuy],
+        restocks: [Restock]
+    ) {
+        self.books = books
+        self.prices = prices
+        self.holds = holds
+        self.committed = committed
+        self.restocks = restocks
+    }
+}
+
+/// The answer to a hold.
+public enum HoldOutcome: Codable, Sendable, Hashable {
+    /// The copies are reserved. `checked` is false when a replica that is still joining recorded the
+    /// hold without being able to vouch for the stock; a buy needs at least one checked hold.
+    case held(unitCost: Int, checked: Bool)
+    case outOfStock(available: Int)
+    case unknownItem
+    /// The request id was already committed here.
+    case alreadyCommitted
+    /// Another coordinator holds copies under this request id.
+    case heldByOther(coordinator: String)
+    /// The replica cannot take holds (it is joining and no ready peer vouches for it).
+    case notReady
+}
+
+/// A catalog replica's state and decisions, with no I/O: stock is derived as seeded stock plus restocks
+/// minus committed buys, which makes merging two replicas a set union (idempotent and order-free).
+public struct CatalogState: Sendable {
+    public private(set) var seeds: [ItemID: CatalogSeed] = [:]
+    public private(set) var prices: [ItemID: PriceSetting] = [:]
+    public private(set) var holds: [String: Hold] = [:]
+    public private(set) var committed: [String: CommittedBuy] = [:]
+    public private(set) var restocks: [String: Restock] = [:]
+    /// Cached per-item totals, kept in step by `apply`.
+    private var onHand: [ItemID: Int] = [:]
+    private var held: [ItemID: Int] = [:]
+
+    public init() {}
+
+    // MARK: Reads
+
+    /// Copies on hand: seeded + restocked − committed.
+    public func stockOnHand(_ item: ItemID) -> Int { onHand[item] ?? 0 }
+    /// Copies reserved by buys in progress.
+    public func heldCopies(_ item: ItemID) -> Int { held[item] ?? 0 }
+    /// Copies a new buy could take.
+    public func available(_ item: ItemID) -> Int { stockOnHand(item) - heldCopies(item) }
+
+    public func lookup(_ item: ItemID) throws(BookstoreError) -> Book {
+        guard let seed = seeds[item] else { throw BookstoreError(.unknownItem, "no book with item number \(item)") }
+        return Book(
+            item: item,
+            title: seed.title,
+            topic: seed.topic,
+            stock: max(0, available(item)),
+            cost: prices[item]?.cost ?? seed.cost
+        )
+    }
+
+    public func search(topic: String) throws(BookstoreError) -> [BookSummary] {
+        let hits = seeds.values.filter { $0.topic.caseInsensitiveEquals(topic) }
+            .sorted { $0.item < $1.item }
+            .map { BookSummary(item: $0.item, title: $0.title) }
+        guard !hits.isEmpty else { throw BookstoreError(.unknownTopic, "no books on topic \"\(topic)\"") }
+        return hits
+    }
+
+    public var topics: [String] { Array(Set(seeds.values.map(\.topic))).sorted() }
+
+    public func snapshot() -> CatalogSnapshot {
+        CatalogSnapshot(
+            books: seeds.values.sorted { $0.item < $1.item },
+            prices: prices.values.sorted { $0.item < $1.item },
+            holds: holds.values.sorted { $0.requestId < $1.requestId },
+            committed: committed.values.sorted { $0.requestId < $1.requestId },
+            restocks: restocks.values.sorted { $0.opId < $1.opId }
+        )
+    }
+
+    // MARK: Decisions (pure: they return mutations, they do not apply them)
+
+    /// Decides a hold. `checked` replicas refuse when fewer copies are available; a joining replica
+    /// (`checked == false`) records the hold without judging the stock.
+    public func decideHold(_ hold: Hold, checked: Bool) -> (HoldOutcome, [CatalogMutation]) {
+        guard let seed = seeds[hold.item] else { return (.unknownItem, []) }
+        let cost = prices[hold.item]?.cost ?? seed.cost
+        if committed[hold.requestId] != nil { return (.alreadyCommitted, []) }
+        if let existing = holds[hold.requestId] {
+            if existing.coordinator != hold.coordinator {
+                return (.heldByOther(coordinator: existing.coordinator), [])
+            }
+            return (.held(unitCost: cost, checked: checked), [])  // a retry of the same hold
+        }
+        if checked && available(hold.item) < hold.quantity {
+            return (.outOfStock(available: max(0, available(hold.item))), [])
+        }
+        return (.held(unitCost: cost, checked: checked), [.hold(hold)])
+    }
+
+    /// A committed buy is applied whether or not this replica held copies for it (it may have been down
+    /// during the hold phase). Committing twice changes nothing.
+    public func decideCommit(_ buy: CommittedBuy) -> [CatalogMutation] {
+        committed[buy.requestId] == nil ? [.commit(buy)] : []
+    }
+
+    /// Releases the hold of `requestId` if `coordinator` made it.
+    public func decideAbort(requestId: String, coordinator: String) -> [CatalogMutation] {
+        guard let hold = holds[requestId], hold.coordinator == coordinator else { return [] }
+        return [.releaseHold(requestId: requestId)]
+    }
+
+    public func decideRestock(_ restock: Restock) throws(BookstoreError) -> [CatalogMutation] {
+        guard seeds[restock.item] != nil else {
+            throw BookstoreError(.unknownItem, "no book with item number \(restock.item)")
+        }
+        guard restock.count > 0 else { throw BookstoreError(.invalidValue, "restock count must be positive") }
+        return restocks[restock.opId] == nil ? [.restock(restock)] : []
+    }
+
+    public func decideSetPrice(_ price: PriceSetting) throws(BookstoreError) -> [CatalogMutation] {
+        guard let seed = seeds[price.item] else {
+            throw BookstoreError(.unknownItem, "no book with item number \(price.item)")
+        }
+        guard price.cost >= 0 else { throw BookstoreError(.invalidValue, "cost must not be negative") }
+        let current = prices[price.item] ?? PriceSetting(item: price.item, cost: seed.cost, version: 0, opId: "")
+        return price.supersedes(current) ? [.setPrice(price)] : []
+    }
+
+    /// The mutations that bring this replica up to the union of itself and `snapshot`. Holds are merged
+    /// only for buys not yet committed here.
+    public func mutationsToMerge(_ snapshot: CatalogSnapshot) -> [CatalogMutation] {
+        var out: [CatalogMutation] = []
+        for seed in snapshot.books where seeds[seed.item] == nil { out.append(.addBook(seed)) }
+        for price in snapshot.prices {
+            let current = prices[price.item]
+            if current == nil || price.supersedes(current!) { out.append(.setPrice(price)) }
+        }
+        for buy in snapshot.committed where committed[buy.requestId] == nil { out.append(.commit(buy)) }
+        for restock in snapshot.restocks where restocks[restock.opId] == nil { out.append(.restock(restock)) }
+        let committedThere = Set(snapshot.committed.map(\.requestId))
+        for hold in snapshot.holds
+        where holds[hold.requestId] == nil && committed[hold.requestId] == nil
+            && !committedThere.contains(hold.requestId)
+        {
+            out.append(.hold(hold))
+        }
+        return out
+    }
+
+    /// Holds older than `timeoutMicros`: their buys may have lost their coordinator.
+    public func staleHolds(nowMicros: Int64, timeoutMicros: Int64) -> [Hold] {
+        holds.values.filter { nowMicros - $0.createdMicros >= timeoutMicros }.sorted { $0.requestId < $1.requestId }
+    }
+
+    // MARK: Applying
+
+    public mutating func apply(_ mutation: CatalogMutation) {
+        switch mutation {
+        case .addBook(let seed):
+            guard seeds[seed.item] == nil else { return }
+            seeds[seed.item] = seed
+            onHand[seed.item, default: 0] += seed.stock
+        case .hold(let hold):
+            guard holds[hold.requestId] == nil, committed[hold.requestId] == nil else { return }
+            holds[hold.requestId] = hold
+            held[hold.item, default: 0] += hold.quantity
+        case .releaseHold(let requestId):
+            guard let hold = holds.removeValue(forKey: requestId) else { return }
+            held[hold.item, default: 0] -= hold.quantity
+        case .commit(let buy):
+            guard committed[buy.requestId] == nil else { return }
+            if let hold = holds.removeValue(forKey: buy.requestId) { held[hold.item, default: 0] -= hold.quantity }
+            committed[buy.requestId] = buy
+            onHand[buy.item, default: 0] -= buy.quantity
+        case .restock(let restock):
+            guard restocks[restock.opId] == nil else { return }
+            restocks[restock.opId] = restock
+            onHand[restock.item, default: 0] += restock.count
+        case .setPrice(let price):
+            if let current = prices[price.item], !price.supersedes(current) { return }
+            prices[price.item] = price
+        }
+    }
+
+    public mutating func apply(_ mutations: [CatalogMutation]) {
+        for m in mutations { apply(m) }
+    }
+}
+
+extension String {
+    func caseInsensitiveEquals(_ other: String) -> Bool {
+        lowercased() == other.lowercased()
+    }
+}

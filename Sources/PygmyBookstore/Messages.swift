@@ -1,0 +1,247 @@
+/// Request and response types of the bookstore's RPC methods. Field order and names are part of the
+/// wire protocol (`Protocol/PROTOCOL.md`, "Bookstore messages"): add only optional fields.
+
+public struct SearchRequest: Codable, Sendable, Hashable {
+    public var topic: String
+    public init(topic: String) { self.topic = topic }
+}
+
+public struct SearchResponse: Codable, Sendable, Hashable {
+    public var items: [BookSummary]
+    public init(items: [BookSummary]) { self.items = items }
+}
+
+public struct LookupRequest: Codable, Sendable, Hashable {
+    public var item: ItemID
+    public init(item: ItemID) { self.item = item }
+}
+
+public struct BuyRequest: Codable, Sendable, Hashable {
+    public var item: ItemID
+    public var quantity: Int
+    /// Chosen by the client; retries with the same id return the first outcome.
+    public var requestId: String
+
+    public init(item: ItemID, quantity: Int, requestId: String) {
+        self.item = item
+        self.quantity = quantity
+        self.requestId = requestId
+    }
+}
+
+public struct BuyResponse: Codable, Sendable, Hashable {
+    public var order: Int
+    public var item: ItemID
+    public var quantity: Int
+    /// Total paid.
+    public var cost: Int
+    public var requestId: String
+
+    public init(order: Int, item: ItemID, quantity: Int, cost: Int, requestId: String) {
+        self.order = order
+        self.item = item
+        self.quantity = quantity
+        self.cost = cost
+        self.requestId = requestId
+    }
+
+    public init(_ record: OrderRecord) {
+        self.init(
+            order: record.order,
+            item: record.item,
+            quantity: record.quantity,
+            cost: record.total,
+            requestId: record.requestId
+        )
+    }
+}
+
+public struct RestockRequest: Codable, Sendable, Hashable {
+    public var item: ItemID
+    public var count: Int
+    /// Identifies the operation so a retry (or a replica sync) applies it once.
+    public var opId: String
+
+    public init(item: ItemID, count: Int, opId: String) {
+        self.item = item
+        self.count = count
+        self.opId = opId
+    }
+}
+
+public struct SetCostRequest: Codable, Sendable, Hashable {
+    public var item: ItemID
+    public var cost: Int
+    public var opId: String
+    /// Orders concurrent price changes: the highest wins on every replica. The frontend uses its clock
+    /// in microseconds since 1970.
+    public var version: Int64
+
+    public init(item: ItemID, cost: Int, opId: String, version: Int64) {
+        self.item = item
+        self.cost = cost
+        self.opId = opId
+        self.version = version
+    }
+}
+
+public struct OrdersRequest: Codable, Sendable, Hashable {
+    /// Only orders with a larger order number; 0 for all.
+    public var after: Int
+    public init(after: Int = 0) { self.after = after }
+}
+
+public struct OrdersResponse: Codable, Sendable, Hashable {
+    public var orders: [OrderRecord]
+    public init(orders: [OrderRecord]) { self.orders = orders }
+}
+
+/// A catalog replica asks the coordinator of a hold for the buy's outcome.
+public struct ResolveRequest: Codable, Sendable, Hashable {
+    public var requestId: String
+    public init(requestId: String) { self.requestId = requestId }
+}
+
+public enum Resolution: Codable, Sendable, Hashable {
+    case committed(CommittedBuy)
+    /// No commit exists at this replica and, if it coordinates the id, none ever will.
+    case aborted
+    /// This replica is not the coordinator and knows no commit (ask the coordinator).
+    case unknown
+}
+
+public struct HoldRequest: Codable, Sendable, Hashable {
+    public var requestId: String
+    public var item: ItemID
+    public var quantity: Int
+    public var coordinator: String
+
+    public init(requestId: String, item: ItemID, quantity: Int, coordinator: String) {
+        self.requestId = requestId
+        self.item = item
+        self.quantity = quantity
+        self.coordinator = coordinator
+    }
+}
+
+public struct AbortRequest: Codable, Sendable, Hashable {
+    public var requestId: String
+    public var coordinator: String
+
+    public init(requestId: String, coordinator: String) {
+        self.requestId = requestId
+        self.coordinator = coordinator
+    }
+}
+
+/// Merges a peer's orders and rejections (order replication and resync).
+public struct ReplicateRequest: Codable, Sendable, Hashable {
+    public var orders: [OrderRecord]
+    public var rejections: [Rejection]
+
+    public init(orders: [OrderRecord], rejections: [Rejection]) {
+        self.orders = orders
+        self.rejections = rejections
+    }
+}
+
+public struct OrderLogSnapshot: Codable, Sendable, Hashable {
+    public var orders: [OrderRecord]
+    public var rejections: [Rejection]
+
+    public init(orders: [OrderRecord], rejections: [Rejection]) {
+        self.orders = orders
+        self.rejections = rejections
+    }
+}
+
+/// A catalog replica that is joining asks each order replica to include it in every new buy and to
+/// finish the buys that started without it.
+public struct JoinRequest: Codable, Sendable, Hashable {
+    public var catalog: String
+    public init(catalog: String) { self.catalog = catalog }
+}
+
+/// Pushed by a catalog replica to subscribed frontends before it changes an item.
+public struct Invalidation: Codable, Sendable, Hashable {
+    public var item: ItemID
+    public var topic: String
+
+    public init(item: ItemID, topic: String) {
+        self.item = item
+        self.topic = topic
+    }
+}
+
+/// A latency summary of one operation at one node.
+public struct LatencySummary: Codable, Sendable, Hashable {
+    public var operation: String
+    public var count: Int
+    public var meanMicros: Double
+    public var p50Micros: Int
+    public var p99Micros: Int
+
+    public init(operation: String, count: Int, meanMicros: Double, p50Micros: Int, p99Micros: Int) {
+        self.operation = operation
+        self.count = count
+        self.meanMicros = meanMicros
+        self.p50Micros = p50Micros
+        self.p99Micros = p99Micros
+    }
+}
+
+/// What a node says about itself.
+public struct NodeStatus: Codable, Sendable, Hashable {
+    public var name: String
+    public var role: String
+    public var address: String
+    /// `ready`, `joining` (catalog resync), or `recovering`.
+    public var state: String
+    public var uptimeSeconds: Double
+    public var cacheHits: Int?
+    public var cacheMisses: Int?
+    public var latencies: [LatencySummary]
+    /// Peers this node considers up or down, by name.
+    public var peersUp: [String]
+    public var peersDown: [String]
+
+    public init(
+        name: String,
+        role: String,
+        address: String,
+        state: String,
+        uptimeSeconds: Double,
+        cacheHits: Int? = nil,
+        cacheMisses: Int? = nil,
+        latencies: [LatencySummary] = [],
+        peersUp: [String] = [],
+        peersDown: [String] = []
+    ) {
+        self.name = name
+        self.role = role
+        self.address = address
+        self.state = state
+        self.uptimeSeconds = uptimeSeconds
+        self.cacheHits = cacheHits
+        self.cacheMisses = cacheMisses
+        self.latencies = latencies
+        self.peersUp = peersUp
+        self.peersDown = peersDown
+    }
+}
+
+/// The frontend's view of the whole cluster.
+public struct ClusterStatus: Codable, Sendable, Hashable {
+    public var nodes: [NodeStatus]
+    /// Nodes that did not answer, by name.
+    public var unreachable: [String]
+
+    public init(nodes: [NodeStatus], unreachable: [String]) {
+        self.nodes = nodes
+        self.unreachable = unreachable
+    }
+}
+
+public struct Empty: Codable, Sendable, Hashable {
+    public init() {}
+}

@@ -1,0 +1,121 @@
+/// A buy that was refused for good (out of stock, unknown item): retrying its request id returns this.
+public struct Rejection: Codable, Sendable, Hashable {
+    public var requestId: String
+    public var code: BookstoreError.Code
+    public var message: String
+
+    public init(requestId: String, code: BookstoreError.Code, message: String) {
+        self.requestId = requestId
+        self.code = code
+        self.message = message
+    }
+}
+
+/// A buy whose holds were requested but whose outcome is not yet decided. Written before the first hold
+/// is sent, so a coordinator that crashes knows which holds to release when it restarts.
+public struct PendingBuy: Codable, Sendable, Hashable {
+    public var requestId: String
+    public var item: ItemID
+    public var quantity: Int
+
+    public init(requestId: String, item: ItemID, quantity: Int) {
+        self.requestId = requestId
+        self.item = item
+        self.quantity = quantity
+    }
+}
+
+/// The final outcome of a request id, as the order log remembers it.
+public enum BuyOutcome: Codable, Sendable, Hashable {
+    case ordered(OrderRecord)
+    case rejected(Rejection)
+}
+
+/// A durable change to an order replica.
+public enum OrderMutation: Codable, Sendable, Hashable {
+    case begin(PendingBuy)
+    /// Forget a pending buy without an outcome (its holds were released; the request may be retried).
+    case forget(requestId: String)
+    case order(OrderRecord)
+    case reject(Rejection)
+    /// Every catalog replica acknowledged the commit of this order.
+    case delivered(requestId: String)
+}
+
+/// An order replica's log: orders, final rejections, pending buys and undelivered commits. Pure.
+public struct OrderLogState: Sendable {
+    public private(set) var orders: [String: OrderRecord] = [:]
+    public private(set) var rejections: [String: Rejection] = [:]
+    public private(set) var pending: [String: PendingBuy] = [:]
+    /// Orders whose commit has not yet reached every catalog replica.
+    public private(set) var undelivered: Set<String> = []
+    /// The highest local sequence number used for order numbers.
+    public private(set) var sequence = 0
+    public let replicaIndex: Int
+    public let replicaCount: Int
+
+    public init(replicaIndex: Int, replicaCount: Int) {
+        precondition(replicaCount >= 1 && (0..<replicaCount).contains(replicaIndex))
+        self.replicaIndex = replicaIndex
+        self.replicaCount = replicaCount
+    }
+
+    /// The outcome already decided for `requestId`, if any.
+    public func outcome(of requestId: String) -> BuyOutcome? {
+        if let order = orders[requestId] { return .ordered(order) }
+        if let rejection = rejections[requestId] { return .rejected(rejection) }
+        return nil
+    }
+
+    /// The next order number this replica would hand out: replicas number in disjoint residue classes.
+    public func nextOrderNumber() -> Int {
+        (sequence + 1) * replicaCount + replicaIndex + 1 - replicaCount
+    }
+
+    /// All orders, oldest order number first.
+    public var orderedLog: [OrderRecord] { orders.values.sorted { $0.order < $1.order } }
+
+    public mutating func apply(_ mutation: OrderMutation) {
+        switch mutation {
+        case .begin(let buy):
+            if orders[buy.requestId] == nil { pending[buy.requestId] = buy }
+        case .forget(let requestId):
+            pending.removeValue(forKey: requestId)
+        case .order(let record):
+            pending.removeValue(forKey: record.requestId)
+            // A commit outranks a rejection recorded elsewhere for the same id.
+            rejections.removeValue(forKey: record.requestId)
+            if orders[record.requestId] == nil {
+                orders[record.requestId] = record
+                undelivered.insert(record.requestId)
+            }
+            let local = (record.order - replicaIndex - 1 + replicaCount) / replicaCount
+            if (record.order - 1) % replicaCount == replicaIndex { sequence = max(sequence, local) }
+        case .reject(let rejection):
+            pending.removeValue(forKey: rejection.requestId)
+            if orders[rejection.requestId] == nil { rejections[rejection.requestId] = rejection }
+        case .delivered(let requestId):
+            undelivered.remove(requestId)
+        }
+    }
+
+    public mutating func apply(_ mutations: [OrderMutation]) {
+        for m in mutations { apply(m) }
+    }
+
+    /// Mutations that merge a peer's orders and rejections into this log.
+    public func mutationsToMerge(
+        orders peerOrders: [OrderRecord],
+        rejections peerRejections: [Rejection]
+    )
+        -> [OrderMutation]
+    {
+        var out: [OrderMutation] = []
+        for record in peerOrders where orders[record.requestId] == nil { out.append(.order(record)) }
+        for rejection in peerRejections
+        where orders[rejection.requestId] == nil && rejections[rejection.requestId] == nil {
+            out.append(.reject(rejection))
+        }
+        return out
+    }
+}
