@@ -94,7 +94,14 @@ let package = Package(
         ),
         .testTarget(
             name: "PygmyNodesTests",
-            dependencies: ["PygmyNodes", "PygmyBookstore", "PygmyRPC"],
+            dependencies: [
+                "PygmyNodes",
+                "PygmyBookstore",
+                "PygmyRPC",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strictSwift6
         ),
         .testTarget(

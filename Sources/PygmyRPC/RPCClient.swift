@@ -63,6 +63,7 @@ public final class RPCClient: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     private let nextStreamID = Atomic<UInt32>(0)
+    private let connections = Atomic<Int>(0)
     private let pushHandlers = Mutex<[String: @Sendable (ByteBuffer) -> Void]>([:])
 
     public init(
@@ -175,6 +176,10 @@ public final class RPCClient: Sendable {
         _ = try await connectedChannel()
     }
 
+    /// How many connections this client has established so far. Per-connection state on the server
+    /// (such as push subscriptions) must be renewed when this changes.
+    public var connectionGeneration: Int { connections.load(ordering: .relaxed) }
+
     /// Whether a connection is currently established.
     public var isConnected: Bool {
         state.withLock { if case .ready = $0.connection { true } else { false } }
@@ -234,6 +239,7 @@ public final class RPCClient: Sendable {
                     guard case .connecting = s.connection else { return false }
                     s.connection = .ready(channel)
                     s.consecutiveFailures = 0
+                    connections.add(1, ordering: .relaxed)
                     return true
                 }
                 guard stillWanted else {

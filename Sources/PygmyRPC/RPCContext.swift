@@ -46,17 +46,29 @@ public struct RPCServerConnection: Sendable, Hashable {
     /// Sends a push message. Completes when the frame has been handed to the socket; throws
     /// `TransportError.connectionClosed` if the connection is gone.
     public func push<T: RPCPushTopic>(_ topic: T.Type, _ message: T.Message) async throws {
+        do {
+            try await channel.writeAndFlush(try pushFrame(topic, message))
+        } catch let error as EncodingError {
+            throw error
+        } catch {
+            throw TransportError(.connectionClosed, "push on \(T.name) failed: \(error)")
+        }
+    }
+
+    /// Queues a push message without waiting for it to be written. Pushes queued by one task reach the
+    /// socket in the order they were queued, ahead of anything that task queues later.
+    public func enqueuePush<T: RPCPushTopic>(_ topic: T.Type, _ message: T.Message) throws {
+        channel.writeAndFlush(try pushFrame(topic, message), promise: nil)
+    }
+
+    private func pushFrame<T: RPCPushTopic>(_ topic: T.Type, _ message: T.Message) throws -> ByteBuffer {
         var bytes = [UInt8]()
         try BinaryEncoder().encode(message, appendingTo: &bytes)
         var buffer = channel.allocator.buffer(capacity: bytes.count + 16 + T.name.utf8.count)
         let start = FrameWriter.beginPush(topic: T.name, to: &buffer)
         buffer.writeBytes(bytes)
         FrameWriter.finish(lengthIndex: start, in: &buffer)
-        do {
-            try await channel.writeAndFlush(buffer)
-        } catch {
-            throw TransportError(.connectionClosed, "push on \(T.name) failed: \(error)")
-        }
+        return buffer
     }
 
     /// Completes when the connection closes.

@@ -136,16 +136,23 @@ public final class RPCServer: Service, Sendable {
     /// Stops accepting, asks every connection to drain, waits up to `shutdownGracePeriod` for in-flight
     /// calls, then closes what is left. Safe to call more than once.
     public func shutdown() async {
+        await shutdown(gracePeriod: configuration.shutdownGracePeriod)
+    }
+
+    /// `shutdown()` with another grace period; `.zero` closes every connection at once.
+    public func shutdown(gracePeriod: Duration) async {
         let (server, connections) = state.withLock { s -> ((any Channel)?, [any Channel]) in
             s.shuttingDown = true
             let server = s.serverChannel
             return (server, Array(s.connections.values))
         }
         try? await server?.close()
-        for connection in connections {
-            connection.pipeline.fireUserInboundEventTriggered(RPCServerDrainEvent())
+        if gracePeriod > .zero {
+            for connection in connections {
+                connection.pipeline.fireUserInboundEventTriggered(RPCServerDrainEvent())
+            }
         }
-        let deadline = ContinuousClock.now.advanced(by: configuration.shutdownGracePeriod)
+        let deadline = ContinuousClock.now.advanced(by: gracePeriod)
         while connectionCount > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }

@@ -77,15 +77,16 @@ import Testing
         let probe = Probe()
         try await withTestServer(probe: probe) { (_: RPCServer, port: Int) async throws -> Void in
             let client = RPCClient(host: "127.0.0.1", port: port)
+            try await client.connect()
             let start = ContinuousClock.now
             await #expect {
-                _ = try await client.call(Sleep.self, 10_000, timeout: .milliseconds(100))
+                _ = try await client.call(Sleep.self, 10_000, timeout: .milliseconds(300))
             } throws: { error in
                 (error as? RPCError)?.code == .deadlineExceeded
             }
             #expect(ContinuousClock.now - start < .seconds(5))
             // The server cancels the handler at the deadline it was sent.
-            for _ in 0..<100 where probe.cancelled.load(ordering: .relaxed) == 0 {
+            for _ in 0..<300 where probe.cancelled.load(ordering: .relaxed) == 0 {
                 try await Task.sleep(for: .milliseconds(10))
             }
             #expect(probe.cancelled.load(ordering: .relaxed) == 1)
@@ -106,7 +107,7 @@ import Testing
             } throws: { error in
                 (error as? RPCError)?.code == .cancelled
             }
-            for _ in 0..<100 where probe.cancelled.load(ordering: .relaxed) == 0 {
+            for _ in 0..<300 where probe.cancelled.load(ordering: .relaxed) == 0 {
                 try await Task.sleep(for: .milliseconds(10))
             }
             #expect(probe.cancelled.load(ordering: .relaxed) == 1)

@@ -1,0 +1,48 @@
+import PygmyRPC
+
+/// Which certificate roles may call which methods (see `docs/SECURITY.md`).
+///
+/// On plaintext connections there is no verified identity and every call is allowed: plaintext is for
+/// a cluster on one trusted host. With TLS every call is checked against the roles in the peer's
+/// certificate.
+public enum AccessPolicy {
+    /// Roles allowed per method; a method missing here is refused to everyone on TLS connections.
+    public static let allowedRoles: [String: Set<String>] = [
+        Frontend.Search.name: ["client", "admin"],
+        Frontend.Lookup.name: ["client", "admin"],
+        Frontend.Buy.name: ["client", "admin"],
+        Frontend.Orders.name: ["client", "admin"],
+        Frontend.Status.name: ["client", "admin"],
+        Frontend.Restock.name: ["admin"],
+        Frontend.SetCost.name: ["admin"],
+        Catalog.Search.name: ["frontend"],
+        Catalog.Lookup.name: ["frontend"],
+        Catalog.Subscribe.name: ["frontend"],
+        Catalog.Restock.name: ["frontend"],
+        Catalog.SetCost.name: ["frontend"],
+        Catalog.Hold.name: ["order"],
+        Catalog.Commit.name: ["order"],
+        Catalog.Abort.name: ["order"],
+        Catalog.Snapshot.name: ["catalog"],
+        Order.Buy.name: ["frontend"],
+        Order.List.name: ["frontend", "catalog", "order"],
+        Order.Replicate.name: ["order"],
+        Order.Resolve.name: ["catalog"],
+        Order.Join.name: ["catalog"],
+        NodeMethods.Health.name: ["client", "admin", "frontend", "catalog", "order"],
+    ]
+
+    /// The `RPCServer.Configuration.authorize` hook.
+    @Sendable public static func authorize(method: String, peer: RPCPeer) -> RPCError? {
+        guard let identity = peer.identity else { return nil }
+        let allowed = allowedRoles[method] ?? []
+        if identity.roles.isDisjoint(with: allowed) {
+            let roles = identity.roles.isEmpty ? "no role" : "role \(identity.roles.sorted().joined(separator: ", "))"
+            return RPCError(
+                .permissionDenied,
+                "\(identity.subject) (\(roles)) may not call \(method); allowed: \(allowed.sorted().joined(separator: ", "))"
+            )
+        }
+        return nil
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import GRDB
+import PygmyBookstore
+
+/// A catalog replica's durable state in SQLite. Every batch of mutations is one transaction, so a crash
+/// leaves either all of a decision on disk or none of it.
+final class CatalogStore: Sendable {
+    private let database: DatabaseQueue
+
+    /// Opens (creating if needed) the database in `directory`.
+    init(directory: String, durability: Durability) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        database = try DatabaseQueue(
+            path: (directory as NSString).appendingPathComponent("catalog.sqlite"),
+            configuration: durability.configuration()
+        )
+        try database.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS seed(item INTEGER PRIMARY KEY, title TEXT NOT NULL,
+                        topic TEXT NOT NULL, stock INTEGER NOT NULL, cost INTEGER NOT NULL);
+                    CREATE TABLE IF NOT EXISTS price(item INTEGER PRIMARY KEY, cost INTEGER NOT NULL,
+                        version INTEGER NOT NULL, op_id TEXT NOT NULL);
+                    CREATE TABLE IF NOT EXISTS hold(request_id TEXT PRIMARY KEY, item INTEGER NOT NULL,
+                        quantity INTEGER NOT NULL, coordinator TEXT NOT NULL, created_micros INTEGER NOT NULL);
+                    CREATE TABLE IF NOT EXISTS committed(request_id TEXT PRIMARY KEY, item INTEGER NOT NULL,
+                        quantity INTEGER NOT NULL);
+                    CREATE TABLE IF NOT EXISTS restock(op_id TEXT PRIMARY KEY, item INTEGER NOT NULL,
+                        count INTEGER NOT NULL);
+                    """
+            )
+        }
+    }
+
+    /// Rebuilds the in-memory state from disk.
+    func load() throws -> CatalogState {
+        try database.read { db in
+            var state = CatalogState()
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM seed ORDER BY item") {
+                state.apply(
+                    .addBook(
+                        CatalogSeed(
+                            item: row["item"],
+                            title: row["title"],
+                            topic: row["topic"],
+                            stock: row["stock"],
+                            cost: row["cost"]
+                        )
+                    )
+                )
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM restock") {
+                state.apply(.restock(Restock(opId: row["op_id"], item: row["item"], count: row["count"])))
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM committed") {
+                state.apply(
+                    .commit(CommittedBuy(requestId: row["request_id"], item: row["item"], quantity: row["quantity"]))
+                )
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM hold") {
+                state.apply(
+                    .hold(
+                        Hold(
+                            requestId: row["request_id"],
+                            item: row["item"],
+                            quantity: row["quantity"],
+                            coordinator: row["coordinator"],
+                            createdMicros: row["created_micros"]
+                        )
+                    )
+                )
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM price") {
+                state.apply(
+                    .setPrice(
+                        PriceSetting(item: row["item"], cost: row["cost"], version: row["version"], opId: row["op_id"])
+                    )
+                )
+            }
+            return state
+        }
+    }
+
+    /// Writes `mutations` in one transaction.
+    func persist(_ mutations: [CatalogMutation]) throws {
+        guard !mutations.isEmpty else { return }
+        try database.write { db in
+            for mutation in mutations {
+                switch mutation {
+                case .addBook(let s):
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO seed(item, title, topic, stock, cost) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [s.item, s.title, s.topic, s.stock, s.cost]
+                    )
+                case .hold(let h):
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO hold VALUES (?, ?, ?, ?, ?)",
+                        arguments: [h.requestId, h.item, h.quantity, h.coordinator, h.createdMicros]
+                    )
+                case .releaseHold(let requestId):
+                    try db.execute(sql: "DELETE FROM hold WHERE request_id = ?", arguments: [requestId])
+                case .commit(let c):
+                    try db.execute(sql: "DELETE FROM hold WHERE request_id = ?", arguments: [c.requestId])
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO committed VALUES (?, ?, ?)",
+                        arguments: [c.requestId, c.item, c.quantity]
+                    )
+                case .restock(let r):
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO restock VALUES (?, ?, ?)",
+                        arguments: [r.opId, r.item, r.count]
+                    )
+                case .setPrice(let p):
+                    try db.execute(
+                        sql: "INSERT OR REPLACE INTO price VALUES (?, ?, ?, ?)",
+                        arguments: [p.item, p.cost, p.version, p.opId]
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// How hard SQLite works to keep committed transactions.
+public enum Durability: String, Sendable, Codable {
+    /// Survives a crash of the process (the fault model of the tests): WAL, synchronous=NORMAL.
+    case process
+    /// Also survives power loss: WAL, synchronous=FULL (an fsync per transaction).
+    case power
+
+    func configuration() -> Configuration {
+        var configuration = Configuration()
+        let synchronous = self == .power ? "FULL" : "NORMAL"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        return configuration
+    }
+}

@@ -1,0 +1,148 @@
+import PygmyBookstore
+import PygmyRPC
+
+/// The bookstore's RPC methods. Names are part of the wire protocol (`Protocol/PROTOCOL.md`, section 6).
+///
+/// Frontend: the public API that clients and the `pygmy` command use.
+public enum Frontend {
+    public enum Search: RPCMethod {
+        public typealias Request = SearchRequest
+        public typealias Response = SearchResponse
+        public static let name = "frontend.search"
+    }
+    public enum Lookup: RPCMethod {
+        public typealias Request = LookupRequest
+        public typealias Response = Book
+        public static let name = "frontend.lookup"
+    }
+    public enum Buy: RPCMethod {
+        public typealias Request = BuyRequest
+        public typealias Response = BuyResponse
+        public static let name = "frontend.buy"
+    }
+    public enum Orders: RPCMethod {
+        public typealias Request = OrdersRequest
+        public typealias Response = OrdersResponse
+        public static let name = "frontend.orders"
+    }
+    /// Admin only.
+    public enum Restock: RPCMethod {
+        public typealias Request = RestockRequest
+        public typealias Response = Book
+        public static let name = "frontend.restock"
+    }
+    /// Admin only.
+    public enum SetCost: RPCMethod {
+        public typealias Request = SetCostRequest
+        public typealias Response = Book
+        public static let name = "frontend.setCost"
+    }
+    public enum Status: RPCMethod {
+        public typealias Request = Empty
+        public typealias Response = ClusterStatus
+        public static let name = "frontend.status"
+    }
+}
+
+/// Catalog replica methods.
+public enum Catalog {
+    public enum Search: RPCMethod {
+        public typealias Request = SearchRequest
+        public typealias Response = SearchResponse
+        public static let name = "catalog.search"
+    }
+    public enum Lookup: RPCMethod {
+        public typealias Request = LookupRequest
+        public typealias Response = Book
+        public static let name = "catalog.lookup"
+    }
+    /// Order replicas only: first phase of a buy.
+    public enum Hold: RPCMethod {
+        public typealias Request = HoldRequest
+        public typealias Response = HoldOutcome
+        public static let name = "catalog.hold"
+    }
+    /// Order replicas only.
+    public enum Commit: RPCMethod {
+        public typealias Request = CommittedBuy
+        public typealias Response = Empty
+        public static let name = "catalog.commit"
+    }
+    /// Order replicas only.
+    public enum Abort: RPCMethod {
+        public typealias Request = AbortRequest
+        public typealias Response = Empty
+        public static let name = "catalog.abort"
+    }
+    /// Admin (through the frontend).
+    public enum Restock: RPCMethod {
+        public typealias Request = RestockRequest
+        public typealias Response = Book
+        public static let name = "catalog.restock"
+    }
+    /// Admin (through the frontend).
+    public enum SetCost: RPCMethod {
+        public typealias Request = SetCostRequest
+        public typealias Response = Book
+        public static let name = "catalog.setCost"
+    }
+    /// Catalog peers only: the whole replica state, for resync.
+    public enum Snapshot: RPCMethod {
+        public typealias Request = Empty
+        public typealias Response = CatalogSnapshot
+        public static let name = "catalog.snapshot"
+    }
+    /// Frontends: receive `Invalidated` pushes on this connection from now on.
+    public enum Subscribe: RPCMethod {
+        public typealias Request = Empty
+        public typealias Response = Empty
+        public static let name = "catalog.subscribe"
+    }
+    /// Pushed to subscribers before the replica changes an item.
+    public enum Invalidated: RPCPushTopic {
+        public typealias Message = Invalidation
+        public static let name = "catalog.invalidated"
+    }
+}
+
+/// Order replica methods.
+public enum Order {
+    /// Frontends: run a buy.
+    public enum Buy: RPCMethod {
+        public typealias Request = BuyRequest
+        public typealias Response = BuyResponse
+        public static let name = "order.buy"
+    }
+    public enum List: RPCMethod {
+        public typealias Request = OrdersRequest
+        public typealias Response = OrderLogSnapshot
+        public static let name = "order.list"
+    }
+    /// Order peers: merge orders and rejections.
+    public enum Replicate: RPCMethod {
+        public typealias Request = ReplicateRequest
+        public typealias Response = Empty
+        public static let name = "order.replicate"
+    }
+    /// Catalog replicas: the outcome of a hold's buy.
+    public enum Resolve: RPCMethod {
+        public typealias Request = ResolveRequest
+        public typealias Response = Resolution
+        public static let name = "order.resolve"
+    }
+    /// Catalog replicas that rejoin: include me from now on, and wait out buys that excluded me.
+    public enum Join: RPCMethod {
+        public typealias Request = JoinRequest
+        public typealias Response = Empty
+        public static let name = "order.join"
+    }
+}
+
+/// Every node serves these.
+public enum NodeMethods {
+    public enum Health: RPCMethod {
+        public typealias Request = Empty
+        public typealias Response = NodeStatus
+        public static let name = "node.health"
+    }
+}

@@ -1,0 +1,347 @@
+import Foundation
+import Logging
+import PygmyBookstore
+import PygmyRPC
+
+/// An order replica: coordinates buys as two-phase hold/commit across the live catalog replicas, keeps
+/// the durable order log, replicates each outcome to its peers before answering, and answers catalog
+/// replicas that ask about the outcome of a hold.
+///
+/// See `docs/DESIGN.md`, "Buying", for the protocol and why it never sells a copy twice.
+public actor OrderNode {
+    public let spec: NodeSpec
+    let topology: Topology
+    let peers: Peers
+    let latency = LatencyRecorder()
+    private let store: OrderStore
+    private let logger: Logger
+    private let started = ContinuousClock.now
+    private var log: OrderLogState
+    /// Buys running here, by request id: a second call with the same id waits for the first.
+    private var running: [String: Task<BuyResponse, any Error>] = [:]
+    /// Which catalog replicas each running buy holds at, for the join barrier.
+    private var buyTargets: [UUID: Set<String>] = [:]
+    /// Request ids a catalog asked about while their buy was still undecided: they must not commit.
+    private var abortRequested: Set<String> = []
+    private var recovering = true
+    /// Test hook called at each step of a buy; a hook that throws makes the buy stop there as if the
+    /// process had died (nothing after that step happens, nothing is cleaned up).
+    private var faultHook: (@Sendable (BuyStep) async throws -> Void)?
+
+    /// Points inside a buy where tests inject crashes.
+    public enum BuyStep: String, Sendable, CaseIterable {
+        case afterHolds
+        case afterDecision
+        case afterReplication
+        case afterFirstCommit
+    }
+
+    public func setFaultHook(_ hook: (@Sendable (BuyStep) async throws -> Void)?) { faultHook = hook }
+
+    init(spec: NodeSpec, topology: Topology, peers: Peers, durability: Durability, logger: Logger) throws {
+        self.spec = spec
+        self.topology = topology
+        self.peers = peers
+        self.logger = logger
+        let orders = topology.nodes(.order).map(\.name)
+        self.store = try OrderStore(directory: topology.resolve(spec.dataDir ?? spec.name), durability: durability)
+        self.log = try store.load(
+            replicaIndex: orders.firstIndex(of: spec.name) ?? 0,
+            replicaCount: max(1, orders.count)
+        )
+    }
+
+    private func apply(_ mutations: [OrderMutation]) throws {
+        guard !mutations.isEmpty else { return }
+        try store.persist(mutations)
+        log.apply(mutations)
+    }
+
+    // MARK: Buying
+
+    func buy(_ request: BuyRequest) async throws -> BuyResponse {
+        guard request.quantity > 0, request.quantity <= 1_000_000 else {
+            throw BookstoreError(.invalidValue, "quantity must be between 1 and 1000000, not \(request.quantity)")
+        }
+        guard !request.requestId.isEmpty, request.requestId.utf8.count <= 128 else {
+            throw BookstoreError(.invalidValue, "request id must be 1 to 128 bytes")
+        }
+        if let outcome = log.outcome(of: request.requestId) { return try Self.answer(outcome) }
+        if let task = running[request.requestId] { return try await task.value }
+        let task = Task { try await self.coordinate(request) }
+        running[request.requestId] = task
+        defer { running.removeValue(forKey: request.requestId) }
+        return try await task.value
+    }
+
+    static func answer(_ outcome: BuyOutcome) throws -> BuyResponse {
+        switch outcome {
+        case .ordered(let record): return BuyResponse(record)
+        case .rejected(let rejection): throw BookstoreError(rejection.code, rejection.message)
+        }
+    }
+
+    /// One buy, coordinated here. Retries once when a catalog replica fails during the hold phase.
+    private func coordinate(_ request: BuyRequest) async throws -> BuyResponse {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await attemptBuy(request)
+            } catch let retry as RetryBuy where attempt < 3 {
+                logger.debug(
+                    "retrying buy",
+                    metadata: ["requestId": "\(request.requestId)", "reason": "\(retry.reason)"]
+                )
+            } catch let retry as RetryBuy {
+                throw BookstoreError(.unavailable, "buy could not complete: \(retry.reason)")
+            }
+        }
+    }
+
+    private struct RetryBuy: Error { var reason: String }
+
+    private func attemptBuy(_ request: BuyRequest) async throws -> BuyResponse {
+        let targets = peers.up(.catalog)
+        guard !targets.isEmpty else { throw BookstoreError(.unavailable, "no catalog replica is up") }
+        let id = request.requestId
+        try apply([.begin(PendingBuy(requestId: id, item: request.item, quantity: request.quantity))])
+        abortRequested.remove(id)
+        let token = UUID()
+        buyTargets[token] = Set(targets)
+        defer { buyTargets.removeValue(forKey: token) }
+
+        // Phase one: hold on every live replica.
+        let hold = HoldRequest(requestId: id, item: request.item, quantity: request.quantity, coordinator: spec.name)
+        var outcomes: [String: Result<HoldOutcome, any Error>] = [:]
+        await withTaskGroup(of: (String, Result<HoldOutcome, any Error>).self) { group in
+            for target in targets {
+                group.addTask {
+                    do {
+                        return (
+                            target,
+                            .success(try await self.peers.call(target, Catalog.Hold.self, hold, timeout: .seconds(2)))
+                        )
+                    } catch {
+                        return (target, .failure(error))
+                    }
+                }
+            }
+            for await (target, outcome) in group { outcomes[target] = outcome }
+        }
+        let held = outcomes.compactMap { name, result -> (String, Int, Bool)? in
+            if case .success(.held(let cost, let checked)) = result { return (name, cost, checked) }
+            return nil
+        }
+        let heldAt = held.map(\.0)
+
+        // Definite refusals end the buy for good.
+        for (_, result) in outcomes.sorted(by: { $0.key < $1.key }) {
+            switch result {
+            case .success(.unknownItem):
+                return try await reject(request, heldAt, .unknownItem, "no book with item number \(request.item)")
+            case .success(.outOfStock(let available)):
+                return try await reject(
+                    request,
+                    heldAt,
+                    .outOfStock,
+                    "item \(request.item) has \(available) copies available, \(request.quantity) requested"
+                )
+            default: continue
+            }
+        }
+        for (_, result) in outcomes {
+            switch result {
+            case .success(.alreadyCommitted):
+                try await release(id, heldAt, forget: true)
+                if let outcome = log.outcome(of: id) { return try Self.answer(outcome) }
+                throw BookstoreError(
+                    .inProgress,
+                    "request \(id) was committed by another order replica; retry for its outcome"
+                )
+            case .success(.heldByOther(let other)):
+                try await release(id, heldAt, forget: true)
+                throw BookstoreError(.inProgress, "request \(id) is in progress at \(other); retry for its outcome")
+            case .success(.notReady), .failure:
+                try await release(id, heldAt, forget: true)
+                throw RetryBuy(reason: "catalog replica failed during hold: \(result)")
+            default: continue
+            }
+        }
+        guard held.contains(where: \.2) else {
+            try await release(id, heldAt, forget: true)
+            throw RetryBuy(reason: "no catalog replica that holds copies is ready")
+        }
+        try await faultHook?(.afterHolds)
+        if abortRequested.remove(id) != nil {
+            try await release(id, heldAt, forget: true)
+            throw RetryBuy(reason: "a catalog replica timed the hold out")
+        }
+
+        // Decision: the order is durable here before anyone hears of it.
+        let unitCost = held.first(where: \.2)!.1
+        let record = OrderRecord(
+            order: log.nextOrderNumber(),
+            requestId: id,
+            item: request.item,
+            quantity: request.quantity,
+            unitCost: unitCost,
+            timeMicros: CatalogNode.wallMicros(),
+            coordinator: spec.name
+        )
+        try apply([.order(record)])
+        try await faultHook?(.afterDecision)
+
+        // Replicate to the live peers, then commit everywhere; answer once both are done.
+        await replicate(ReplicateRequest(orders: [record], rejections: []))
+        try await faultHook?(.afterReplication)
+        try await deliver(record)
+        return BuyResponse(record)
+    }
+
+    /// Records a definite refusal, replicates it, releases the holds.
+    private func reject(
+        _ request: BuyRequest,
+        _ heldAt: [String],
+        _ code: BookstoreError.Code,
+        _ message: String
+    )
+        async throws -> BuyResponse
+    {
+        let rejection = Rejection(requestId: request.requestId, code: code, message: message)
+        try apply([.reject(rejection)])
+        try await release(request.requestId, heldAt, forget: false)
+        await replicate(ReplicateRequest(orders: [], rejections: [rejection]))
+        throw BookstoreError(code, message)
+    }
+
+    /// Releases our holds on `replicas` (best effort: a replica that misses it resolves the hold later).
+    private func release(_ id: String, _ replicas: [String], forget: Bool) async throws {
+        if forget { try apply([.forget(requestId: id)]) }
+        let abort = AbortRequest(requestId: id, coordinator: spec.name)
+        await withTaskGroup(of: Void.self) { group in
+            for replica in replicas {
+                group.addTask {
+                    _ = try? await self.peers.call(replica, Catalog.Abort.self, abort, timeout: .seconds(2))
+                }
+            }
+        }
+    }
+
+    private func replicate(_ request: ReplicateRequest) async {
+        await withTaskGroup(of: Void.self) { group in
+            for peer in peers.up(.order) {
+                group.addTask {
+                    _ = try? await self.peers.call(peer, Order.Replicate.self, request, timeout: .seconds(2))
+                }
+            }
+        }
+    }
+
+    /// Sends the commit to every live catalog replica; marks the order delivered once all replicas of the
+    /// topology have it.
+    private func deliver(_ record: OrderRecord) async throws {
+        let buy = CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity)
+        let all = peers.names(.catalog)
+        if let hook = faultHook {
+            // Sequential, so a test can stop the buy between the first commit and the rest.
+            for (index, replica) in peers.up(.catalog).enumerated() {
+                _ = try? await peers.call(replica, Catalog.Commit.self, buy, timeout: .seconds(2))
+                if index == 0 { try await hook(.afterFirstCommit) }
+            }
+            return
+        }
+        let acked = await withTaskGroup(of: String?.self) { group in
+            for replica in peers.up(.catalog) {
+                group.addTask {
+                    (try? await self.peers.call(replica, Catalog.Commit.self, buy, timeout: .seconds(2))) != nil
+                        ? replica : nil
+                }
+            }
+            var acked = Set<String>()
+            for await name in group { if let name { acked.insert(name) } }
+            return acked
+        }
+        if acked.count == all.count { try? apply([.delivered(requestId: record.requestId)]) }
+    }
+
+    // MARK: Answers to peers
+
+    func resolve(_ request: ResolveRequest) -> Resolution {
+        if let record = log.orders[request.requestId] {
+            return .committed(CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity))
+        }
+        if running[request.requestId] != nil { abortRequested.insert(request.requestId) }
+        return .aborted
+    }
+
+    func list(_ request: OrdersRequest) -> OrderLogSnapshot {
+        OrderLogSnapshot(
+            orders: log.orderedLog.filter { $0.order > request.after },
+            rejections: request.after == 0 ? log.rejections.values.sorted { $0.requestId < $1.requestId } : []
+        )
+    }
+
+    func merge(_ request: ReplicateRequest) throws {
+        try apply(log.mutationsToMerge(orders: request.orders, rejections: request.rejections))
+    }
+
+    /// The join barrier: from now on every buy holds at `catalog` (it is up, so `peers.up` includes it);
+    /// wait until the buys that started without it have finished.
+    func join(_ request: JoinRequest) async {
+        peers.markUp(request.catalog)
+        let deadline = ContinuousClock.now + .seconds(8)
+        while ContinuousClock.now < deadline, buyTargets.values.contains(where: { !$0.contains(request.catalog) }) {
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
+    func status() -> NodeStatus {
+        let (up, down) = peers.peerNamesByState()
+        return NodeStatus(
+            name: spec.name,
+            role: NodeRole.order.rawValue,
+            address: spec.address,
+            state: recovering ? "recovering" : "ready",
+            uptimeSeconds: CatalogNode.seconds(ContinuousClock.now - started),
+            latencies: latency.summaries(),
+            peersUp: up,
+            peersDown: down
+        )
+    }
+
+    public func orders() -> [OrderRecord] { log.orderedLog }
+
+    // MARK: Recovery and background work
+
+    /// After a restart: merge the peers' logs, release the holds of buys that were undecided at the crash,
+    /// and resend commits that may not have reached every catalog replica.
+    func recover() async {
+        for peer in peers.up(.order) {
+            if let snapshot = try? await peers.call(peer, Order.List.self, OrdersRequest()) {
+                try? merge(ReplicateRequest(orders: snapshot.orders, rejections: snapshot.rejections))
+            }
+        }
+        for pending in log.pending.values where running[pending.requestId] == nil {
+            try? await release(pending.requestId, peers.up(.catalog), forget: true)
+        }
+        recovering = false
+        await redeliver()
+    }
+
+    /// Resends commits of orders not yet acknowledged by every catalog replica.
+    func redeliver() async {
+        for id in log.undelivered.sorted() {
+            if let record = log.orders[id] { try? await deliver(record) }
+        }
+    }
+
+    /// Pulls the peers' logs so replicas converge even if a replication was lost.
+    func antiEntropy() async {
+        for peer in peers.up(.order) {
+            if let snapshot = try? await peers.call(peer, Order.List.self, OrdersRequest()) {
+                try? merge(ReplicateRequest(orders: snapshot.orders, rejections: snapshot.rejections))
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import GRDB
+import PygmyBookstore
+
+/// An order replica's durable log in SQLite.
+final class OrderStore: Sendable {
+    private let database: DatabaseQueue
+
+    init(directory: String, durability: Durability) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        database = try DatabaseQueue(
+            path: (directory as NSString).appendingPathComponent("orders.sqlite"),
+            configuration: durability.configuration()
+        )
+        try database.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS orders(request_id TEXT PRIMARY KEY, order_no INTEGER NOT NULL UNIQUE,
+                        item INTEGER NOT NULL, quantity INTEGER NOT NULL, unit_cost INTEGER NOT NULL,
+                        time_micros INTEGER NOT NULL, coordinator TEXT NOT NULL, delivered INTEGER NOT NULL);
+                    CREATE TABLE IF NOT EXISTS rejection(request_id TEXT PRIMARY KEY, code INTEGER NOT NULL,
+                        message TEXT NOT NULL);
+                    CREATE TABLE IF NOT EXISTS pending(request_id TEXT PRIMARY KEY, item INTEGER NOT NULL,
+                        quantity INTEGER NOT NULL);
+                    """
+            )
+        }
+    }
+
+    func load(replicaIndex: Int, replicaCount: Int) throws -> OrderLogState {
+        try database.read { db in
+            var state = OrderLogState(replicaIndex: replicaIndex, replicaCount: replicaCount)
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM orders ORDER BY order_no") {
+                let record = OrderRecord(
+                    order: row["order_no"],
+                    requestId: row["request_id"],
+                    item: row["item"],
+                    quantity: row["quantity"],
+                    unitCost: row["unit_cost"],
+                    timeMicros: row["time_micros"],
+                    coordinator: row["coordinator"]
+                )
+                state.apply(.order(record))
+                if (row["delivered"] as Int) == 1 { state.apply(.delivered(requestId: record.requestId)) }
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM rejection") {
+                let code = BookstoreError.Code(rawValue: UInt16(row["code"] as Int)) ?? .outOfStock
+                state.apply(.reject(Rejection(requestId: row["request_id"], code: code, message: row["message"])))
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM pending") {
+                state.apply(
+                    .begin(PendingBuy(requestId: row["request_id"], item: row["item"], quantity: row["quantity"]))
+                )
+            }
+            return state
+        }
+    }
+
+    func persist(_ mutations: [OrderMutation]) throws {
+        guard !mutations.isEmpty else { return }
+        try database.write { db in
+            for mutation in mutations {
+                switch mutation {
+                case .begin(let p):
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO pending VALUES (?, ?, ?)",
+                        arguments: [p.requestId, p.item, p.quantity]
+                    )
+                case .forget(let requestId):
+                    try db.execute(sql: "DELETE FROM pending WHERE request_id = ?", arguments: [requestId])
+                case .order(let o):
+                    try db.execute(sql: "DELETE FROM pending WHERE request_id = ?", arguments: [o.requestId])
+                    try db.execute(sql: "DELETE FROM rejection WHERE request_id = ?", arguments: [o.requestId])
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+                        arguments: [o.requestId, o.order, o.item, o.quantity, o.unitCost, o.timeMicros, o.coordinator]
+                    )
+                case .reject(let r):
+                    try db.execute(sql: "DELETE FROM pending WHERE request_id = ?", arguments: [r.requestId])
+                    try db.execute(
+                        sql:
+                            "INSERT OR IGNORE INTO rejection SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM orders WHERE request_id = ?)",
+                        arguments: [r.requestId, Int(r.code.rawValue), r.message, r.requestId]
+                    )
+                case .delivered(let requestId):
+                    try db.execute(sql: "UPDATE orders SET delivered = 1 WHERE request_id = ?", arguments: [requestId])
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,173 @@
+import Logging
+import NIOCore
+import PygmyBookstore
+import PygmyRPC
+import PygmyTLS
+import PygmyWire
+import ServiceLifecycle
+
+/// One running node of any role: its RPC server, its peer clients and its background work.
+///
+/// `start()` binds and starts everything and returns; `stop()` shuts down gracefully. As a
+/// swift-service-lifecycle `Service`, `run()` does both around a graceful-shutdown signal.
+public final class PygmyNode: Service, Sendable {
+    public let spec: NodeSpec
+    public let topology: Topology
+    let peers: Peers
+    let server: RPCServer
+    let logger: Logger
+    private let role: Role
+    private let background = BackgroundTasks()
+
+    enum Role: Sendable {
+        case frontend(FrontendNode)
+        case catalog(CatalogNode)
+        case order(OrderNode)
+    }
+
+    /// Builds the node `name` of `topology`.
+    /// - Parameters:
+    ///   - durability: how SQLite commits (catalog and order replicas).
+    public init(name: String, topology: Topology, durability: Durability = .process, logger: Logger? = nil) throws {
+        let spec = try topology.node(named: name)
+        var logger = logger ?? Logger(label: "pygmy.\(spec.role.rawValue)")
+        logger[metadataKey: "node"] = "\(name)"
+        self.spec = spec
+        self.topology = topology
+        self.logger = logger
+        let (serverSecurity, clientSecurity) = try Self.security(for: spec, in: topology, logger: logger)
+        let peerSpecs: [NodeSpec]
+        switch spec.role {
+        case .frontend: peerSpecs = topology.nodes(.catalog) + topology.nodes(.order)
+        case .catalog: peerSpecs = topology.nodes(.catalog).filter { $0.name != name } + topology.nodes(.order)
+        case .order: peerSpecs = topology.nodes(.catalog) + topology.nodes(.order).filter { $0.name != name }
+        }
+        let wireRole: PeerRole
+        switch spec.role {
+        case .frontend: wireRole = .frontend
+        case .catalog: wireRole = .catalog
+        case .order: wireRole = .order
+        }
+        peers = Peers(specs: peerSpecs, topology: topology, security: clientSecurity, role: wireRole, logger: logger)
+        var router = RPCRouter()
+        switch spec.role {
+        case .frontend:
+            let node = FrontendNode(spec: spec, topology: topology, peers: peers, logger: logger)
+            role = .frontend(node)
+            Self.registerFrontend(node, on: &router)
+        case .catalog:
+            let node = try CatalogNode(
+                spec: spec,
+                topology: topology,
+                peers: peers,
+                durability: durability,
+                logger: logger
+            )
+            role = .catalog(node)
+            Self.registerCatalog(node, on: &router)
+        case .order:
+            let node = try OrderNode(
+                spec: spec,
+                topology: topology,
+                peers: peers,
+                durability: durability,
+                logger: logger
+            )
+            role = .order(node)
+            Self.registerOrder(node, on: &router)
+        }
+        let configuration = RPCServer.Configuration.defaults {
+            $0.host = spec.listenHost ?? spec.host
+            $0.port = spec.port
+            $0.role = wireRole
+            $0.security = serverSecurity
+            $0.authorize = AccessPolicy.authorize
+            $0.shutdownGracePeriod = .seconds(5)
+        }
+        server = RPCServer(configuration: configuration, router: router, logger: logger)
+    }
+
+    static func security(
+        for spec: NodeSpec,
+        in topology: Topology,
+        logger: Logger
+    ) throws
+        -> (server: (any RPCTransportSecurity)?, client: (any RPCTransportSecurity)?)
+    {
+        guard let tls = spec.tls else { return (nil, nil) }
+        let configuration = TLSConfiguration(
+            certificateChainFile: topology.resolve(tls.certificate),
+            privateKeyFile: topology.resolve(tls.key),
+            trustedCAFile: topology.resolve(tls.ca),
+            minimumVersion: .tls12,
+            requireClientCertificate: true
+        )
+        let security = try OpenSSLTransportSecurity(configuration: configuration, logger: logger)
+        return (security, security)
+    }
+
+    /// Binds the port and starts the background work (heartbeats; rejoin for catalogs; recovery for
+    /// order replicas). Returns once the server accepts connections.
+    public func start() async throws {
+        try await server.start()
+        logger.info("\(spec.role.rawValue) node listening", metadata: ["address": "\(spec.address)"])
+        let interval = topology.heartbeatInterval
+        background.spawn { [peers] in await peers.runHeartbeats() }
+        switch role {
+        case .frontend(let node):
+            background.every(interval) { await node.maintainSubscriptions() }
+            if let count = topology.periodicRestockCount, count > 0 {
+                let period = Duration.seconds(topology.periodicRestockSeconds ?? 30)
+                background.every(period) { await node.periodicRestock(count: count) }
+            }
+        case .catalog(let node):
+            background.spawn {
+                try? await Task.sleep(for: interval)  // a first round of heartbeats
+                await node.join()
+            }
+            background.every(topology.holdTimeout / 2) { await node.resolveStaleHolds() }
+            background.every(interval * 5) { await node.antiEntropy() }
+        case .order(let node):
+            background.spawn {
+                try? await Task.sleep(for: interval)
+                await node.recover()
+            }
+            background.every(interval * 2) { await node.redeliver() }
+            background.every(interval * 5) { await node.antiEntropy() }
+        }
+    }
+
+    /// Stops accepting, drains in-flight calls, stops background work and closes peer connections.
+    public func stop() async {
+        await server.shutdown()
+        background.cancelAll()
+        await peers.closeAll()
+    }
+
+    /// Stops at once, as a crash would as far as peers can tell: no goAway, no draining, in-flight calls
+    /// cut off. What the node persisted stays; what it held in memory is gone with this object.
+    public func crash() async {
+        background.cancelAll()
+        await server.shutdown(gracePeriod: .zero)
+        await peers.closeAll()
+    }
+
+    public func run() async throws {
+        try await start()
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        } onGracefulShutdown: {
+        }
+        logger.info("shutting down")
+        await stop()
+    }
+
+    /// The port the server is bound to.
+    public var port: Int? { server.localAddress?.port }
+
+    public var catalog: CatalogNode? { if case .catalog(let n) = role { n } else { nil } }
+    public var order: OrderNode? { if case .order(let n) = role { n } else { nil } }
+    public var frontend: FrontendNode? { if case .frontend(let n) = role { n } else { nil } }
+}

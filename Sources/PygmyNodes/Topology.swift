@@ -1,0 +1,176 @@
+import Foundation
+import PygmyBookstore
+
+/// Which part a node plays.
+public enum NodeRole: String, Codable, Sendable, CaseIterable {
+    case frontend
+    case catalog
+    case order
+}
+
+/// TLS files of one node (PEM). Paths are relative to the topology file unless absolute.
+public struct NodeTLS: Codable, Sendable, Hashable {
+    public var certificate: String
+    public var key: String
+    public var ca: String
+
+    public init(certificate: String, key: String, ca: String) {
+        self.certificate = certificate
+        self.key = key
+        self.ca = ca
+    }
+}
+
+/// One node of the cluster.
+public struct NodeSpec: Codable, Sendable, Hashable {
+    public var name: String
+    public var role: NodeRole
+    /// Address the node listens on and peers dial.
+    public var host: String
+    public var port: Int
+    /// Where a catalog or order replica keeps its SQLite database (relative to the topology file).
+    public var dataDir: String?
+    /// Frontend only: serve search and lookup from a read cache (default true).
+    public var cache: Bool?
+    /// Mutual TLS for this node; absent for plaintext.
+    public var tls: NodeTLS?
+    /// Address to listen on when it differs from `host` (for example 0.0.0.0 behind NAT).
+    public var listenHost: String?
+
+    public init(
+        name: String,
+        role: NodeRole,
+        host: String,
+        port: Int,
+        dataDir: String? = nil,
+        cache: Bool? = nil,
+        tls: NodeTLS? = nil,
+        listenHost: String? = nil
+    ) {
+        self.name = name
+        self.role = role
+        self.host = host
+        self.port = port
+        self.dataDir = dataDir
+        self.cache = cache
+        self.tls = tls
+        self.listenHost = listenHost
+    }
+
+    public var address: String { "\(host):\(port)" }
+}
+
+/// The whole cluster, as every node and client reads it from one shared file.
+///
+/// JSON with `//` line comments allowed; see `docs/topology.example.jsonc`.
+public struct Topology: Codable, Sendable, Hashable {
+    public var nodes: [NodeSpec]
+    /// Seed data for the catalog (relative to the topology file); absent: the original four books.
+    public var books: String?
+    /// How often nodes send heartbeats to their peers. A peer is down after three intervals of silence.
+    public var heartbeatMillis: Int?
+    /// How long a catalog replica keeps a hold before asking its coordinator for the outcome.
+    public var holdTimeoutMillis: Int?
+    /// Read cache entries in the frontend.
+    public var cacheCapacity: Int?
+    /// Frontend: restock every item periodically by this many copies (0 or absent: never).
+    public var periodicRestockCount: Int?
+    public var periodicRestockSeconds: Int?
+
+    /// The directory relative paths resolve against (the topology file's directory).
+    public var baseDirectory: String = "."
+
+    enum CodingKeys: String, CodingKey {
+        case nodes, books, heartbeatMillis, holdTimeoutMillis, cacheCapacity, periodicRestockCount
+        case periodicRestockSeconds
+    }
+
+    public init(nodes: [NodeSpec], baseDirectory: String = ".") {
+        self.nodes = nodes
+        self.baseDirectory = baseDirectory
+    }
+
+    public var heartbeatInterval: Duration { .milliseconds(heartbeatMillis ?? 200) }
+    public var failureTimeout: Duration { heartbeatInterval * 3 }
+    public var holdTimeout: Duration { .milliseconds(holdTimeoutMillis ?? 3000) }
+
+    public func nodes(_ role: NodeRole) -> [NodeSpec] { nodes.filter { $0.role == role } }
+
+    public func node(named name: String) throws -> NodeSpec {
+        guard let node = nodes.first(where: { $0.name == name }) else {
+            throw TopologyError(
+                "no node named \"\(name)\"; the topology has \(nodes.map(\.name).joined(separator: ", "))"
+            )
+        }
+        return node
+    }
+
+    /// Resolves a path from the topology file against its directory.
+    public func resolve(_ path: String) -> String {
+        path.hasPrefix("/") ? path : (baseDirectory as NSString).appendingPathComponent(path)
+    }
+
+    /// Reads the seed books: the `books` file, or the original four.
+    public func seedBooks() throws -> [CatalogSeed] {
+        guard let books else { return CatalogSeed.original }
+        let data = try Data(contentsOf: URL(fileURLWithPath: resolve(books)))
+        return try JSONDecoder().decode([CatalogSeed].self, from: data)
+    }
+
+    /// Checks what a typo would otherwise turn into a confusing runtime failure.
+    public func validate() throws {
+        var names = Set<String>()
+        for node in nodes {
+            guard names.insert(node.name).inserted else {
+                throw TopologyError("node name \"\(node.name)\" appears twice")
+            }
+            guard (1...65535).contains(node.port) else {
+                throw TopologyError("node \(node.name): port \(node.port) is out of range")
+            }
+            if node.role != .frontend && node.dataDir == nil {
+                throw TopologyError("node \(node.name): a \(node.role.rawValue) replica needs a dataDir")
+            }
+        }
+        for role in NodeRole.allCases where nodes(role).isEmpty {
+            throw TopologyError("the topology has no \(role.rawValue) node")
+        }
+        let tlsCount = nodes.filter { $0.tls != nil }.count
+        guard tlsCount == 0 || tlsCount == nodes.count else {
+            throw TopologyError("either every node uses TLS or none does (\(tlsCount) of \(nodes.count) do)")
+        }
+    }
+
+    /// Loads a topology file (JSON; lines starting with `//` are comments).
+    public static func load(path: String) throws -> Topology {
+        let url = URL(fileURLWithPath: path)
+        let text: String
+        do {
+            text = try String(contentsOf: url, encoding: .utf8)
+        } catch {
+            throw TopologyError("cannot read topology file \(path): \(error.localizedDescription)")
+        }
+        let json = text.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("//") }
+            .joined(separator: "\n")
+        var topology: Topology
+        do {
+            topology = try JSONDecoder().decode(Topology.self, from: Data(json.utf8))
+        } catch {
+            throw TopologyError("topology file \(path) is not valid: \(error)")
+        }
+        topology.baseDirectory = url.deletingLastPathComponent().path
+        try topology.validate()
+        return topology
+    }
+
+    public func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(self).write(to: URL(fileURLWithPath: path))
+    }
+}
+
+public struct TopologyError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
