@@ -190,6 +190,19 @@ public struct LatencySummary: Codable, Sendable, Hashable {
     }
 }
 
+/// One item's copies at a catalog replica.
+public struct ItemStock: Codable, Sendable, Hashable {
+    public var item: ItemID
+    public var onHand: Int
+    public var held: Int
+
+    public init(item: ItemID, onHand: Int, held: Int) {
+        self.item = item
+        self.onHand = onHand
+        self.held = held
+    }
+}
+
 /// What a node says about itself.
 public struct NodeStatus: Codable, Sendable, Hashable {
     public var name: String
@@ -204,6 +217,10 @@ public struct NodeStatus: Codable, Sendable, Hashable {
     /// Peers this node considers up or down, by name.
     public var peersUp: [String]
     public var peersDown: [String]
+    /// Catalog replicas: copies per item.
+    public var stock: [ItemStock]?
+    /// Order replicas: the number of orders in the log.
+    public var orderCount: Int?
 
     public init(
         name: String,
@@ -215,7 +232,9 @@ public struct NodeStatus: Codable, Sendable, Hashable {
         cacheMisses: Int? = nil,
         latencies: [LatencySummary] = [],
         peersUp: [String] = [],
-        peersDown: [String] = []
+        peersDown: [String] = [],
+        stock: [ItemStock]? = nil,
+        orderCount: Int? = nil
     ) {
         self.name = name
         self.role = role
@@ -227,6 +246,8 @@ public struct NodeStatus: Codable, Sendable, Hashable {
         self.latencies = latencies
         self.peersUp = peersUp
         self.peersDown = peersDown
+        self.stock = stock
+        self.orderCount = orderCount
     }
 }
 

@@ -152,7 +152,10 @@ public actor CatalogNode {
             uptimeSeconds: Self.seconds(ContinuousClock.now - started),
             latencies: latency.summaries(),
             peersUp: up,
-            peersDown: down
+            peersDown: down,
+            stock: state.seeds.keys.sorted().map {
+                ItemStock(item: $0, onHand: state.stockOnHand($0), held: state.heldCopies($0))
+            }
         )
     }
 

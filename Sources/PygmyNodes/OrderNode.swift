@@ -306,7 +306,8 @@ public actor OrderNode {
             uptimeSeconds: CatalogNode.seconds(ContinuousClock.now - started),
             latencies: latency.summaries(),
             peersUp: up,
-            peersDown: down
+            peersDown: down,
+            orderCount: log.orders.count
         )
     }
 

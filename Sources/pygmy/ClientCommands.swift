@@ -1,0 +1,207 @@
+import ArgumentParser
+import Foundation
+import PygmyBookstore
+import PygmyNodes
+import PygmyRPC
+
+struct Search: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the books on a topic.")
+
+    @Argument(help: "The topic, for example \"distributed systems\".")
+    var topic: String
+
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        try await reporting(json: options.json) { output in
+            let client = try options.makeClient()
+            defer { Task { await client.close() } }
+            let result = try await client.call(Frontend.Search.self, SearchRequest(topic: topic))
+            struct JSONResult: Encodable {
+                var topic: String
+                var items: [BookSummary]
+            }
+            output.emit(JSONResult(topic: topic, items: result.items)) {
+                result.items.map { "\($0.item)\t\($0.title)" }.joined(separator: "\n")
+            }
+        }
+    }
+}
+
+struct Lookup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a book's title, topic, stock and cost.")
+
+    @Argument(help: "The item number.")
+    var item: Int
+
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        try await reporting(json: options.json) { output in
+            let client = try options.makeClient()
+            defer { Task { await client.close() } }
+            let book = try await client.call(Frontend.Lookup.self, LookupRequest(item: item))
+            output.emit(book) {
+                "\(book.item)\t\(book.title)\n\ttopic: \(book.topic)\n\tstock: \(book.stock)\n\tcost:  \(book.cost)"
+            }
+        }
+    }
+}
+
+struct Buy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Buy copies of a book.",
+        discussion: "Retrying with the same --request-id returns the first outcome; it never buys twice."
+    )
+
+    @Argument(help: "The item number.")
+    var item: Int
+
+    @Option(name: .long, help: "How many copies.")
+    var quantity = 1
+
+    @Option(name: .long, help: "Idempotency key; a fresh UUID by default.")
+    var requestId: String?
+
+    @OptionGroup var options: ClientOptions
+
+    func validate() throws {
+        guard quantity > 0 else { throw ValidationError("--quantity must be at least 1") }
+        if let requestId, requestId.isEmpty || requestId.utf8.count > 128 {
+            throw ValidationError("--request-id must be 1 to 128 bytes")
+        }
+    }
+
+    func run() async throws {
+        try await reporting(json: options.json) { output in
+            let client = try options.makeClient()
+            defer { Task { await client.close() } }
+            let id = requestId ?? UUID().uuidString
+            let order = try await client.call(
+                Frontend.Buy.self,
+                BuyRequest(item: item, quantity: quantity, requestId: id)
+            )
+            output.emit(order) {
+                "order \(order.order): \(order.quantity) × item \(order.item) for \(order.cost) (request \(order.requestId))"
+            }
+        }
+    }
+}
+
+struct Orders: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the order log.")
+
+    @Option(name: .long, help: "Only orders with a larger order number.")
+    var after = 0
+
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        try await reporting(json: options.json) { output in
+            let client = try options.makeClient()
+            defer { Task { await client.close() } }
+            let log = try await client.call(Frontend.Orders.self, OrdersRequest(after: after))
+            output.emit(log) {
+                if log.orders.isEmpty { return "no orders" }
+                return log.orders.map {
+                    "\($0.order)\titem \($0.item)\t× \($0.quantity)\tpaid \($0.total)\t\($0.requestId)"
+                }.joined(separator: "\n")
+            }
+        }
+    }
+}
+
+struct Restock: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Add copies of a book (admin).")
+
+    @Argument(help: "The item number.")
+    var item: Int
+
+    @Argument(help: "How many copies to add.")
+    var count: Int
+
+    @OptionGroup var options: ClientOptions
+
+    func validate() throws {
+        guard count > 0 else { throw ValidationError("count must be at least 1") }
+    }
+
+    func run() async throws {
+        try await reporting(json: options.json) { output in
+            let client = try options.makeClient(certificateRole: "admin")
+            defer { Task { await client.close() } }
+            let request = RestockRequest(item: item, count: count, opId: UUID().uuidString)
+            let book = try await client.call(Frontend.Restock.self, request)
+            output.emit(book) { "item \(book.item): \(book.stock) in stock" }
+        }
+    }
+}
+
+struct Price: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Change a book's cost (admin).")
+
+    @Argument(help: "The item number.")
+    var item: Int
+
+    @Argument(help: "The new cost of one copy.")
+    var cost: Int
+
+    @OptionGroup var options: ClientOptions
+
+    func validate() throws {
+        guard cost >= 0 else { throw ValidationError("cost must not be negative") }
+    }
+
+    func run() async throws {
+        try await reporting(json: options.json) { output in
+            let client = try options.makeClient(certificateRole: "admin")
+            defer { Task { await client.close() } }
+            let version = Int64(Date().timeIntervalSince1970 * 1_000_000)
+            let request = SetCostRequest(item: item, cost: cost, opId: UUID().uuidString, version: version)
+            let book = try await client.call(Frontend.SetCost.self, request)
+            output.emit(book) { "item \(book.item) now costs \(book.cost)" }
+        }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show every node: role, address, state, cache counters.")
+
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        try await reporting(json: options.json) { output in
+            let client = try options.makeClient()
+            defer { Task { await client.close() } }
+            let status = try await client.call(Frontend.Status.self, Empty())
+            output.emit(status) { StatusTable.render(status) }
+        }
+    }
+}
+
+enum StatusTable {
+    static func render(_ status: ClusterStatus) -> String {
+        var lines = ["NODE        ROLE      ADDRESS               STATE      UP      CACHE hit/miss"]
+        for node in status.nodes {
+            let cache = node.cacheHits.map { "\($0)/\(node.cacheMisses ?? 0)" } ?? "-"
+            lines.append(
+                [
+                    node.name.padding(11), node.role.padding(9), node.address.padding(21), node.state.padding(10),
+                    "up".padding(7), cache,
+                ].joined(separator: " ")
+            )
+        }
+        for name in status.unreachable {
+            lines.append(
+                [name.padding(11), "?".padding(9), "?".padding(21), "-".padding(10), "DOWN"].joined(separator: " ")
+            )
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import PygmyNodes
+import PygmyRPC
+import PygmyTLS
+
+/// Where and how to reach the frontend; shared by every client command.
+struct ClientOptions: ParsableArguments {
+    @Option(name: .long, help: "Frontend address, HOST:PORT.")
+    var frontend: String?
+
+    @Option(
+        name: .long,
+        help: "A local cluster's directory (made by `pygmy cluster up`): its topology and certificates."
+    )
+    var cluster: String?
+
+    @Option(name: .long, help: "Client certificate (PEM) for a TLS cluster.")
+    var cert: String?
+
+    @Option(name: .long, help: "Client private key (PEM) for a TLS cluster.")
+    var key: String?
+
+    @Option(name: .long, help: "CA bundle (PEM) that signed the frontend's certificate.")
+    var ca: String?
+
+    @Option(name: .long, help: "Seconds to wait for an answer.")
+    var timeout: Double = 10
+
+    @Flag(name: .long, help: "Print one JSON object on stdout instead of text.")
+    var json = false
+
+    func validate() throws {
+        if frontend != nil && cluster != nil { throw ValidationError("give --frontend or --cluster, not both") }
+        if let frontend, parseAddress(frontend) == nil {
+            throw ValidationError("--frontend must be HOST:PORT, not \"\(frontend)\"")
+        }
+        let tlsOptions = [cert, key, ca].compactMap { $0 }.count
+        if tlsOptions != 0 && tlsOptions != 3 { throw ValidationError("TLS needs all of --cert, --key and --ca") }
+        if timeout <= 0 { throw ValidationError("--timeout must be positive") }
+    }
+
+    /// Builds a client for the frontend, with TLS if configured, using `role`'s certificate from a
+    /// cluster directory (`client` or `admin`).
+    func makeClient(certificateRole: String = "client") throws -> RPCClient {
+        var host = "127.0.0.1"
+        var port = 7000
+        var tls: TLSConfiguration?
+        if let cluster {
+            let topology = try Topology.load(path: (cluster as NSString).appendingPathComponent("topology.json"))
+            let front = topology.nodes(.frontend)[0]
+            host = front.host
+            port = front.port
+            if front.tls != nil {
+                let certs = (cluster as NSString).appendingPathComponent("certs")
+                tls = TLSConfiguration.node(named: certificateRole, in: certs)
+            }
+        } else if let frontend, let address = parseAddress(frontend) {
+            (host, port) = address
+        }
+        if let cert, let key, let ca {
+            tls = TLSConfiguration(certificateChainFile: cert, privateKeyFile: key, trustedCAFile: ca)
+        }
+        var configuration = RPCClient.Configuration()
+        configuration.defaultTimeout = .milliseconds(Int64(timeout * 1000))
+        configuration.connectTimeout = .seconds(3)
+        configuration.keepaliveInterval = nil
+        if let tls {
+            do {
+                configuration.security = try OpenSSLTransportSecurity(configuration: tls)
+            } catch {
+                throw CommandFailure(
+                    code: "tlsFailure",
+                    message: "cannot load TLS files: \(error)",
+                    exit: Exit.security
+                )
+            }
+        }
+        return RPCClient(host: host, port: port, configuration: configuration)
+    }
+}
+
+/// Splits `HOST:PORT` (IPv6 as `[::1]:7000`).
+func parseAddress(_ text: String) -> (String, Int)? {
+    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+        (1...65535).contains(port)
+    else { return nil }
+    var host = String(text[..<colon])
+    if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    return host.isEmpty ? nil : (host, port)
+}

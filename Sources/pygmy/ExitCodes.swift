@@ -1,0 +1,68 @@
+import ArgumentParser
+import PygmyBookstore
+import PygmyRPC
+
+/// The documented exit codes (see `pygmy --help` and README).
+enum Exit {
+    static let failure = ExitCode(1)
+    static let notFound = ExitCode(3)
+    static let outOfStock = ExitCode(4)
+    static let unreachable = ExitCode(5)
+    static let security = ExitCode(6)
+    static let busy = ExitCode(7)
+    static let invalidArguments = ExitCode(64)
+}
+
+/// A failure as the command reports it: a stable code name, a message and an exit code.
+struct CommandFailure: Error {
+    var code: String
+    var message: String
+    var exit: ExitCode
+
+    init(code: String, message: String, exit: ExitCode) {
+        self.code = code
+        self.message = message
+        self.exit = exit
+    }
+
+    /// Classifies any error thrown by a call.
+    init(_ error: any Error) {
+        switch error {
+        case let failure as CommandFailure:
+            self = failure
+        case let rpc as RPCError:
+            if let app = BookstoreError.Code(rawValue: rpc.code.rawValue) {
+                let exit: ExitCode
+                switch app {
+                case .outOfStock: exit = Exit.outOfStock
+                case .unknownItem, .unknownTopic: exit = Exit.notFound
+                case .invalidValue: exit = Exit.invalidArguments
+                case .inProgress, .notReady, .unavailable: exit = Exit.busy
+                }
+                self.init(code: "\(app)", message: rpc.message, exit: exit)
+            } else {
+                let exit: ExitCode
+                switch rpc.code {
+                case .permissionDenied, .unauthenticated: exit = Exit.security
+                case .invalidArgument: exit = Exit.invalidArguments
+                case .unavailable, .deadlineExceeded: exit = Exit.busy
+                default: exit = Exit.failure
+                }
+                self.init(code: "\(rpc.code)", message: rpc.message, exit: exit)
+            }
+        case let transport as TransportError:
+            let tls =
+                transport.kind == .handshakeFailed || "\(transport)".localizedCaseInsensitiveContains("tls")
+                || "\(transport)".localizedCaseInsensitiveContains("certificate")
+            self.init(
+                code: tls ? "tlsFailure" : "unreachable",
+                message: "\(transport.message)" + (tls ? "" : " (is the cluster running? try `pygmy cluster up`)"),
+                exit: tls ? Exit.security : Exit.unreachable
+            )
+        case let validation as ValidationError:
+            self.init(code: "invalidArguments", message: validation.message, exit: Exit.invalidArguments)
+        default:
+            self.init(code: "error", message: "\(error)", exit: Exit.failure)
+        }
+    }
+}
