@@ -104,6 +104,31 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .testTarget(
+            name: "PygmyCLITests",
+            dependencies: [
+                "PygmyNodes",
+                "PygmyBookstore",
+                "PygmyRPC",
+                "PygmyWire",
+                "PygmyTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
+            name: "PygmyFuzzTests",
+            dependencies: [
+                "PygmyWire",
+                "PygmyRPC",
+                "PygmyBookstore",
+                "PygmyNodes",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
             name: "PygmyBookstoreTests",
             dependencies: ["PygmyBookstore"],
             swiftSettings: strictSwift6
