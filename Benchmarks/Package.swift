@@ -25,6 +25,7 @@ let package = Package(
             name: "PygmyRPCBench",
             dependencies: [
                 .product(name: "PygmyRPC", package: "Pygmy"),
+                .product(name: "PygmyTLS", package: "Pygmy"),
                 .product(name: "PygmyWire", package: "Pygmy"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),

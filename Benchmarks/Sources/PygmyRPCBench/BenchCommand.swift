@@ -33,15 +33,15 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Small counts, for a smoke run.")
     var quick = false
 
-    @Option(help: "Comma-separated subset of pygmy,grpc,nio,codec.")
-    var only: String = "pygmy,grpc,nio,codec"
+    @Option(help: "Comma-separated subset of pygmy,pygmy-tls,grpc,nio,codec.")
+    var only: String = "pygmy,pygmy-tls,grpc,nio,codec"
 
     @Flag(inversion: .prefixedNo, help: "Pin the server to CPU 0 and this process to CPU 1 with taskset.")
     var pin = true
 
     func run() async throws {
         let wanted = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
-        let unknown = wanted.subtracting(["pygmy", "grpc", "nio", "codec"])
+        let unknown = wanted.subtracting(["pygmy", "pygmy-tls", "grpc", "nio", "codec"])
         guard unknown.isEmpty else { throw ValidationError("unknown --only entries: \(unknown.sorted())") }
         let settings = RPCBenchSettings(
             calls: calls ?? (quick ? 2_000 : 20_000),
@@ -53,6 +53,9 @@ struct Run: AsyncParsableCommand {
         let pinned = pin && Pinning.pinCurrentProcess(toCPU: 1)
         var report = Report(settings: settings, quick: quick, pinned: pinned)
 
+        if wanted.contains(PeerKind.pygmyTLS.rawValue) {
+            log("making throwaway TLS certificates in \(try BenchCertificates.directory())")
+        }
         for kind in PeerKind.allCases where wanted.contains(kind.rawValue) {
             log("\(kind.label): starting server process")
             let server = try ServerProcess.launch(kind: kind, pinToCPU: pinned ? 0 : nil)
@@ -61,6 +64,11 @@ struct Run: AsyncParsableCommand {
                 try await measureRPC(kind: kind, client: client, settings: settings)
             }
             report.rpc.append(result)
+            if kind == .pygmy || kind == .pygmyTLS {
+                let seconds = quick ? 0.5 : 2
+                let rate = try await PygmyEcho.connectionsPerSecond(port: server.port, tls: kind == .pygmyTLS, seconds: seconds)
+                report.connectionsPerSecond[kind.rawValue] = rate
+            }
         }
         if wanted.contains("codec") {
             log("codec: binary vs JSON")

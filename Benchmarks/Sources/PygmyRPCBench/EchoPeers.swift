@@ -8,12 +8,15 @@ enum PeerKind: String, CaseIterable, Codable, Sendable, ExpressibleByArgument {
     case grpc
     /// A bare SwiftNIO echo: u32 length prefix + bytes, no RPC layer. The floor.
     case nio
+    /// Pygmy RPC inside mutual TLS (OpenSSL), once the connection is up.
+    case pygmyTLS = "pygmy-tls"
 
     var label: String {
         switch self {
         case .pygmy: "Pygmy RPC"
         case .grpc: "gRPC (grpc-swift-2, HTTP/2)"
         case .nio: "bare SwiftNIO echo"
+        case .pygmyTLS: "Pygmy RPC over mutual TLS"
         }
     }
 }
@@ -35,7 +38,8 @@ struct BadEcho: Error, CustomStringConvertible {
 /// Starts the server for `kind` on 127.0.0.1:`port`, reports the bound port, and serves forever.
 func serveEcho(kind: PeerKind, port: Int, bound: @Sendable (Int) -> Void) async throws {
     switch kind {
-    case .pygmy: try await PygmyEcho.serve(port: port, bound: bound)
+    case .pygmy: try await PygmyEcho.serve(port: port, tls: false, bound: bound)
+    case .pygmyTLS: try await PygmyEcho.serve(port: port, tls: true, bound: bound)
     case .grpc: try await GRPCEcho.serve(port: port, bound: bound)
     case .nio: try await NIOEcho.serve(port: port, bound: bound)
     }
@@ -48,7 +52,8 @@ func withEchoClient<R: Sendable>(
     _ body: (any EchoClient) async throws -> R
 ) async throws -> R {
     switch kind {
-    case .pygmy: try await PygmyEcho.withClient(port: port, body)
+    case .pygmy: try await PygmyEcho.withClient(port: port, tls: false, body)
+    case .pygmyTLS: try await PygmyEcho.withClient(port: port, tls: true, body)
     case .grpc: try await GRPCEcho.withClient(port: port, body)
     case .nio: try await NIOEcho.withClient(port: port, body)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PygmyRPC
+import PygmyTLS
 
 /// The echo method: `Data` is encoded as its raw bytes by the binary coder (a `[UInt8]` would be one
 /// slot per element), so 32 bytes of payload cost 33 bytes on the wire.
@@ -19,13 +20,15 @@ enum PygmyEcho {
         return logger
     }()
 
-    static func serve(port: Int, bound: (Int) -> Void) async throws {
+    static func serve(port: Int, tls: Bool, bound: (Int) -> Void) async throws {
         var router = RPCRouter()
         router.register(BenchEcho.self) { request, _ in request }
+        let security: (any RPCTransportSecurity)? = tls ? try BenchCertificates.security(for: "server") : nil
         let server = RPCServer(
             configuration: .defaults {
                 $0.host = "127.0.0.1"
                 $0.port = port
+                $0.security = security
             },
             router: router,
             logger: logger
@@ -36,8 +39,10 @@ enum PygmyEcho {
         await server.shutdown()
     }
 
-    static func withClient<R: Sendable>(port: Int, _ body: (any EchoClient) async throws -> R) async throws -> R {
-        let client = RPCClient(host: "127.0.0.1", port: port, logger: logger)
+    static func withClient<R: Sendable>(port: Int, tls: Bool, _ body: (any EchoClient) async throws -> R)
+        async throws -> R
+    {
+        let client = try makeClient(port: port, tls: tls)
         try await client.connect()
         do {
             let result = try await body(Client(client: client))
@@ -47,6 +52,27 @@ enum PygmyEcho {
             await client.close()
             throw error
         }
+    }
+
+    static func makeClient(port: Int, tls: Bool) throws -> RPCClient {
+        var configuration = RPCClient.Configuration()
+        if tls { configuration.security = try BenchCertificates.security(for: "client") }
+        return RPCClient(host: "127.0.0.1", port: port, configuration: configuration, logger: logger)
+    }
+
+    /// Connections per second, each a full connect + hello (+ TLS handshake) + close, one at a time.
+    static func connectionsPerSecond(port: Int, tls: Bool, seconds: Double) async throws -> Double {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        let start = ContinuousClock.now
+        var count = 0
+        while ContinuousClock.now < deadline {
+            let client = try makeClient(port: port, tls: tls)
+            try await client.connect()
+            await client.close()
+            count += 1
+        }
+        let elapsed = ContinuousClock.now - start
+        return Double(count) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 
     struct Client: EchoClient {

@@ -33,6 +33,8 @@ struct Report: Codable, Sendable {
     var rpc: [RPCResult] = []
     var codec: [CodecResult] = []
     var ratios: [Ratio] = []
+    /// New connections per second (connect, hello, TLS handshake where used, close), one at a time.
+    var connectionsPerSecond: [String: Double] = [:]
 
     init(settings: RPCBenchSettings, quick: Bool, pinned: Bool) {
         self.settings = settings
@@ -49,6 +51,9 @@ struct Report: Codable, Sendable {
         }
         if let pygmy = by[.pygmy], let nio = by[.nio] {
             add("Pygmy p50 / NIO p50", pygmy.p50Micros / nio.p50Micros, "<=", 1.5)
+        }
+        if let pygmy = by[.pygmy], let tls = by[.pygmyTLS] {
+            add("Pygmy TLS p50 / Pygmy p50", tls.p50Micros / pygmy.p50Micros, "<=", 1.5)
         }
         if let pygmy = by[.pygmy], let grpc = by[.grpc] {
             add("Pygmy p50 / gRPC p50", pygmy.p50Micros / grpc.p50Micros, "<=", 0.2)
@@ -83,6 +88,13 @@ struct Report: Codable, Sendable {
                         fmt(r.meanMicros), fmt(r.maxMicros), fmt(r.callsPerSecond, 0),
                     ])
                 )
+            }
+        }
+        if !connectionsPerSecond.isEmpty {
+            lines.append("")
+            lines.append("New connections per second (connect + hello + TLS handshake where used + close, sequential)")
+            for (peer, rate) in connectionsPerSecond.sorted(by: { $0.key < $1.key }) {
+                lines.append("  \(peer.padding(toLength: 12, withPad: " ", startingAt: 0)) \(fmt(rate, 0))")
             }
         }
         if !codec.isEmpty {
