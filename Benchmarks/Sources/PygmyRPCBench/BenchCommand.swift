@@ -66,7 +66,11 @@ struct Run: AsyncParsableCommand {
             report.rpc.append(result)
             if kind == .pygmy || kind == .pygmyTLS {
                 let seconds = quick ? 0.5 : 2
-                let rate = try await PygmyEcho.connectionsPerSecond(port: server.port, tls: kind == .pygmyTLS, seconds: seconds)
+                let rate = try await PygmyEcho.connectionsPerSecond(
+                    port: server.port,
+                    tls: kind == .pygmyTLS,
+                    seconds: seconds
+                )
                 report.connectionsPerSecond[kind.rawValue] = rate
             }
         }

@@ -39,7 +39,11 @@ enum PygmyEcho {
         await server.shutdown()
     }
 
-    static func withClient<R: Sendable>(port: Int, tls: Bool, _ body: (any EchoClient) async throws -> R)
+    static func withClient<R: Sendable>(
+        port: Int,
+        tls: Bool,
+        _ body: (any EchoClient) async throws -> R
+    )
         async throws -> R
     {
         let client = try makeClient(port: port, tls: tls)
