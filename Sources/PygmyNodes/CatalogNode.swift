@@ -179,6 +179,11 @@ public actor CatalogNode {
     func join() async {
         let startedJoining = ContinuousClock.now
         let grace = topology.failureTimeout * 2
+        // Give the failure detector time to form an opinion of every order replica: the barrier below
+        // must not be skipped just because no heartbeat has come back yet.
+        while peers.names(.order).contains(where: { !peers.isUp($0) }) && ContinuousClock.now - startedJoining < grace {
+            try? await Task.sleep(for: topology.heartbeatInterval / 2)
+        }
         while phase == .joining && !Task.isCancelled {
             do {
                 // 1. Every live order replica includes us in new buys and drains the buys that did not.

@@ -102,8 +102,11 @@ public actor OrderNode {
     private struct RetryBuy: Error { var reason: String }
 
     private func attemptBuy(_ request: BuyRequest) async throws -> BuyResponse {
-        let targets = peers.up(.catalog)
-        guard !targets.isEmpty else { throw BookstoreError(.unavailable, "no catalog replica is up") }
+        // The failure detector is advice: when it considers no replica up (a burst of load can delay
+        // heartbeats), try them all; a replica that answers is marked up again by the call itself.
+        var targets = peers.up(.catalog)
+        if targets.isEmpty { targets = peers.names(.catalog) }
+        guard !targets.isEmpty else { throw BookstoreError(.unavailable, "the topology has no catalog replica") }
         let id = request.requestId
         try apply([.begin(PendingBuy(requestId: id, item: request.item, quantity: request.quantity))])
         abortRequested.remove(id)

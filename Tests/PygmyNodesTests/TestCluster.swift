@@ -36,7 +36,7 @@ final class TestCluster: @unchecked Sendable {
             )
         }
         var topology = Topology(nodes: specs, baseDirectory: directory)
-        topology.heartbeatMillis = 50
+        topology.heartbeatMillis = 100
         topology.holdTimeoutMillis = 1000
         try topology.validate()
         self.topology = topology
