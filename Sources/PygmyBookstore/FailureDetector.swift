@@ -1,7 +1,9 @@
 /// Decides which peers are up from heartbeat results, with time supplied by the caller.
 ///
-/// A peer is up after a successful heartbeat and stays up until a heartbeat fails or none has
-/// succeeded for `timeout`. Time is a `Duration` since any fixed origin the caller chooses.
+/// A peer is up after a successful heartbeat. It goes down at once on a *definite* failure (the
+/// connection was refused or dropped), after `suspicionThreshold` consecutive *soft* failures (a
+/// heartbeat that timed out: the peer may only be slow), or when nothing has succeeded for `timeout`.
+/// Time is a `Duration` since any fixed origin the caller chooses.
 public struct FailureDetector<Peer: Hashable & Sendable>: Sendable {
     public struct Status: Sendable, Hashable {
         public var up: Bool
@@ -11,10 +13,13 @@ public struct FailureDetector<Peer: Hashable & Sendable>: Sendable {
     }
 
     public let timeout: Duration
+    /// Consecutive soft failures that take a peer down.
+    public let suspicionThreshold: Int
     public private(set) var peers: [Peer: Status] = [:]
 
-    public init(peers: [Peer], timeout: Duration, now: Duration) {
+    public init(peers: [Peer], timeout: Duration, now: Duration, suspicionThreshold: Int = 3) {
         self.timeout = timeout
+        self.suspicionThreshold = max(1, suspicionThreshold)
         for peer in peers {
             self.peers[peer] = Status(up: false, lastSuccess: nil, lastChange: now, consecutiveFailures: 0)
         }
@@ -33,13 +38,19 @@ public struct FailureDetector<Peer: Hashable & Sendable>: Sendable {
         return cameUp
     }
 
-    /// Records a failed heartbeat or a transport failure. Returns true if the peer went down.
+    /// Records a failed heartbeat or call. Returns true if the peer went down.
+    /// - Parameter definite: the peer is certainly unreachable (refused or dropped connection), as
+    ///   opposed to merely slow (a timeout).
     @discardableResult
-    public mutating func failed(_ peer: Peer, now: Duration) -> Bool {
+    public mutating func failed(_ peer: Peer, now: Duration, definite: Bool = true) -> Bool {
         var status = peers[peer] ?? Status(up: false, lastSuccess: nil, lastChange: now, consecutiveFailures: 0)
+        status.consecutiveFailures += 1
+        guard definite || status.consecutiveFailures >= suspicionThreshold else {
+            peers[peer] = status
+            return false
+        }
         let wentDown = status.up
         status.up = false
-        status.consecutiveFailures += 1
         if wentDown { status.lastChange = now }
         peers[peer] = status
         return wentDown

@@ -254,8 +254,14 @@ public actor OrderNode {
             }
             return
         }
+        // Replicas that look down get the commit too, without waiting for them: one that is merely slow
+        // then has it straight away instead of at the next redelivery.
+        let up = peers.up(.catalog)
+        for replica in all where !up.contains(replica) {
+            Task { _ = try? await self.peers.call(replica, Catalog.Commit.self, buy, timeout: .seconds(2)) }
+        }
         let acked = await withTaskGroup(of: String?.self) { group in
-            for replica in peers.up(.catalog) {
+            for replica in up {
                 group.addTask {
                     (try? await self.peers.call(replica, Catalog.Commit.self, buy, timeout: .seconds(2))) != nil
                         ? replica : nil

@@ -86,7 +86,14 @@ final class Peers: Sendable {
     }
 
     func markDown(_ name: String, because error: any Error) {
-        let wentDown = detector.withLock { $0.failed(name, now: now) }
+        // A timeout may only mean the peer (or this machine) is busy; refusals and drops are definite.
+        let definite: Bool
+        switch error {
+        case let transport as TransportError: definite = transport.kind != .keepaliveTimeout
+        case let rpc as RPCError: definite = rpc.code == .unavailable
+        default: definite = true
+        }
+        let wentDown = detector.withLock { $0.failed(name, now: now, definite: definite) }
         if wentDown { logger.warning("peer down", metadata: ["peer": "\(name)", "error": "\(error)"]) }
     }
 

@@ -67,7 +67,8 @@ public struct Topology: Codable, Sendable, Hashable {
     public var nodes: [NodeSpec]
     /// Seed data for the catalog (relative to the topology file); absent: the original four books.
     public var books: String?
-    /// How often nodes send heartbeats to their peers. A peer is down after three intervals of silence.
+    /// How often nodes send heartbeats to their peers. A peer is down after a refused or dropped
+    /// connection, three timed-out heartbeats in a row, or five intervals of silence.
     public var heartbeatMillis: Int?
     /// How long a catalog replica keeps a hold before asking its coordinator for the outcome.
     public var holdTimeoutMillis: Int?
@@ -91,7 +92,8 @@ public struct Topology: Codable, Sendable, Hashable {
     }
 
     public var heartbeatInterval: Duration { .milliseconds(heartbeatMillis ?? 200) }
-    public var failureTimeout: Duration { heartbeatInterval * 3 }
+    /// Silence after which a peer counts as down (five heartbeat intervals).
+    public var failureTimeout: Duration { heartbeatInterval * 5 }
     public var holdTimeout: Duration { .milliseconds(holdTimeoutMillis ?? 3000) }
 
     public func nodes(_ role: NodeRole) -> [NodeSpec] { nodes.filter { $0.role == role } }

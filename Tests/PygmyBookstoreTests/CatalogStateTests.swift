@@ -139,6 +139,22 @@ func hold(_ id: String, item: ItemID = 1, quantity: Int = 1, by coordinator: Str
     }
 }
 
+extension FailureDetectorTests {
+    @Test func slowPeersAreSuspectedBeforeTheyAreDeclaredDown() {
+        var detector = FailureDetector(peers: ["a"], timeout: .seconds(1), now: .zero, suspicionThreshold: 3)
+        detector.succeeded("a", now: .milliseconds(10))
+        detector.failed("a", now: .milliseconds(20), definite: false)
+        detector.failed("a", now: .milliseconds(30), definite: false)
+        #expect(detector.isUp("a", now: .milliseconds(40)))
+        let wentDown = detector.failed("a", now: .milliseconds(50), definite: false)
+        #expect(wentDown)
+        #expect(!detector.isUp("a", now: .milliseconds(60)))
+        detector.succeeded("a", now: .milliseconds(70))
+        detector.failed("a", now: .milliseconds(80), definite: false)
+        #expect(detector.isUp("a", now: .milliseconds(90)), "a success resets the count")
+    }
+}
+
 @Suite struct ReadCacheTests {
     @Test func leastRecentlyUsedIsEvicted() {
         var cache = ReadCache<Int>(capacity: 2)
