@@ -9,11 +9,7 @@ final class CatalogStore: Sendable {
 
     /// Opens (creating if needed) the database in `directory`.
     init(directory: String, durability: Durability) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        database = try DatabaseQueue(
-            path: (directory as NSString).appendingPathComponent("catalog.sqlite"),
-            configuration: durability.configuration()
-        )
+        database = try durability.open(directory: directory, file: "catalog.sqlite")
         try database.write { db in
             try db.execute(
                 sql: """
@@ -128,7 +124,16 @@ public enum Durability: String, Sendable, Codable {
     /// Also survives power loss: WAL, synchronous=FULL (an fsync per transaction).
     case power
 
-    func configuration() -> Configuration {
+    /// Opens (creating if needed) `directory/file` with these settings.
+    func open(directory: String, file: String) throws -> DatabaseQueue {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return try DatabaseQueue(
+            path: (directory as NSString).appendingPathComponent(file),
+            configuration: configuration()
+        )
+    }
+
+    private func configuration() -> Configuration {
         var configuration = Configuration()
         let synchronous = self == .power ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in

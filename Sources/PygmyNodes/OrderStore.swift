@@ -7,11 +7,7 @@ final class OrderStore: Sendable {
     private let database: DatabaseQueue
 
     init(directory: String, durability: Durability) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        database = try DatabaseQueue(
-            path: (directory as NSString).appendingPathComponent("orders.sqlite"),
-            configuration: durability.configuration()
-        )
+        database = try durability.open(directory: directory, file: "orders.sqlite")
         try database.write { db in
             try db.execute(
                 sql: """

@@ -14,9 +14,9 @@ struct Search: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting(json: options.json) { output in
-            let client = try options.makeClient()
-            defer { Task { await client.close() } }
-            let result = try await client.call(Frontend.Search.self, SearchRequest(topic: topic))
+            let result = try await options.withClient {
+                try await $0.call(Frontend.Search.self, SearchRequest(topic: topic))
+            }
             struct JSONResult: Encodable {
                 var topic: String
                 var items: [BookSummary]
@@ -38,9 +38,9 @@ struct Lookup: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting(json: options.json) { output in
-            let client = try options.makeClient()
-            defer { Task { await client.close() } }
-            let book = try await client.call(Frontend.Lookup.self, LookupRequest(item: item))
+            let book = try await options.withClient {
+                try await $0.call(Frontend.Lookup.self, LookupRequest(item: item))
+            }
             output.emit(book) {
                 "\(book.item)\t\(book.title)\n\ttopic: \(book.topic)\n\tstock: \(book.stock)\n\tcost:  \(book.cost)"
             }
@@ -74,13 +74,8 @@ struct Buy: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting(json: options.json) { output in
-            let client = try options.makeClient()
-            defer { Task { await client.close() } }
-            let id = requestId ?? UUID().uuidString
-            let order = try await client.call(
-                Frontend.Buy.self,
-                BuyRequest(item: item, quantity: quantity, requestId: id)
-            )
+            let request = BuyRequest(item: item, quantity: quantity, requestId: requestId ?? UUID().uuidString)
+            let order = try await options.withClient { try await $0.call(Frontend.Buy.self, request) }
             output.emit(order) {
                 "order \(order.order): \(order.quantity) × item \(order.item) for \(order.cost) (request \(order.requestId))"
             }
@@ -98,9 +93,9 @@ struct Orders: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting(json: options.json) { output in
-            let client = try options.makeClient()
-            defer { Task { await client.close() } }
-            let log = try await client.call(Frontend.Orders.self, OrdersRequest(after: after))
+            let log = try await options.withClient {
+                try await $0.call(Frontend.Orders.self, OrdersRequest(after: after))
+            }
             output.emit(log) {
                 if log.orders.isEmpty { return "no orders" }
                 return log.orders.map {
@@ -128,10 +123,10 @@ struct Restock: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting(json: options.json) { output in
-            let client = try options.makeClient(certificateRole: "admin")
-            defer { Task { await client.close() } }
             let request = RestockRequest(item: item, count: count, opId: UUID().uuidString)
-            let book = try await client.call(Frontend.Restock.self, request)
+            let book = try await options.withClient(certificateRole: "admin") {
+                try await $0.call(Frontend.Restock.self, request)
+            }
             output.emit(book) { "item \(book.item): \(book.stock) in stock" }
         }
     }
@@ -154,11 +149,11 @@ struct Price: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting(json: options.json) { output in
-            let client = try options.makeClient(certificateRole: "admin")
-            defer { Task { await client.close() } }
             let version = Int64(Date().timeIntervalSince1970 * 1_000_000)
             let request = SetCostRequest(item: item, cost: cost, opId: UUID().uuidString, version: version)
-            let book = try await client.call(Frontend.SetCost.self, request)
+            let book = try await options.withClient(certificateRole: "admin") {
+                try await $0.call(Frontend.SetCost.self, request)
+            }
             output.emit(book) { "item \(book.item) now costs \(book.cost)" }
         }
     }
@@ -171,9 +166,7 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting(json: options.json) { output in
-            let client = try options.makeClient()
-            defer { Task { await client.close() } }
-            let status = try await client.call(Frontend.Status.self, Empty())
+            let status = try await options.withClient { try await $0.call(Frontend.Status.self, Empty()) }
             output.emit(status) { StatusTable.render(status) }
         }
     }

@@ -40,6 +40,19 @@ struct ClientOptions: ParsableArguments {
         if timeout <= 0 { throw ValidationError("--timeout must be positive") }
     }
 
+    /// Runs `body` with a client for the frontend and closes it afterwards.
+    func withClient<T>(certificateRole: String = "client", _ body: (RPCClient) async throws -> T) async throws -> T {
+        let client = try makeClient(certificateRole: certificateRole)
+        do {
+            let result = try await body(client)
+            await client.close()
+            return result
+        } catch {
+            await client.close()
+            throw error
+        }
+    }
+
     /// Builds a client for the frontend, with TLS if configured, using `role`'s certificate from a
     /// cluster directory (`client` or `admin`).
     func makeClient(certificateRole: String = "client") throws -> RPCClient {
