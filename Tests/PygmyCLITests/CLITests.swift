@@ -11,7 +11,10 @@ import Testing
     @Test func helpDocumentsEverySubcommandAndTheExitCodes() throws {
         let help = try PygmyProcess.run(["--help"])
         #expect(help.status == 0)
-        for word in ["search", "lookup", "buy", "orders", "restock", "price", "status", "node", "cluster", "demo", "out of stock"] {
+        for word in [
+            "search", "lookup", "buy", "orders", "restock", "price", "status", "node", "cluster", "demo",
+            "out of stock",
+        ] {
             #expect(help.stdout.contains(word), "help lacks \(word)")
         }
         for sub in [["search"], ["buy"], ["cluster", "up"], ["cluster", "kill"], ["node"], ["demo"]] {
@@ -37,7 +40,9 @@ import Testing
 
     @Test func anUnreachableClusterExitsWith5() throws {
         let port = PygmyProcess.freeBasePort()
-        let result = try PygmyProcess.run(["lookup", "1", "--frontend", "127.0.0.1:\(port)", "--json", "--timeout", "2"])
+        let result = try PygmyProcess.run([
+            "lookup", "1", "--frontend", "127.0.0.1:\(port)", "--json", "--timeout", "2",
+        ])
         #expect(result.status == 5)
         let error = try #require(try json(result.stdout)["error"] as? [String: Any])
         #expect(error["code"] as? String == "unreachable")
@@ -65,13 +70,18 @@ import Testing
         #expect(lookup["item"] as? Int == 2 && lookup["stock"] as? Int == 4 && lookup["cost"] as? Int == 40)
         #expect(lookup["title"] as? String == "RPCs for Dummies" && lookup["topic"] as? String == "distributed systems")
 
-        let buy = try PygmyProcess.run(["buy", "2", "--quantity", "3", "--request-id", "cli-1", "--cluster", dir, "--json"])
+        let buy = try PygmyProcess.run([
+            "buy", "2", "--quantity", "3", "--request-id", "cli-1", "--cluster", dir, "--json",
+        ])
         #expect(buy.status == 0)
         let order = try json(buy.stdout)
         #expect(order["item"] as? Int == 2 && order["quantity"] as? Int == 3 && order["cost"] as? Int == 120)
         #expect(order["requestId"] as? String == "cli-1" && order["order"] is Int)
         // The same request id again: the same order, not a second purchase.
-        let again = try json(try PygmyProcess.run(["buy", "2", "--quantity", "3", "--request-id", "cli-1", "--cluster", dir, "--json"]).stdout)
+        let again = try json(
+            try PygmyProcess.run(["buy", "2", "--quantity", "3", "--request-id", "cli-1", "--cluster", dir, "--json"])
+                .stdout
+        )
         #expect(again["order"] as? Int == order["order"] as? Int)
 
         let tooMany = try PygmyProcess.run(["buy", "2", "--quantity", "5", "--cluster", dir, "--json"])
@@ -91,8 +101,11 @@ import Testing
             let status = try PygmyProcess.run(["status", "--cluster", dir, "--json"])
             guard status.status == 0, let nodes = try json(status.stdout)["nodes"] as? [[String: Any]] else { continue }
             let catalogs = nodes.filter { $0["role"] as? String == "catalog" }
-            let stocks = catalogs.compactMap { ($0["stock"] as? [[String: Any]])?.first { $0["item"] as? Int == 1 }?["onHand"] as? Int }
-            caughtUp = catalogs.count == 2 && catalogs.allSatisfy { $0["state"] as? String == "ready" } && stocks == [9, 9]
+            let stocks = catalogs.compactMap {
+                ($0["stock"] as? [[String: Any]])?.first { $0["item"] as? Int == 1 }?["onHand"] as? Int
+            }
+            caughtUp =
+                catalogs.count == 2 && catalogs.allSatisfy { $0["state"] as? String == "ready" } && stocks == [9, 9]
         }
         #expect(caughtUp, "catalog-1 did not catch up after restart")
 
@@ -102,11 +115,46 @@ import Testing
         #expect(restock.status == 0 && restock.stdout.contains("6 in stock"))
         let price = try PygmyProcess.run(["price", "2", "45", "--cluster", dir])
         #expect(price.status == 0)
-        #expect(try json(try PygmyProcess.run(["lookup", "2", "--cluster", dir, "--json"]).stdout)["cost"] as? Int == 45)
+        #expect(
+            try json(try PygmyProcess.run(["lookup", "2", "--cluster", dir, "--json"]).stdout)["cost"] as? Int == 45
+        )
 
         let down = try PygmyProcess.run(["cluster", "down", "--dir", dir])
         #expect(down.status == 0)
         #expect(try PygmyProcess.run(["lookup", "1", "--cluster", dir, "--timeout", "2"]).status == 5)
+    }
+
+    @Test func aForegroundClusterStopsEveryNodeOnCtrlC() async throws {
+        let dir = PygmyProcess.temporaryDirectory("pygmy-cli-fg")
+        let base = PygmyProcess.freeBasePort()
+        defer {
+            _ = try? PygmyProcess.run(["cluster", "down", "--dir", dir])
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: PygmyProcess.executable)
+        process.arguments = ["cluster", "up", "--dir", dir, "--base-port", "\(base)"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var healthy = false
+        for _ in 0..<300 where !healthy {
+            try await Task.sleep(for: .milliseconds(100))
+            healthy = try PygmyProcess.run(["lookup", "1", "--cluster", dir, "--timeout", "1"]).status == 0
+        }
+        #expect(healthy, "the foreground cluster never served a lookup")
+        let pids = (try FileManager.default.contentsOfDirectory(atPath: dir + "/pids")).compactMap {
+            Int32(
+                (try? String(contentsOfFile: dir + "/pids/" + $0, encoding: .utf8))?.trimmingCharacters(
+                    in: .whitespacesAndNewlines
+                ) ?? ""
+            )
+        }
+        #expect(pids.count == 5)
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(pids.allSatisfy { kill($0, 0) != 0 }, "nodes outlived Ctrl-C")
     }
 
     @Test func aTLSClusterServesClientsWithCertificatesAndChecksRoles() throws {
@@ -120,8 +168,14 @@ import Testing
         #expect(up.status == 0, "cluster up --tls failed: \(up.stderr)")
         #expect(up.stdout.contains("mutual TLS"))
         let certs = dir + "/certs"
-        let asClient = ["--frontend", "127.0.0.1:\(base)", "--cert", "\(certs)/client.crt", "--key", "\(certs)/client.key", "--ca", "\(certs)/ca.crt"]
-        let asAdmin = ["--frontend", "127.0.0.1:\(base)", "--cert", "\(certs)/admin.crt", "--key", "\(certs)/admin.key", "--ca", "\(certs)/ca.crt"]
+        let asClient = [
+            "--frontend", "127.0.0.1:\(base)", "--cert", "\(certs)/client.crt", "--key", "\(certs)/client.key", "--ca",
+            "\(certs)/ca.crt",
+        ]
+        let asAdmin = [
+            "--frontend", "127.0.0.1:\(base)", "--cert", "\(certs)/admin.crt", "--key", "\(certs)/admin.key", "--ca",
+            "\(certs)/ca.crt",
+        ]
 
         let buy = try PygmyProcess.run(["buy", "3"] + asClient)
         #expect(buy.status == 0, "\(buy.stderr)")
