@@ -62,7 +62,7 @@ public struct NodeSpec: Codable, Sendable, Hashable {
 
 /// The whole cluster, as every node and client reads it from one shared file.
 ///
-/// JSON with `//` line comments allowed; see `docs/topology.example.jsonc`.
+/// JSON with `//` line comments allowed; see `deploy/topology.example.jsonc`.
 public struct Topology: Codable, Sendable, Hashable {
     public var nodes: [NodeSpec]
     /// Seed data for the catalog (relative to the topology file); absent: the original four books.

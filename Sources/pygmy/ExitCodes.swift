@@ -48,15 +48,23 @@ struct CommandFailure: Error {
                 case .unavailable, .deadlineExceeded: exit = Exit.busy
                 default: exit = Exit.failure
                 }
-                self.init(code: "\(rpc.code)", message: rpc.message, exit: exit)
+                let hint = rpc.code == .unimplemented ? " (is that address a Pygmy frontend?)" : ""
+                self.init(code: "\(rpc.code)", message: rpc.message + hint, exit: exit)
             }
         case let transport as TransportError:
-            let tls =
-                transport.kind == .handshakeFailed || "\(transport)".localizedCaseInsensitiveContains("tls")
-                || "\(transport)".localizedCaseInsensitiveContains("certificate")
+            let text = "\(transport)"
+            let tls = transport.kind == .handshakeFailed || text.localizedCaseInsensitiveContains("tls")
+                || text.localizedCaseInsensitiveContains("certificate")
+            let hint: String
+            switch transport.kind {
+            case .connectFailed, .backingOff: hint = " (is the cluster running? try `pygmy cluster up`)"
+            case .connectionClosed:
+                hint = " (if the cluster uses TLS, pass --cert, --key and --ca, or --cluster DIR)"
+            default: hint = ""
+            }
             self.init(
                 code: tls ? "tlsFailure" : "unreachable",
-                message: "\(transport.message)" + (tls ? "" : " (is the cluster running? try `pygmy cluster up`)"),
+                message: transport.message + (tls ? "" : hint),
                 exit: tls ? Exit.security : Exit.unreachable
             )
         case let validation as ValidationError:
