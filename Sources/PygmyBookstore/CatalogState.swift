@@ -111,6 +111,17 @@ public enum HoldOutcome: Codable, Sendable, Hashable {
     case notReady
 }
 
+/// Bounds on the numbers a catalog accepts. They keep every sum and product of stock, quantities and
+/// prices far from overflow, so no request (hostile or mistyped) can make a replica trap.
+public enum CatalogLimits {
+    /// Copies in one buy or hold.
+    public static let maxQuantity = 1_000_000
+    /// Copies added by one restock.
+    public static let maxRestock = 1_000_000_000
+    /// Price of one copy.
+    public static let maxCost = 1_000_000_000
+}
+
 /// A catalog replica's state and decisions, with no I/O: stock is derived as seeded stock plus restocks
 /// minus committed buys, which makes merging two replicas a set union (idempotent and order-free).
 public struct CatalogState: Sendable {
@@ -169,7 +180,13 @@ public struct CatalogState: Sendable {
 
     /// Decides a hold. `checked` replicas refuse when fewer copies are available; a joining replica
     /// (`checked == false`) records the hold without judging the stock.
-    public func decideHold(_ hold: Hold, checked: Bool) -> (HoldOutcome, [CatalogMutation]) {
+    public func decideHold(_ hold: Hold, checked: Bool) throws(BookstoreError) -> (HoldOutcome, [CatalogMutation]) {
+        guard (1...CatalogLimits.maxQuantity).contains(hold.quantity) else {
+            throw BookstoreError(
+                .invalidValue,
+                "quantity must be 1...\(CatalogLimits.maxQuantity), not \(hold.quantity)"
+            )
+        }
         guard let seed = seeds[hold.item] else { return (.unknownItem, []) }
         let cost = prices[hold.item]?.cost ?? seed.cost
         if committed[hold.requestId] != nil { return (.alreadyCommitted, []) }
@@ -187,8 +204,14 @@ public struct CatalogState: Sendable {
 
     /// A committed buy is applied whether or not this replica held copies for it (it may have been down
     /// during the hold phase). Committing twice changes nothing.
-    public func decideCommit(_ buy: CommittedBuy) -> [CatalogMutation] {
-        committed[buy.requestId] == nil ? [.commit(buy)] : []
+    public func decideCommit(_ buy: CommittedBuy) throws(BookstoreError) -> [CatalogMutation] {
+        guard (1...CatalogLimits.maxQuantity).contains(buy.quantity) else {
+            throw BookstoreError(
+                .invalidValue,
+                "quantity must be 1...\(CatalogLimits.maxQuantity), not \(buy.quantity)"
+            )
+        }
+        return committed[buy.requestId] == nil ? [.commit(buy)] : []
     }
 
     /// Releases the hold of `requestId` if `coordinator` made it.
@@ -201,7 +224,12 @@ public struct CatalogState: Sendable {
         guard seeds[restock.item] != nil else {
             throw BookstoreError(.unknownItem, "no book with item number \(restock.item)")
         }
-        guard restock.count > 0 else { throw BookstoreError(.invalidValue, "restock count must be positive") }
+        guard (1...CatalogLimits.maxRestock).contains(restock.count) else {
+            throw BookstoreError(
+                .invalidValue,
+                "restock count must be 1...\(CatalogLimits.maxRestock), not \(restock.count)"
+            )
+        }
         return restocks[restock.opId] == nil ? [.restock(restock)] : []
     }
 
@@ -209,7 +237,9 @@ public struct CatalogState: Sendable {
         guard let seed = seeds[price.item] else {
             throw BookstoreError(.unknownItem, "no book with item number \(price.item)")
         }
-        guard price.cost >= 0 else { throw BookstoreError(.invalidValue, "cost must not be negative") }
+        guard (0...CatalogLimits.maxCost).contains(price.cost) else {
+            throw BookstoreError(.invalidValue, "cost must be 0...\(CatalogLimits.maxCost), not \(price.cost)")
+        }
         let current = prices[price.item] ?? PriceSetting(item: price.item, cost: seed.cost, version: 0, opId: "")
         return price.supersedes(current) ? [.setPrice(price)] : []
     }
@@ -218,17 +248,23 @@ public struct CatalogState: Sendable {
     /// only for buys not yet committed here.
     public func mutationsToMerge(_ snapshot: CatalogSnapshot) -> [CatalogMutation] {
         var out: [CatalogMutation] = []
+        let quantities = 1...CatalogLimits.maxQuantity
         for seed in snapshot.books where seeds[seed.item] == nil { out.append(.addBook(seed)) }
-        for price in snapshot.prices {
+        for price in snapshot.prices where (0...CatalogLimits.maxCost).contains(price.cost) {
             let current = prices[price.item]
             if current == nil || price.supersedes(current!) { out.append(.setPrice(price)) }
         }
-        for buy in snapshot.committed where committed[buy.requestId] == nil { out.append(.commit(buy)) }
-        for restock in snapshot.restocks where restocks[restock.opId] == nil { out.append(.restock(restock)) }
+        for buy in snapshot.committed where committed[buy.requestId] == nil && quantities.contains(buy.quantity) {
+            out.append(.commit(buy))
+        }
+        for restock in snapshot.restocks
+        where restocks[restock.opId] == nil && (1...CatalogLimits.maxRestock).contains(restock.count) {
+            out.append(.restock(restock))
+        }
         let committedThere = Set(snapshot.committed.map(\.requestId))
         for hold in snapshot.holds
         where holds[hold.requestId] == nil && committed[hold.requestId] == nil
-            && !committedThere.contains(hold.requestId)
+            && !committedThere.contains(hold.requestId) && quantities.contains(hold.quantity)
         {
             out.append(.hold(hold))
         }

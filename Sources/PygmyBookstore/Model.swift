@@ -107,6 +107,9 @@ public struct OrderRecord: Codable, Sendable, Hashable {
         self.coordinator = coordinator
     }
 
-    /// What the buyer paid.
-    public var total: Int { unitCost * quantity }
+    /// What the buyer paid (saturating: a corrupt record cannot make this trap).
+    public var total: Int {
+        let (product, overflow) = unitCost.multipliedReportingOverflow(by: quantity)
+        return overflow ? .max : product
+    }
 }

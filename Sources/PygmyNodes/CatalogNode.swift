@@ -67,7 +67,6 @@ public actor CatalogNode {
     // MARK: Writes
 
     func hold(_ request: HoldRequest) throws -> HoldOutcome {
-        guard request.quantity > 0 else { throw BookstoreError(.invalidValue, "quantity must be positive") }
         let hold = Hold(
             requestId: request.requestId,
             item: request.item,
@@ -75,13 +74,13 @@ public actor CatalogNode {
             coordinator: request.coordinator,
             createdMicros: Self.wallMicros()
         )
-        let (outcome, mutations) = state.decideHold(hold, checked: phase == .ready)
+        let (outcome, mutations) = try state.decideHold(hold, checked: phase == .ready)
         try commitMutations(mutations)
         return outcome
     }
 
     func commit(_ buy: CommittedBuy) throws {
-        try commitMutations(state.decideCommit(buy))
+        try commitMutations(try state.decideCommit(buy))
     }
 
     func abort(_ request: AbortRequest) throws {

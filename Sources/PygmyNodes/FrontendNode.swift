@@ -75,10 +75,17 @@ public final class FrontendNode: Sendable {
         guard request.item > 0 else { throw BookstoreError(.unknownItem, "no book with item number \(request.item)") }
         let deadline = ContinuousClock.now + .seconds(10)
         defer { invalidate(item: request.item) }
+        // Retrying with the same request id is safe (the order replicas dedupe it), so keep trying until
+        // the outcome is known or the deadline passes.
         while true {
             do {
                 return try await onSomeReplica(.order) { try await self.peers.call($0, Order.Buy.self, request) }
-            } catch let error as RPCError where error.code.rawValue == BookstoreError.Code.inProgress.rawValue {
+            } catch let error as RPCError
+                where Self.isRetryable(error) || error.code.rawValue == BookstoreError.Code.inProgress.rawValue
+            {
+                guard ContinuousClock.now < deadline else { throw error }
+                try await Task.sleep(for: .milliseconds(20))
+            } catch let error as TransportError {
                 guard ContinuousClock.now < deadline else { throw error }
                 try await Task.sleep(for: .milliseconds(20))
             }

@@ -24,32 +24,32 @@ func hold(_ id: String, item: ItemID = 1, quantity: Int = 1, by coordinator: Str
         #expect(throws: BookstoreError.self) { try state.lookup(99) }
     }
 
-    @Test func holdsReserveAndCommitsConsume() {
+    @Test func holdsReserveAndCommitsConsume() throws {
         var state = seededCatalog()
-        let (outcome, mutations) = state.decideHold(hold("a", item: 2, quantity: 3), checked: true)
+        let (outcome, mutations) = try state.decideHold(hold("a", item: 2, quantity: 3), checked: true)
         #expect(outcome == .held(unitCost: 40, checked: true))
         state.apply(mutations)
         #expect(state.available(2) == 1)
-        #expect(state.decideHold(hold("b", item: 2, quantity: 2), checked: true).0 == .outOfStock(available: 1))
-        state.apply(state.decideCommit(CommittedBuy(requestId: "a", item: 2, quantity: 3)))
+        #expect(try state.decideHold(hold("b", item: 2, quantity: 2), checked: true).0 == .outOfStock(available: 1))
+        state.apply(try state.decideCommit(CommittedBuy(requestId: "a", item: 2, quantity: 3)))
         #expect(state.stockOnHand(2) == 1 && state.heldCopies(2) == 0)
         // A retried hold for a committed request id is recognised, not applied twice.
-        #expect(state.decideHold(hold("a", item: 2, quantity: 3), checked: true).0 == .alreadyCommitted)
-        #expect(state.decideCommit(CommittedBuy(requestId: "a", item: 2, quantity: 3)).isEmpty)
+        #expect(try state.decideHold(hold("a", item: 2, quantity: 3), checked: true).0 == .alreadyCommitted)
+        #expect(try state.decideCommit(CommittedBuy(requestId: "a", item: 2, quantity: 3)).isEmpty)
     }
 
-    @Test func onlyTheHoldingCoordinatorCanAbort() {
+    @Test func onlyTheHoldingCoordinatorCanAbort() throws {
         var state = seededCatalog()
-        state.apply(state.decideHold(hold("a", by: "order-1"), checked: true).1)
-        #expect(state.decideHold(hold("a", by: "order-2"), checked: true).0 == .heldByOther(coordinator: "order-1"))
+        state.apply(try state.decideHold(hold("a", by: "order-1"), checked: true).1)
+        #expect(try state.decideHold(hold("a", by: "order-2"), checked: true).0 == .heldByOther(coordinator: "order-1"))
         #expect(state.decideAbort(requestId: "a", coordinator: "order-2").isEmpty)
         state.apply(state.decideAbort(requestId: "a", coordinator: "order-1"))
         #expect(state.heldCopies(1) == 0)
     }
 
-    @Test func uncheckedHoldsAreRecordedWithoutJudgingStock() {
+    @Test func uncheckedHoldsAreRecordedWithoutJudgingStock() throws {
         var state = seededCatalog()
-        let (outcome, mutations) = state.decideHold(hold("x", item: 2, quantity: 50), checked: false)
+        let (outcome, mutations) = try state.decideHold(hold("x", item: 2, quantity: 50), checked: false)
         #expect(outcome == .held(unitCost: 40, checked: false))
         state.apply(mutations)
         #expect(state.heldCopies(2) == 50)
@@ -58,8 +58,8 @@ func hold(_ id: String, item: ItemID = 1, quantity: Int = 1, by coordinator: Str
     @Test func mergingIsAUnionInAnyOrder() throws {
         var a = seededCatalog()
         var b = seededCatalog()
-        a.apply(a.decideCommit(CommittedBuy(requestId: "r1", item: 1, quantity: 2)))
-        b.apply(b.decideCommit(CommittedBuy(requestId: "r2", item: 1, quantity: 3)))
+        a.apply(try a.decideCommit(CommittedBuy(requestId: "r1", item: 1, quantity: 2)))
+        b.apply(try b.decideCommit(CommittedBuy(requestId: "r2", item: 1, quantity: 3)))
         b.apply(try b.decideRestock(Restock(opId: "s1", item: 1, count: 5)))
         a.apply(try a.decideSetPrice(PriceSetting(item: 1, cost: 35, version: 2, opId: "p2")))
         b.apply(try b.decideSetPrice(PriceSetting(item: 1, cost: 99, version: 1, opId: "p1")))
@@ -76,6 +76,14 @@ func hold(_ id: String, item: ItemID = 1, quantity: Int = 1, by coordinator: Str
 
     @Test func badValuesAreRefused() {
         let state = seededCatalog()
+        #expect(throws: BookstoreError.self) { try state.decideRestock(Restock(opId: "x", item: 1, count: .max)) }
+        #expect(throws: BookstoreError.self) {
+            try state.decideSetPrice(PriceSetting(item: 1, cost: .max, version: 1, opId: "x"))
+        }
+        #expect(throws: BookstoreError.self) {
+            try state.decideCommit(CommittedBuy(requestId: "r", item: 1, quantity: -5))
+        }
+        #expect(throws: BookstoreError.self) { try state.decideHold(hold("h", quantity: .max), checked: false) }
         #expect(throws: BookstoreError.self) { try state.decideRestock(Restock(opId: "x", item: 1, count: 0)) }
         #expect(throws: BookstoreError.self) { try state.decideRestock(Restock(opId: "x", item: 42, count: 1)) }
         #expect(throws: BookstoreError.self) {
