@@ -114,23 +114,20 @@ public actor OrderNode {
         buyTargets[token] = Set(targets)
         defer { buyTargets.removeValue(forKey: token) }
 
-        // Phase one: hold on every live replica.
+        // Phase one: hold on every live replica, the first (by name) before the others. Every coordinator
+        // goes through the same first replica, so two buys racing for the last copies cannot each win it
+        // on a different replica and then both be refused.
         let hold = HoldRequest(requestId: id, item: request.item, quantity: request.quantity, coordinator: spec.name)
+        let ordered = targets.sorted()
         var outcomes: [String: Result<HoldOutcome, any Error>] = [:]
-        await withTaskGroup(of: (String, Result<HoldOutcome, any Error>).self) { group in
-            for target in targets {
-                group.addTask {
-                    do {
-                        return (
-                            target,
-                            .success(try await self.peers.call(target, Catalog.Hold.self, hold, timeout: .seconds(2)))
-                        )
-                    } catch {
-                        return (target, .failure(error))
-                    }
+        outcomes[ordered[0]] = await holdResult(ordered[0], hold)
+        if case .success(.held) = outcomes[ordered[0]] {
+            await withTaskGroup(of: (String, Result<HoldOutcome, any Error>).self) { group in
+                for target in ordered.dropFirst() {
+                    group.addTask { (target, await self.holdResult(target, hold)) }
                 }
+                for await (target, outcome) in group { outcomes[target] = outcome }
             }
-            for await (target, outcome) in group { outcomes[target] = outcome }
         }
         let held = outcomes.compactMap { name, result -> (String, Int, Bool)? in
             if case .success(.held(let cost, let checked)) = result { return (name, cost, checked) }
@@ -200,6 +197,14 @@ public actor OrderNode {
         try await faultHook?(.afterReplication)
         try await deliver(record)
         return BuyResponse(record)
+    }
+
+    private func holdResult(_ target: String, _ hold: HoldRequest) async -> Result<HoldOutcome, any Error> {
+        do {
+            return .success(try await peers.call(target, Catalog.Hold.self, hold, timeout: .seconds(2)))
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// Records a definite refusal, replicates it, releases the holds.

@@ -70,6 +70,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         self.onGoAway = onGoAway
     }
 
+    /// Drops the context, which holds this handler: without this every connection would stay in memory.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         if context.channel.isActive { sendHello(context) }

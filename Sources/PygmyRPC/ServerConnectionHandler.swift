@@ -41,6 +41,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var waiting = CircularBuffer<WaitingCall>()
     private var readPending = false
     private var draining = false
+    /// Set once the connection is being closed: frames that arrived in the same read are dropped.
+    private var closing = false
     private var handshakeTimeout: Scheduled<Void>?
 
     init(
@@ -56,6 +58,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.logger = logger
         self.onInFlightChange = onInFlightChange
         self.logger[metadataKey: "connection"] = "\(connectionID)"
+    }
+
+    /// Drops the context, which holds this handler: without this every connection would stay in memory.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -82,6 +89,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        closing = true
         handshakeTimeout?.cancel()
         for (_, call) in inFlight {
             call.task.cancel()
@@ -110,6 +118,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing, context.channel.isActive else { return }
         switch unwrapInboundIn(data) {
         case .hello(let hello):
             receivedHello(hello, context)
@@ -315,7 +324,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// The byte stream can no longer be trusted: say why on stream 0 where possible, then close.
     private func failConnection(_ context: ChannelHandlerContext, _ error: any Error) {
         logger.info("closing connection", metadata: ["error": "\(error)"])
-        guard context.channel.isActive else { return }
+        guard !closing, context.channel.isActive else { return }
+        closing = true
         if let wire = error as? WireError, peerHello != nil {
             let code: RPCError.Code = wire.code == .frameTooLarge ? .resourceExhausted : .protocolViolation
             writeError(0, RPCError(code, wire.description), context)

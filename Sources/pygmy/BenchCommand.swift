@@ -1,9 +1,340 @@
 import ArgumentParser
+import Foundation
+import PygmyBookstore
+import PygmyNodes
 
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the original store's performance experiments.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the original store's performance experiments.",
+        discussion: """
+            Reproduces the course report's experiments against local clusters it starts (one per cache \
+            setting and client count, so the nodes' histograms hold exactly one experiment), or against a \
+            running cluster (--cluster DIR or --frontend HOST:PORT):
+
+              1. latency per operation (search, lookup, buy) and tier (client, frontend, catalog, order),
+                 mean / p50 / p99, with the cache on and off, for each --clients count;
+              2. a cache hit versus the miss right after a buy of the same item;
+              3. failover: clients' latency and errors while catalog-1 and then order-1 are killed
+                 (SIGKILL) and restarted, and how long each takes to serve again;
+              4. throughput of lookups and of buys per --throughput-clients count, and of an equal
+                 search/lookup/buy mix at --mix-clients.
+
+            It also measures loopback echo floors (a bare TCP socket and Pygmy RPC) and states the \
+            targets as ratios to them. Prints the tables, writes DIR/latest.json with every figure and \
+            SVG charts next to it. Progress goes to stderr. Use a release build.
+            """
+    )
+
+    @Option(name: .long, help: "Concurrent clients for experiment 1, comma-separated.")
+    var clients = "1,5,10"
+
+    @Option(name: .long, help: "Sequential requests per client per operation in experiment 1 (default 1000).")
+    var requests: Int?
+
+    @Option(name: .long, help: "Hit/miss pairs in experiment 2 (default 1000).")
+    var hitMiss: Int?
+
+    @Option(name: .long, help: "Client counts for experiment 4, comma-separated.")
+    var throughputClients = "1,5,10,50"
+
+    @Option(name: .long, help: "Clients for the search/lookup/buy mix of experiment 4.")
+    var mixClients = 10
+
+    @Option(name: .long, help: "Throughput workloads of experiment 4, comma-separated: lookup, buy, mix.")
+    var workloads = "lookup,buy,mix"
+
+    @Option(name: .long, help: "Seconds per throughput run (default 3).")
+    var duration: Double?
+
+    @Option(name: .long, help: "Clients during the failover experiment.")
+    var failoverClients = 5
+
+    @Option(name: .long, help: "Experiments to run, comma-separated: latency, hitmiss, failover, throughput, echo.")
+    var only = "latency,hitmiss,failover,throughput,echo"
+
+    @Flag(name: .long, help: "Small counts for a smoke test (about 30 s).")
+    var quick = false
+
+    @Option(name: .long, help: "Directory for latest.json and the SVG charts.")
+    var out = "bench-results"
+
+    @Option(name: .long, help: "A running local cluster's directory, instead of starting clusters.")
+    var cluster: String?
+
+    @Option(name: .long, help: "A running frontend, HOST:PORT, instead of starting clusters (no failover).")
+    var frontend: String?
+
+    @Option(name: .long, help: "First port to try for the clusters the bench starts (five per cluster).")
+    var basePort = 7600
+
+    @Flag(name: .long, help: "Keep the clusters' directories (logs, databases) afterwards.")
+    var keep = false
+
+    @Flag(name: .long, help: "Print the JSON to stdout instead of the tables.")
+    var json = false
+
+    @Flag(name: .long, help: .hidden)
+    var serveEcho = false
+
+    static let allExperiments: Set<String> = ["latency", "hitmiss", "failover", "throughput", "echo"]
+
+    func parsedList(_ text: String, _ option: String) throws -> [Int] {
+        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 500 }) else {
+            throw ValidationError("\(option) must be a comma-separated list of counts from 1 to 500, not \"\(text)\"")
+        }
+        return values.map { $0! }
+    }
+
+    func validate() throws {
+        guard !serveEcho else { return }
+        _ = try parsedList(clients, "--clients")
+        _ = try parsedList(throughputClients, "--throughput-clients")
+        let experiments = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        guard !experiments.isEmpty, experiments.isSubset(of: Self.allExperiments) else {
+            throw ValidationError(
+                "--only takes \(Self.allExperiments.sorted().joined(separator: ", ")), not \"\(only)\""
+            )
+        }
+        let kinds = Set(workloads.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        guard !kinds.isEmpty, kinds.isSubset(of: ["lookup", "buy", "mix"]) else {
+            throw ValidationError("--workloads takes lookup, buy, mix, not \"\(workloads)\"")
+        }
+        if cluster != nil && frontend != nil { throw ValidationError("give --cluster or --frontend, not both") }
+        if let frontend, parseAddress(frontend) == nil {
+            throw ValidationError("--frontend must be HOST:PORT, not \"\(frontend)\"")
+        }
+        if let requests, requests < 1 { throw ValidationError("--requests must be at least 1") }
+        if let hitMiss, hitMiss < 1 { throw ValidationError("--hit-miss must be at least 1") }
+        if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
+        guard (1...500).contains(mixClients), (1...500).contains(failoverClients) else {
+            throw ValidationError("--mix-clients and --failover-clients must be 1...500")
+        }
+        guard (1024...65000).contains(basePort) else { throw ValidationError("--base-port must be 1024...65000") }
+    }
+
+    func settings() throws -> BenchSettings {
+        BenchSettings(
+            clients: try parsedList(clients, "--clients"),
+            requests: requests ?? (quick ? 100 : 1000),
+            hitMissIterations: hitMiss ?? (quick ? 100 : 1000),
+            throughputClients: try parsedList(throughputClients, "--throughput-clients"),
+            mixClients: mixClients,
+            throughputSeconds: duration ?? (quick ? 0.5 : 3),
+            warmupSeconds: quick ? 0.1 : 0.5,
+            failoverClients: failoverClients,
+            failoverPhaseSeconds: quick ? 0.7 : 2,
+            echoCalls: quick ? 1000 : 5000,
+            echoThroughputSeconds: quick ? 0.5 : 2,
+            experiments: Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }),
+            workloads: Set(workloads.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        )
+    }
 
     func run() async throws {
-        throw ValidationError("pygmy bench is not built yet")
+        if serveEcho {
+            try await BenchEcho.serve()
+            return
+        }
+        try await reporting(json: false) { _ in
+            let settings = try settings()
+            let results = try await BenchRun(command: self, settings: settings).run()
+            try write(results)
+            if json {
+                print(Output.encode(results))
+            } else {
+                print(BenchReport.render(results))
+                print(
+                    "\nWrote \((out as NSString).appendingPathComponent("latest.json")) and \(BenchCharts.all(results).keys.sorted().joined(separator: ", "))"
+                )
+            }
+        }
+    }
+
+    func write(_ results: BenchResults) throws {
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(results).write(
+            to: URL(fileURLWithPath: (out as NSString).appendingPathComponent("latest.json"))
+        )
+        for (name, svg) in BenchCharts.all(results) {
+            try svg.write(toFile: (out as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+    }
+}
+
+/// One `pygmy bench` run: decides which clusters to use, runs the experiments in order, collects results.
+struct BenchRun {
+    let command: Bench
+    let settings: BenchSettings
+
+    func run() async throws -> BenchResults {
+        let started = ContinuousClock.now
+        let existing = command.cluster != nil || command.frontend != nil
+        let latencyConfigs: [(cache: Bool, clients: Int)] =
+            settings.runs("latency")
+            ? (existing
+                ? settings.clients.map { (true, $0) }
+                : [false, true].flatMap { c in settings.clients.map { (c, $0) } })
+            : []
+        let throughputRuns =
+            settings.runs("throughput")
+            ? (settings.throughputClients.flatMap { [("lookup", $0), ("buy", $0)] } + [("mix", settings.mixClients)])
+                .filter { settings.workloads.contains($0.0) } : []
+        let canFailover = settings.runs("failover") && command.frontend == nil
+        let stages =
+            latencyConfigs.count + (settings.runs("echo") ? 1 : 0) + (settings.runs("hitmiss") ? 1 : 0)
+            + throughputRuns.count + (canFailover ? 1 : 0)
+        let progress = BenchProgress(stages: stages)
+        let redraw = progress.start()
+        defer {
+            progress.finish()
+            redraw.cancel()
+        }
+        let experiments = BenchExperiments(settings: settings, progress: progress)
+        var results = BenchResults(
+            date: ISO8601DateFormatter().string(from: Date()),
+            quick: command.quick,
+            cluster: "",
+            machine: MachineInfo(
+                cpus: ProcessInfo.processInfo.activeProcessorCount,
+                kernel: Self.kernel(),
+                build: Self.build,
+                loadAverageStart: Self.loadAverage(),
+                loadAverageEnd: 0
+            )
+        )
+        if Self.build != "release" {
+            results.notes.append("this is a \(Self.build) build: measure a release build (swift build -c release)")
+        }
+        let parent = NSTemporaryDirectory() + "pygmy-bench-\(UUID().uuidString.prefix(8))"
+        var nextPort = command.basePort
+        var shared: BenchCluster?
+        var current: BenchCluster?
+        // Echo server first, so it is up before the clusters take the CPUs; measured later, with the
+        // shared cluster idle.
+        let echoServer = settings.runs("echo") || settings.runs("hitmiss") ? try BenchEcho.ServerProcess() : nil
+        defer { echoServer?.stop() }
+
+        func existingCluster() throws -> BenchCluster {
+            if let dir = command.cluster { return try BenchCluster.existing(directory: dir) }
+            let (host, port) = parseAddress(command.frontend!)!
+            return try BenchCluster.existing(frontend: host, port: port)
+        }
+
+        do {
+            // Experiment 1: a fresh cluster per configuration (with --quick, one per cache setting); the
+            // last cache-on one stays up for the other experiments.
+            for config in latencyConfigs {
+                progress.stage(
+                    "experiment 1: \(config.clients) client\(config.clients == 1 ? "" : "s"), cache \(config.cache ? "on" : "off")",
+                    total: config.clients * settings.requests * 3
+                )
+                let cluster: BenchCluster
+                if existing {
+                    if shared == nil {
+                        shared = try existingCluster()
+                        try await shared!.restock(BenchExperiments.seeds(shared!).map(\.item))
+                    }
+                    cluster = shared!
+                } else if command.quick, let reuse = current, reuse.cache == config.cache {
+                    cluster = reuse
+                } else {
+                    await current?.stop()
+                    current = nil
+                    let (started, port) = try await BenchCluster.start(
+                        cache: config.cache,
+                        basePort: nextPort,
+                        parent: parent
+                    )
+                    current = started
+                    nextPort = port
+                    cluster = started
+                    try await cluster.restock(BenchExperiments.seeds(cluster).map(\.item))
+                }
+                results.cluster = cluster.description
+                results.latency.append(try await experiments.latency(cluster, clients: config.clients))
+            }
+            if let last = current {
+                if last.cache == true { shared = last } else { await last.stop() }
+                current = nil
+            }
+            if shared == nil && stages > latencyConfigs.count {
+                if existing {
+                    shared = try existingCluster()
+                } else {
+                    let (started, port) = try await BenchCluster.start(cache: true, basePort: nextPort, parent: parent)
+                    shared = started
+                    nextPort = port
+                }
+                results.cluster = shared!.description
+                try await shared!.restock(BenchExperiments.seeds(shared!).map(\.item))
+            }
+            if let echoServer, settings.runs("echo") || settings.runs("hitmiss") {
+                if settings.runs("echo") { progress.stage("echo floors") }
+                results.echo = try await experiments.echo(echoServer)
+            }
+            if let cluster = shared, settings.runs("hitmiss") {
+                progress.stage("experiment 2: cache hit vs miss after a buy", total: settings.hitMissIterations * 5)
+                results.hitMiss = try await experiments.hitMiss(cluster)
+            }
+            if let cluster = shared {
+                for (workload, clients) in throughputRuns {
+                    progress.stage(
+                        "experiment 4: \(workload == "mix" ? "search/lookup/buy mix" : workload + "s"), \(clients) client\(clients == 1 ? "" : "s"), \(settings.throughputSeconds) s"
+                    )
+                    results.throughput.append(
+                        try await experiments.throughput(cluster, workload: workload, clients: clients)
+                    )
+                }
+            }
+            if let cluster = shared, canFailover {
+                progress.stage("experiment 3: failover (kill and restart catalog-1, then order-1)")
+                results.failover = try await experiments.failover(cluster)
+            } else if settings.runs("failover") {
+                results.notes.append("failover skipped: it needs a local cluster (--cluster DIR), not --frontend")
+            }
+        } catch {
+            await shared?.stop()
+            await current?.stop()
+            if !command.keep { try? FileManager.default.removeItem(atPath: parent) }
+            throw error
+        }
+        await shared?.stop()
+        if command.keep {
+            results.notes.append("cluster directories kept in \(parent)")
+        } else {
+            try? FileManager.default.removeItem(atPath: parent)
+        }
+        if existing {
+            results.notes.append(
+                "existing cluster: cache off not measured; node-side percentiles marked percentilesExact=false are cumulative since the nodes started (means and counts are exact differences)"
+            )
+        }
+        results.targets = BenchTargets.evaluate(results)
+        results.machine.loadAverageEnd = Self.loadAverage()
+        results.totalSeconds = (ContinuousClock.now - started).seconds
+        return results
+    }
+
+    #if DEBUG
+    static let build = "debug"
+    #else
+    static let build = "release"
+    #endif
+
+    static func loadAverage() -> Double {
+        let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
+        return Double(text.split(separator: " ").first ?? "") ?? 0
+    }
+
+    static func kernel() -> String {
+        var name = utsname()
+        uname(&name)
+        func field<T>(_ value: T) -> String {
+            withUnsafeBytes(of: value) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        return "\(field(name.sysname)) \(field(name.release)) \(field(name.machine))"
     }
 }

@@ -36,6 +36,8 @@ struct Cluster: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting(json: false) { _ in
+                // Catch Ctrl-C from the start, so an early one still stops the nodes started so far.
+                let termination = detach ? nil : TerminationSignal()
                 let cluster = try LocalCluster.create(directory: dir, basePort: basePort, tls: tls, cache: !noCache)
                 for name in LocalCluster.nodeNames { try cluster.start(name) }
                 let client = try cluster.client()
@@ -55,7 +57,7 @@ struct Cluster: AsyncParsableCommand {
                 print("try: pygmy search \"distributed systems\" --cluster \(dir)")
                 guard !detach else { return }
                 print("Ctrl-C stops the cluster.")
-                await waitForTerminationSignal()
+                await termination?.wait()
                 print("stopping…")
                 await cluster.stopAll()
             }
@@ -111,16 +113,42 @@ struct Cluster: AsyncParsableCommand {
     }
 }
 
-/// Suspends until SIGINT or SIGTERM arrives.
-func waitForTerminationSignal() async {
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        let resumed = ResumeOnce(continuation)
+/// Catches SIGINT and SIGTERM from the moment it is created; `wait()` returns once one has arrived.
+final class TerminationSignal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var arrived = false
+    private var waiter: CheckedContinuation<Void, Never>?
+    private var sources: [any DispatchSourceSignal] = []
+
+    init() {
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { resumed.resume() }
+            source.setEventHandler { [weak self] in self?.fire() }
             source.resume()
-            SignalSources.keep(source)
+            sources.append(source)
+        }
+    }
+
+    private func fire() {
+        lock.lock()
+        arrived = true
+        let waiter = self.waiter
+        self.waiter = nil
+        lock.unlock()
+        waiter?.resume()
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            lock.lock()
+            if arrived {
+                lock.unlock()
+                continuation.resume()
+            } else {
+                waiter = continuation
+                lock.unlock()
+            }
         }
     }
 }
@@ -129,17 +157,4 @@ func waitForTerminationSignal() async {
 enum SignalSources {
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
     static func keep(_ source: any DispatchSourceSignal) { sources.append(source) }
-}
-
-final class ResumeOnce: @unchecked Sendable {
-    private var continuation: CheckedContinuation<Void, Never>?
-    private let lock = NSLock()
-    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = continuation }
-    func resume() {
-        lock.lock()
-        let c = continuation
-        continuation = nil
-        lock.unlock()
-        c?.resume()
-    }
 }

@@ -53,7 +53,8 @@ struct CommandFailure: Error {
             }
         case let transport as TransportError:
             let text = "\(transport)"
-            let tls = transport.kind == .handshakeFailed || text.localizedCaseInsensitiveContains("tls")
+            let tls =
+                transport.kind == .handshakeFailed || text.localizedCaseInsensitiveContains("tls")
                 || text.localizedCaseInsensitiveContains("certificate")
             let hint: String
             switch transport.kind {

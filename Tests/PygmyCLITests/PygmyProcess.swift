@@ -6,7 +6,9 @@ enum PygmyProcess {
     /// The built executable next to the test bundle.
     static let executable: String = {
         let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [bundle.appendingPathComponent("pygmy"), bundle.deletingLastPathComponent().appendingPathComponent("pygmy")] {
+        for candidate in [
+            bundle.appendingPathComponent("pygmy"), bundle.deletingLastPathComponent().appendingPathComponent("pygmy"),
+        ] {
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
         }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -79,7 +81,9 @@ enum PygmyProcess {
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
         }
     }
 }

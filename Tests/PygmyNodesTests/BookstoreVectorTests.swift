@@ -28,7 +28,11 @@ import Testing
         .appendingPathComponent("Protocol/vectors/bookstore")
 
     static let all: [Vector] = [
-        .of("search-request", "SearchRequest{topic: \"distributed systems\"}.", SearchRequest(topic: "distributed systems")),
+        .of(
+            "search-request",
+            "SearchRequest{topic: \"distributed systems\"}.",
+            SearchRequest(topic: "distributed systems")
+        ),
         .of(
             "search-response",
             "SearchResponse{items: [{item: 1, title: \"RPCs\"}, {item: 2, title: \"Xen\"}]}.",
@@ -40,7 +44,11 @@ import Testing
             "Book{item: 2, title: \"RPCs for Dummies\", topic: \"distributed systems\", stock: 4, cost: 40}.",
             Book(item: 2, title: "RPCs for Dummies", topic: "distributed systems", stock: 4, cost: 40)
         ),
-        .of("buy-request", "BuyRequest{item: 1, quantity: 2, requestId: \"r-1\"}.", BuyRequest(item: 1, quantity: 2, requestId: "r-1")),
+        .of(
+            "buy-request",
+            "BuyRequest{item: 1, quantity: 2, requestId: \"r-1\"}.",
+            BuyRequest(item: 1, quantity: 2, requestId: "r-1")
+        ),
         .of(
             "buy-response",
             "BuyResponse{order: 7, item: 1, quantity: 2, cost: 60, requestId: \"r-1\"}.",
@@ -51,9 +59,17 @@ import Testing
             "HoldRequest{requestId: \"r-1\", item: 1, quantity: 2, coordinator: \"order-1\"}.",
             HoldRequest(requestId: "r-1", item: 1, quantity: 2, coordinator: "order-1")
         ),
-        .of("hold-outcome-held", "HoldOutcome.held(unitCost: 30, checked: true).", HoldOutcome.held(unitCost: 30, checked: true)),
+        .of(
+            "hold-outcome-held",
+            "HoldOutcome.held(unitCost: 30, checked: true).",
+            HoldOutcome.held(unitCost: 30, checked: true)
+        ),
         .of("hold-outcome-out-of-stock", "HoldOutcome.outOfStock(available: 0).", HoldOutcome.outOfStock(available: 0)),
-        .of("commit", "CommittedBuy{requestId: \"r-1\", item: 1, quantity: 2}.", CommittedBuy(requestId: "r-1", item: 1, quantity: 2)),
+        .of(
+            "commit",
+            "CommittedBuy{requestId: \"r-1\", item: 1, quantity: 2}.",
+            CommittedBuy(requestId: "r-1", item: 1, quantity: 2)
+        ),
         .of(
             "resolution-committed",
             "Resolution.committed(CommittedBuy{requestId: \"r-1\", item: 1, quantity: 2}).",
@@ -63,9 +79,21 @@ import Testing
         .of(
             "order-record",
             "OrderRecord{order: 1, requestId: \"r-1\", item: 1, quantity: 2, unitCost: 30, timeMicros: 1700000000000000, coordinator: \"order-1\"}.",
-            OrderRecord(order: 1, requestId: "r-1", item: 1, quantity: 2, unitCost: 30, timeMicros: 1_700_000_000_000_000, coordinator: "order-1")
+            OrderRecord(
+                order: 1,
+                requestId: "r-1",
+                item: 1,
+                quantity: 2,
+                unitCost: 30,
+                timeMicros: 1_700_000_000_000_000,
+                coordinator: "order-1"
+            )
         ),
-        .of("invalidation", "Invalidation{item: 1, topic: \"distributed systems\"}.", Invalidation(item: 1, topic: "distributed systems")),
+        .of(
+            "invalidation",
+            "Invalidation{item: 1, topic: \"distributed systems\"}.",
+            Invalidation(item: 1, topic: "distributed systems")
+        ),
         .of(
             "restock-request",
             "RestockRequest{item: 4, count: 10, opId: \"op-1\"}.",
@@ -82,7 +110,11 @@ import Testing
             try FileManager.default.createDirectory(at: Self.directory, withIntermediateDirectories: true)
             var lines = ["# bookstore/\(vector.name)", "# \(vector.description)", "# \(encoded.count) bytes"]
             for start in stride(from: 0, to: encoded.count, by: 16) {
-                lines.append(encoded[start..<min(start + 16, encoded.count)].map { String(format: "%02x", $0) }.joined(separator: " "))
+                lines.append(
+                    encoded[start..<min(start + 16, encoded.count)].map { String(format: "%02x", $0) }.joined(
+                        separator: " "
+                    )
+                )
             }
             try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
         }

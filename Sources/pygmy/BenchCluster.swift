@@ -1,0 +1,108 @@
+import Foundation
+import PygmyBookstore
+import PygmyNodes
+import PygmyRPC
+
+/// The cluster a bench experiment runs against: one `pygmy bench` started (and stops), or one that was
+/// already running (`--cluster DIR` or `--frontend HOST:PORT`).
+final class BenchCluster: Sendable {
+    /// nil for `--frontend`: no way to kill or restart nodes.
+    let local: LocalCluster?
+    /// Started by the bench, and so also stopped by it.
+    let owned: Bool
+    let cache: Bool?
+    let admin: RPCClient
+    private let host: String
+    private let port: Int
+
+    private init(local: LocalCluster?, owned: Bool, cache: Bool?, host: String, port: Int) throws {
+        self.local = local
+        self.owned = owned
+        self.cache = cache
+        self.host = host
+        self.port = port
+        if let local {
+            admin = try local.client(certificateRole: "admin", timeout: .seconds(15))
+        } else {
+            admin = Self.plainClient(host: host, port: port)
+        }
+    }
+
+    var description: String {
+        if owned { return "local, started by pygmy bench in \(local?.directory ?? "?")" }
+        if let local { return "existing, \(local.directory)" }
+        return "existing, frontend \(host):\(port)"
+    }
+
+    static func plainClient(host: String, port: Int) -> RPCClient {
+        var configuration = RPCClient.Configuration()
+        configuration.defaultTimeout = .seconds(15)
+        configuration.keepaliveInterval = nil
+        configuration.backoff.initial = .milliseconds(20)
+        configuration.backoff.maximum = .milliseconds(200)
+        return RPCClient(host: host, port: port, configuration: configuration)
+    }
+
+    /// A client of the frontend with its own connection.
+    func client() throws -> RPCClient {
+        if let local { return try local.client(timeout: .seconds(15)) }
+        return Self.plainClient(host: host, port: port)
+    }
+
+    func status() async throws -> ClusterStatus {
+        try await admin.call(Frontend.Status.self, Empty(), timeout: .seconds(10))
+    }
+
+    /// Adds `BenchLoad.restockAmount` copies of every item, so buys never run out.
+    func restock(_ items: [ItemID]) async throws {
+        for item in items {
+            _ = try await admin.call(
+                Frontend.Restock.self,
+                RestockRequest(
+                    item: item,
+                    count: BenchLoad.restockAmount,
+                    opId: "bench-restock-\(BenchRunID.next())-\(item)"
+                )
+            )
+        }
+    }
+
+    func stop() async {
+        await admin.close()
+        if owned, let local { await local.stopAll() }
+    }
+
+    // MARK: Making one
+
+    /// Starts a fresh local cluster on five free ports from `basePort` on; returns it and the next port to try.
+    static func start(cache: Bool, basePort: Int, parent: String) async throws -> (BenchCluster, Int) {
+        var base = basePort
+        while !(0..<5).allSatisfy({ RawSocket.isFree(port: base + $0) }) {
+            base += 5
+            guard base < 65_000 else { throw BenchError("no five consecutive free ports from \(basePort) on") }
+        }
+        let directory = (parent as NSString).appendingPathComponent("cluster-\(base)-cache-\(cache ? "on" : "off")")
+        try? FileManager.default.removeItem(atPath: directory)
+        let local = try LocalCluster.create(directory: directory, basePort: base, tls: false, cache: cache)
+        for name in LocalCluster.nodeNames { try local.start(name) }
+        let spec = try local.topology().nodes(.frontend)[0]
+        let cluster = try BenchCluster(local: local, owned: true, cache: cache, host: spec.host, port: spec.port)
+        do {
+            try await local.waitUntilHealthy(client: cluster.admin)
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        return (cluster, base + 5)
+    }
+
+    static func existing(directory: String) throws -> BenchCluster {
+        let local = LocalCluster(directory: (directory as NSString).standardizingPath)
+        let spec = try local.topology().nodes(.frontend)[0]
+        return try BenchCluster(local: local, owned: false, cache: spec.cache ?? true, host: spec.host, port: spec.port)
+    }
+
+    static func existing(frontend host: String, port: Int) throws -> BenchCluster {
+        try BenchCluster(local: nil, owned: false, cache: nil, host: host, port: port)
+    }
+}

@@ -1,0 +1,330 @@
+import Foundation
+import PygmyBookstore
+import PygmyNodes
+import PygmyRPC
+
+/// The durable state of the cluster as each replica reports it when asked directly (not through the
+/// frontend): both order logs (`Order.List`), both catalogs' stock (`NodeMethods.Health`) and their full
+/// state (`Catalog.Snapshot`: committed buys, restocks, holds).
+struct ChaosClusterState: Sendable {
+    var logs: [String: OrderLogSnapshot] = [:]
+    var health: [String: NodeStatus] = [:]
+    var snapshots: [String: CatalogSnapshot] = [:]
+
+    static let orderReplicas = ["order-1", "order-2"]
+    static let catalogReplicas = ["catalog-1", "catalog-2"]
+
+    /// Reads every replica; throws if one does not answer within `timeout`.
+    static func read(_ cluster: LocalCluster, timeout: Duration = .seconds(5)) async throws -> ChaosClusterState {
+        var state = ChaosClusterState()
+        for name in orderReplicas {
+            // With TLS, only the other nodes' roles may list the log: use the frontend's certificate.
+            state.logs[name] = try await cluster.withNodeClient(name, role: "frontend", timeout: timeout) {
+                try await $0.chaosCall(Order.List.self, OrdersRequest(), timeout: timeout)
+            }
+        }
+        for name in catalogReplicas {
+            try await cluster.withNodeClient(name, role: "catalog-1", timeout: timeout) { client in
+                state.health[name] = try await client.chaosCall(NodeMethods.Health.self, Empty(), timeout: timeout)
+                state.snapshots[name] = try await client.chaosCall(Catalog.Snapshot.self, Empty(), timeout: timeout)
+            }
+        }
+        return state
+    }
+
+    /// The log of the first order replica (the checker compares it with the others separately).
+    var log: [OrderRecord] { logs[Self.orderReplicas[0]]?.orders ?? [] }
+
+    /// Copies on hand each item should have, from the seed, the confirmed restocks and `log`.
+    static func expectedStock(seeds: [CatalogSeed], restocks: [ChaosRestock], log: [OrderRecord]) -> [ItemID: Int] {
+        var expected: [ItemID: Int] = [:]
+        for seed in seeds { expected[seed.item] = seed.stock }
+        for restock in restocks where restock.confirmed { expected[restock.item, default: 0] += restock.count }
+        for record in log { expected[record.item, default: 0] -= record.quantity }
+        return expected
+    }
+
+    /// Both order logs equal, both catalogs at the expected stock with nothing held.
+    func converged(seeds: [CatalogSeed], restocks: [ChaosRestock]) -> Bool {
+        let first = logs[Self.orderReplicas[0]]
+        guard Self.orderReplicas.allSatisfy({ logs[$0]?.orders == first?.orders }) else { return false }
+        let rejected = Set(first?.rejections.map(\.requestId) ?? [])
+        guard Self.orderReplicas.allSatisfy({ Set(logs[$0]?.rejections.map(\.requestId) ?? []) == rejected }) else {
+            return false
+        }
+        let expected = Self.expectedStock(seeds: seeds, restocks: restocks, log: log)
+        for name in Self.catalogReplicas {
+            guard let stock = health[name]?.stock, health[name]?.state == "ready" else { return false }
+            for seed in seeds {
+                guard let line = stock.first(where: { $0.item == seed.item }) else { return false }
+                if line.held != 0 || line.onHand != expected[seed.item] { return false }
+            }
+            if snapshots[name]?.holds.isEmpty == false { return false }
+        }
+        return true
+    }
+
+    /// One line per replica for the progress output.
+    var shortDescription: String {
+        let orders = Self.orderReplicas.map { "\($0) \(logs[$0]?.orders.count ?? -1) orders" }
+        let catalogs = Self.catalogReplicas.map { name in
+            let stock = (health[name]?.stock ?? []).map { "\($0.item):\($0.onHand)/\($0.held)" }
+            return "\(name) [\(stock.joined(separator: " "))]"
+        }
+        return (orders + catalogs).joined(separator: "; ")
+    }
+}
+
+/// What a buy that was re-sent with its original request id at the end of the run returned.
+struct ChaosResend: Sendable {
+    var buy: ChaosBuy
+    var outcome: ChaosOutcome
+}
+
+/// The end-of-run invariants. Each violation is one human-readable line.
+extension LocalCluster {
+    /// Runs `body` with a client of node `name` (certificate of `role` on TLS), closed afterwards.
+    func withNodeClient<T: Sendable>(
+        _ name: String,
+        role: String = "client",
+        timeout: Duration,
+        _ body: (RPCClient) async throws -> T
+    ) async throws -> T {
+        let client = try self.client(name, certificateRole: role, timeout: timeout)
+        do {
+            let result = try await body(client)
+            await client.close()
+            return result
+        } catch {
+            await client.close()
+            throw error
+        }
+    }
+}
+
+enum ChaosCheck {
+    static func run(
+        state: ChaosClusterState,
+        buys: [ChaosBuy],
+        retries: [ChaosResend],
+        probes: [ChaosResend],
+        restocks: [ChaosRestock],
+        seeds: [CatalogSeed]
+    ) -> [String] {
+        var problems: [String] = []
+        func problem(_ text: String) { problems.append(text) }
+        func list(_ ids: [String], _ limit: Int = 5) -> String {
+            let shown = ids.sorted().prefix(limit).joined(separator: ", ")
+            return ids.count > limit ? "\(shown), … (\(ids.count) in all)" : shown
+        }
+
+        // 1. Every order replica holds the same log, with no request id or order number twice.
+        let names = ChaosClusterState.orderReplicas
+        for name in names {
+            let orders = state.logs[name]?.orders ?? []
+            let ids = Dictionary(grouping: orders, by: \.requestId).filter { $0.value.count > 1 }
+            if !ids.isEmpty { problem("\(name): request ids recorded more than once: \(list(Array(ids.keys)))") }
+            let numbers = Dictionary(grouping: orders, by: \.order).filter { $0.value.count > 1 }
+            if !numbers.isEmpty {
+                problem("\(name): order numbers used more than once: \(list(numbers.keys.map(String.init)))")
+            }
+            let overlap = Set(orders.map(\.requestId)).intersection(
+                (state.logs[name]?.rejections ?? []).map(\.requestId)
+            )
+            if !overlap.isEmpty { problem("\(name): request ids both ordered and rejected: \(list(Array(overlap)))") }
+        }
+        let reference = state.logs[names[0]]?.orders ?? []
+        let referenceById = Dictionary(reference.map { ($0.requestId, $0) }, uniquingKeysWith: { a, _ in a })
+        for name in names.dropFirst() {
+            let other = state.logs[name]?.orders ?? []
+            guard other != reference else { continue }
+            let otherById = Dictionary(other.map { ($0.requestId, $0) }, uniquingKeysWith: { a, _ in a })
+            let onlyFirst = referenceById.keys.filter { otherById[$0] == nil }
+            let onlySecond = otherById.keys.filter { referenceById[$0] == nil }
+            let differing = referenceById.keys.filter { otherById[$0] != nil && otherById[$0] != referenceById[$0] }
+            var parts = ["order logs differ: \(names[0]) has \(reference.count) orders, \(name) has \(other.count)"]
+            if !onlyFirst.isEmpty { parts.append("only on \(names[0]): \(list(onlyFirst))") }
+            if !onlySecond.isEmpty { parts.append("only on \(name): \(list(onlySecond))") }
+            for id in differing.sorted().prefix(5) {
+                let a = referenceById[id]!
+                let b = otherById[id]!
+                parts.append(
+                    "\(id) is order \(a.order) by \(a.coordinator) on \(names[0]) but order \(b.order) by \(b.coordinator) on \(name)"
+                )
+            }
+            if differing.count > 5 { parts.append("\(differing.count) request ids differ in all") }
+            problem(parts.joined(separator: "; "))
+        }
+
+        let referenceRejections = Set((state.logs[names[0]]?.rejections ?? []).map(\.requestId))
+        for name in names.dropFirst() {
+            let other = Set((state.logs[name]?.rejections ?? []).map(\.requestId))
+            guard other != referenceRejections else { continue }
+            let onlyFirst = Array(referenceRejections.subtracting(other))
+            let onlySecond = Array(other.subtracting(referenceRejections))
+            problem(
+                "rejections differ: only on \(names[0]): \(onlyFirst.isEmpty ? "none" : list(onlyFirst)); only on \(name): \(onlySecond.isEmpty ? "none" : list(onlySecond))"
+            )
+        }
+
+        // 2. The log against what clients were told. Union of the logs, so a record on either replica counts.
+        var logged: [String: OrderRecord] = [:]
+        for name in names {
+            for record in state.logs[name]?.orders ?? [] where logged[record.requestId] == nil {
+                logged[record.requestId] = record
+            }
+        }
+        let issued = Dictionary(buys.map { ($0.requestId, $0) }, uniquingKeysWith: { a, _ in a })
+        let phantom = logged.keys.filter { issued[$0] == nil }
+        if !phantom.isEmpty { problem("orders no client asked for: \(list(phantom))") }
+        for (id, record) in logged {
+            guard let buy = issued[id] else { continue }
+            if record.item != buy.item || record.quantity != buy.quantity {
+                problem(
+                    "\(id): ordered item \(record.item) × \(record.quantity), but the client asked for item \(buy.item) × \(buy.quantity)"
+                )
+            }
+        }
+        var missing: [String] = []
+        var mismatched: [String] = []
+        var refusedButOrdered: [String] = []
+        var neverSentButOrdered: [String] = []
+        for buy in buys {
+            switch buy.outcome {
+            case .acknowledged(let order, let cost):
+                guard let record = logged[buy.requestId] else {
+                    missing.append(buy.requestId)
+                    continue
+                }
+                if record.order != order || record.total != cost {
+                    mismatched.append(
+                        "\(buy.requestId) (told order \(order) for \(cost), log has order \(record.order) for \(record.total))"
+                    )
+                }
+            case .refused(let code):
+                if logged[buy.requestId] != nil { refusedButOrdered.append("\(buy.requestId) (\(code))") }
+            case .notSent(let reason):
+                if logged[buy.requestId] != nil { neverSentButOrdered.append("\(buy.requestId) (\(reason))") }
+            case .unknown:
+                break
+            }
+        }
+        if !neverSentButOrdered.isEmpty {
+            problem(
+                "\(neverSentButOrdered.count) buys that never reached the frontend are in the order log: \(list(neverSentButOrdered))"
+            )
+        }
+        if !missing.isEmpty {
+            problem("\(missing.count) acknowledged buys missing from the order log: \(list(missing))")
+        }
+        if !mismatched.isEmpty {
+            problem("\(mismatched.count) acknowledged buys differ from their log record: \(list(mismatched, 3))")
+        }
+        if !refusedButOrdered.isEmpty {
+            problem(
+                "\(refusedButOrdered.count) buys refused to the client are in the order log: \(list(refusedButOrdered))"
+            )
+        }
+        // A definite refusal must be durable, or a retry of the same id could execute it.
+        let rejected = Set(names.flatMap { (state.logs[$0]?.rejections ?? []).map(\.requestId) })
+        let undurable = buys.filter { $0.outcome.refusal != nil && !rejected.contains($0.requestId) }.map(\.requestId)
+        if !undurable.isEmpty {
+            problem(
+                "\(undurable.count) buys refused to the client have no rejection in the order log: \(list(undurable))"
+            )
+        }
+
+        // 3. Unknown outcomes, re-sent once with the same id: the answer must match the log.
+        for retry in retries {
+            switch retry.outcome {
+            case .acknowledged(let order, _):
+                if let record = logged[retry.buy.requestId] {
+                    if record.order != order {
+                        problem(
+                            "\(retry.buy.requestId): the retry was told order \(order), the log has order \(record.order)"
+                        )
+                    }
+                } else {
+                    problem(
+                        "\(retry.buy.requestId): the retry was acknowledged (order \(order)) but it is not in the log"
+                    )
+                }
+            case .refused(let code):
+                if logged[retry.buy.requestId] != nil {
+                    problem("\(retry.buy.requestId): the retry was refused (\(code)) but the buy is in the log")
+                }
+            case .unknown, .notSent:
+                break
+            }
+        }
+
+        // 4. Definite outcomes re-sent with the same id must give the same answer again.
+        for probe in probes {
+            switch (probe.buy.outcome, probe.outcome) {
+            case (.acknowledged(let first, _), .acknowledged(let again, _)) where first != again:
+                problem("\(probe.buy.requestId): acknowledged as order \(first), re-sent it answers order \(again)")
+            case (.acknowledged(let first, _), .refused(let code)):
+                problem("\(probe.buy.requestId): acknowledged as order \(first), re-sent it is refused (\(code))")
+            case (.refused(let code), .acknowledged(let order, _)):
+                problem("\(probe.buy.requestId): refused (\(code)), re-sent it was executed as order \(order)")
+            case (.refused(let first), .refused(let again)) where first != again:
+                problem("\(probe.buy.requestId): refused (\(first)), re-sent it is refused (\(again))")
+            default:
+                break
+            }
+        }
+
+        // 5. Stock arithmetic on every catalog replica: on hand = seed + restocks − ordered, nothing held,
+        //    nothing negative; and each replica's committed buys and restocks are exactly the log's and ours.
+        let expected = ChaosClusterState.expectedStock(seeds: seeds, restocks: restocks, log: reference)
+        let confirmed = Set(restocks.filter(\.confirmed).map(\.opId))
+        let issuedRestocks = Set(restocks.map(\.opId))
+        for name in ChaosClusterState.catalogReplicas {
+            guard let health = state.health[name] else {
+                problem("\(name): no status")
+                continue
+            }
+            if health.state != "ready" { problem("\(name): state \(health.state) at the end, not ready") }
+            let stock = health.stock ?? []
+            for seed in seeds {
+                guard let line = stock.first(where: { $0.item == seed.item }) else {
+                    problem("\(name): no stock line for item \(seed.item)")
+                    continue
+                }
+                if line.onHand != expected[seed.item] {
+                    problem(
+                        "\(name) item \(seed.item): \(line.onHand) copies on hand, expected \(expected[seed.item] ?? 0) (seed + restocks − ordered)"
+                    )
+                }
+                if line.held != 0 { problem("\(name) item \(seed.item): \(line.held) copies still held") }
+                if line.onHand < 0 { problem("\(name) item \(seed.item): negative stock (\(line.onHand))") }
+            }
+            guard let snapshot = state.snapshots[name] else { continue }
+            let committed = Dictionary(snapshot.committed.map { ($0.requestId, $0) }, uniquingKeysWith: { a, _ in a })
+            let notCommitted = referenceById.keys.filter { committed[$0] == nil }
+            let notOrdered = committed.keys.filter { referenceById[$0] == nil }
+            if !notCommitted.isEmpty {
+                problem("\(name): \(notCommitted.count) orders never committed here: \(list(notCommitted))")
+            }
+            if !notOrdered.isEmpty {
+                problem("\(name): \(notOrdered.count) committed buys not in the order log: \(list(notOrdered))")
+            }
+            for (id, buy) in committed {
+                if let record = referenceById[id], record.item != buy.item || record.quantity != buy.quantity {
+                    problem(
+                        "\(name): committed \(id) as item \(buy.item) × \(buy.quantity), the log says \(record.item) × \(record.quantity)"
+                    )
+                }
+            }
+            let restockIds = Set(snapshot.restocks.map(\.opId))
+            let lost = confirmed.subtracting(restockIds)
+            let foreign = restockIds.subtracting(issuedRestocks)
+            if !lost.isEmpty { problem("\(name): \(lost.count) acknowledged restocks missing: \(list(Array(lost)))") }
+            if !foreign.isEmpty { problem("\(name): restocks nobody issued: \(list(Array(foreign)))") }
+            if !snapshot.holds.isEmpty {
+                problem("\(name): \(snapshot.holds.count) holds left: \(list(snapshot.holds.map(\.requestId)))")
+            }
+        }
+        return problems
+    }
+}
