@@ -1,7 +1,9 @@
+import Dispatch
 import Foundation
 import PygmyBookstore
 import PygmyNodes
 import PygmyRPC
+import Synchronization
 
 /// The cluster a bench experiment runs against: one `pygmy bench` started (and stops), or one that was
 /// already running (`--cluster DIR` or `--frontend HOST:PORT`).
@@ -69,7 +71,10 @@ final class BenchCluster: Sendable {
 
     func stop() async {
         await admin.close()
-        if owned, let local { await local.stopAll() }
+        if owned, let local {
+            await local.stopAll()
+            BenchCleanup.untrack(local)
+        }
     }
 
     // MARK: Making one
@@ -84,6 +89,7 @@ final class BenchCluster: Sendable {
         let directory = (parent as NSString).appendingPathComponent("cluster-\(base)-cache-\(cache ? "on" : "off")")
         try? FileManager.default.removeItem(atPath: directory)
         let local = try LocalCluster.create(directory: directory, basePort: base, tls: false, cache: cache)
+        BenchCleanup.track(local)
         for name in LocalCluster.nodeNames { try local.start(name) }
         let spec = try local.topology().nodes(.frontend)[0]
         let cluster = try BenchCluster(local: local, owned: true, cache: cache, host: spec.host, port: spec.port)
@@ -104,5 +110,53 @@ final class BenchCluster: Sendable {
 
     static func existing(frontend host: String, port: Int) throws -> BenchCluster {
         try BenchCluster(local: nil, owned: false, cache: nil, host: host, port: port)
+    }
+}
+
+/// Stops what the bench started when it is interrupted (SIGINT, SIGTERM): node processes start in process
+/// groups of their own, so they would otherwise outlive the bench.
+enum BenchCleanup {
+    private static let state = Mutex<(clusters: [String: LocalCluster], pids: Set<Int32>, installed: Bool)>(
+        ([:], [], false)
+    )
+    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+
+    static func track(_ cluster: LocalCluster) {
+        installHandlers()
+        state.withLock { $0.clusters[cluster.directory] = cluster }
+    }
+
+    static func untrack(_ cluster: LocalCluster) {
+        _ = state.withLock { $0.clusters.removeValue(forKey: cluster.directory) }
+    }
+
+    static func track(pid: Int32) {
+        installHandlers()
+        _ = state.withLock { $0.pids.insert(pid) }
+    }
+
+    static func untrack(pid: Int32) { _ = state.withLock { $0.pids.remove(pid) } }
+
+    private static func installHandlers() {
+        let first = state.withLock { s in
+            defer { s.installed = true }
+            return !s.installed
+        }
+        guard first else { return }
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                let (clusters, pids) = state.withLock { (Array($0.clusters.values), $0.pids) }
+                for cluster in clusters {
+                    for name in LocalCluster.nodeNames { cluster.signal(name, SIGKILL) }
+                }
+                for pid in pids { kill(pid, SIGKILL) }
+                FileHandle.standardError.write(Data("\ninterrupted: stopped the bench's clusters\n".utf8))
+                exit(130)
+            }
+            source.resume()
+            sources.append(source)
+        }
     }
 }

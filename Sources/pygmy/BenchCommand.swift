@@ -7,21 +7,19 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the original store's performance experiments.",
         discussion: """
-            Reproduces the course report's experiments against local clusters it starts (one per cache \
-            setting and client count, so the nodes' histograms hold exactly one experiment), or against a \
-            running cluster (--cluster DIR or --frontend HOST:PORT):
+            Reproduces the course report's experiments against local clusters it starts (a new one per \
+            cache setting and client count, so the nodes' histograms hold one experiment each), or against \
+            a running cluster (--cluster DIR or --frontend HOST:PORT):
 
-              1. latency per operation (search, lookup, buy) and tier (client, frontend, catalog, order),
-                 mean / p50 / p99, with the cache on and off, for each --clients count;
-              2. a cache hit versus the miss right after a buy of the same item;
-              3. failover: clients' latency and errors while catalog-1 and then order-1 are killed
-                 (SIGKILL) and restarted, and how long each takes to serve again;
-              4. throughput of lookups and of buys per --throughput-clients count, and of an equal
-                 search/lookup/buy mix at --mix-clients.
+            1. latency per operation and tier, cache on and off, per --clients count;
+            2. a cache hit versus the miss right after a buy of the same item;
+            3. failover: catalog-1, then order-1 killed (SIGKILL) and restarted;
+            4. throughput of lookups, buys and an equal mix, per client count.
 
-            It also measures loopback echo floors (a bare TCP socket and Pygmy RPC) and states the \
-            targets as ratios to them. Prints the tables, writes DIR/latest.json with every figure and \
-            SVG charts next to it. Progress goes to stderr. Use a release build.
+            Also measures two loopback echo floors (a bare TCP socket and Pygmy RPC) and states the \
+            targets as ratios to them. Prints the tables in the report's layout, writes --out/latest.json \
+            with every figure and SVG charts beside it; progress goes to stderr. Measure a release build. \
+            See docs/BENCH.md.
             """
     )
 

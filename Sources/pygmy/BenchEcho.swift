@@ -70,6 +70,7 @@ enum BenchEcho {
             process.standardInput = stdin
             process.standardError = FileHandle.nullDevice
             try process.run()
+            BenchCleanup.track(pid: process.processIdentifier)
             var text = ""
             while !text.contains("\n") {
                 let chunk = stdout.fileHandleForReading.availableData
@@ -85,6 +86,7 @@ enum BenchEcho {
         }
 
         func stop() {
+            BenchCleanup.untrack(pid: process.processIdentifier)
             try? stdin.fileHandleForWriting.close()
             let deadline = Date().addingTimeInterval(5)
             while process.isRunning && Date() < deadline { usleep(10_000) }

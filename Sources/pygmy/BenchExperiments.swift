@@ -97,6 +97,37 @@ struct BenchExperiments: Sendable {
         )
     }
 
+    // MARK: Watching the nodes
+
+    /// Runs `body`, but fails at once if a node of a local cluster exits during it (a crashed replica
+    /// would otherwise show up only as slow or failed requests, or as clients waiting out their timeouts).
+    static func watched<T: Sendable>(
+        _ cluster: BenchCluster,
+        _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        guard let local = cluster.local else { return try await body() }
+        let running = LocalCluster.nodeNames.filter(local.isRunning)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .milliseconds(200))
+                    if let dead = running.first(where: { !local.isRunning($0) }) {
+                        throw BenchError(
+                            "\(dead) exited during the run; see \(local.path("logs", "\(dead).log")) (run with --keep to keep it)"
+                        )
+                    }
+                }
+                return nil
+            }
+            defer { group.cancelAll() }
+            while let next = try await group.next() {
+                if let value = next { return value }
+            }
+            throw CancellationError()
+        }
+    }
+
     // MARK: Experiment 1
 
     func latency(_ cluster: BenchCluster, clients: Int) async throws -> LatencyConfig {
@@ -109,7 +140,9 @@ struct BenchExperiments: Sendable {
         )
         load.progress = progress
         let started = ContinuousClock.now
-        let tally = try await load.run(makeClient: { try cluster.client() }, admin: cluster.admin)
+        let tally = try await Self.watched(cluster) { [load] in
+            try await load.run(makeClient: { try cluster.client() }, admin: cluster.admin)
+        }
         let elapsed = ContinuousClock.now - started
         let after = try await cluster.status()
         let diff = NodeDiff(before: before, after: after)
@@ -164,6 +197,10 @@ struct BenchExperiments: Sendable {
     // MARK: Experiment 2
 
     func hitMiss(_ cluster: BenchCluster) async throws -> HitMissResults {
+        try await Self.watched(cluster) { try await hitMissUnwatched(cluster) }
+    }
+
+    private func hitMissUnwatched(_ cluster: BenchCluster) async throws -> HitMissResults {
         let seeds = Self.seeds(cluster)
         let client = try cluster.client()
         try await client.connect()
@@ -189,7 +226,7 @@ struct BenchExperiments: Sendable {
             }
             progress.tick()
         }
-        for i in 0..<settings.hitMissIterations {
+        for i in 0..<settings.hitMissIterations where !Task.isCancelled {
             let seed = seeds[i % seeds.count]
             let lookup = LookupRequest(item: seed.item)
             let search = SearchRequest(topic: seed.topic)
@@ -238,7 +275,9 @@ struct BenchExperiments: Sendable {
             stop: .duration(warmup: warmup, measure: measure)
         )
         load.progress = progress
-        let tally = try await load.run(makeClient: { try cluster.client() }, admin: cluster.admin)
+        let tally = try await Self.watched(cluster) { [load] in
+            try await load.run(makeClient: { try cluster.client() }, admin: cluster.admin)
+        }
         var all = Histogram<UInt64>.micros()
         for h in tally.merged().values { all.add(h) }
         return ThroughputRun(

@@ -134,7 +134,7 @@ struct BenchLoad: Sendable {
         var rng = SplitMix64(seed: UInt64(index) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(run.hashValue & 0xFFFF))
         var n = 0
         let opsCount = operations.count
-        while true {
+        while !Task.isCancelled {
             switch stop {
             case .rounds(let rounds): if n >= rounds * opsCount { return tally }
             case .flag(let flag): if flag.isSet { return tally }
@@ -174,6 +174,7 @@ struct BenchLoad: Sendable {
                 tally.buckets[index] = bucket
             }
         }
+        return tally
     }
 
     private func perform(

@@ -211,7 +211,7 @@ enum OriginalReport {
         .search: (15.9, 2.9, nil), .lookup: (38.8, 1.8, nil), .buy: (346, 2.5, 278.2),
     ]
     static let client1Uncached: [BenchOp: Double] = [.search: 110.2, .lookup: 100.8, .buy: 373.9]
-    /// The single-machine Flask figures quoted in the issue.
+    /// The Flask figures quoted in the issue (not in the report itself).
     static let flaskLookupHitMillis = 0.79
     static let flaskLookupMissMillis = 2.7
     static let flaskSearchMillis = 2.6

@@ -346,7 +346,10 @@ enum BenchReport {
         if !r.throughput.isEmpty { sections.append(throughput(r.throughput)) }
         if !r.targets.isEmpty { sections.append(targets(r.targets)) }
         for note in r.notes { sections.append("note: \(note)") }
-        return sections.joined(separator: "\n\n")
+        // Cells are padded to line up; drop the padding at the ends of lines.
+        return sections.joined(separator: "\n\n").split(separator: "\n", omittingEmptySubsequences: false)
+            .map { line in String(line.reversed().drop { $0 == " " }.reversed()) }
+            .joined(separator: "\n")
     }
 }
 
