@@ -84,36 +84,44 @@ final class CatalogStore: Sendable {
             for mutation in mutations {
                 switch mutation {
                 case .addBook(let s):
-                    try db.execute(
-                        sql: "INSERT OR IGNORE INTO seed(item, title, topic, stock, cost) VALUES (?, ?, ?, ?, ?)",
-                        arguments: [s.item, s.title, s.topic, s.stock, s.cost]
+                    try db.executeCached(
+                        "INSERT OR IGNORE INTO seed(item, title, topic, stock, cost) VALUES (?, ?, ?, ?, ?)",
+                        [s.item, s.title, s.topic, s.stock, s.cost]
                     )
                 case .hold(let h):
-                    try db.execute(
-                        sql: "INSERT OR IGNORE INTO hold VALUES (?, ?, ?, ?, ?)",
-                        arguments: [h.requestId, h.item, h.quantity, h.coordinator, h.createdMicros]
+                    try db.executeCached(
+                        "INSERT OR IGNORE INTO hold VALUES (?, ?, ?, ?, ?)",
+                        [h.requestId, h.item, h.quantity, h.coordinator, h.createdMicros]
                     )
                 case .releaseHold(let requestId):
-                    try db.execute(sql: "DELETE FROM hold WHERE request_id = ?", arguments: [requestId])
+                    try db.executeCached("DELETE FROM hold WHERE request_id = ?", [requestId])
                 case .commit(let c):
-                    try db.execute(sql: "DELETE FROM hold WHERE request_id = ?", arguments: [c.requestId])
-                    try db.execute(
-                        sql: "INSERT OR IGNORE INTO committed VALUES (?, ?, ?)",
-                        arguments: [c.requestId, c.item, c.quantity]
+                    try db.executeCached("DELETE FROM hold WHERE request_id = ?", [c.requestId])
+                    try db.executeCached(
+                        "INSERT OR IGNORE INTO committed VALUES (?, ?, ?)",
+                        [c.requestId, c.item, c.quantity]
                     )
                 case .restock(let r):
-                    try db.execute(
-                        sql: "INSERT OR IGNORE INTO restock VALUES (?, ?, ?)",
-                        arguments: [r.opId, r.item, r.count]
+                    try db.executeCached(
+                        "INSERT OR IGNORE INTO restock VALUES (?, ?, ?)",
+                        [r.opId, r.item, r.count]
                     )
                 case .setPrice(let p):
-                    try db.execute(
-                        sql: "INSERT OR REPLACE INTO price VALUES (?, ?, ?, ?)",
-                        arguments: [p.item, p.cost, p.version, p.opId]
+                    try db.executeCached(
+                        "INSERT OR REPLACE INTO price VALUES (?, ?, ?, ?)",
+                        [p.item, p.cost, p.version, p.opId]
                     )
                 }
             }
         }
+    }
+}
+
+extension Database {
+    /// Runs one statement from the connection's statement cache: it is compiled once, on first use,
+    /// instead of on every transaction.
+    func executeCached(_ sql: String, _ arguments: StatementArguments = StatementArguments()) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
     }
 }
 

@@ -145,4 +145,28 @@ public enum NodeMethods {
         public typealias Response = NodeStatus
         public static let name = "node.health"
     }
+    /// `node.health` as heartbeats call it: the same method, with a request that may ask for an answer
+    /// without latency summaries (`HealthRequest.latencies == false`), which are the expensive part of a
+    /// status. `Empty` and `HealthRequest()` have the same encoding, so `Health` callers reach the same
+    /// handler, and a server that predates the field skips it and answers in full.
+    public enum Heartbeat: RPCMethod {
+        public typealias Request = HealthRequest
+        public typealias Response = NodeStatus
+        public static let name = Health.name
+    }
+}
+
+/// The request of `node.health` (Protocol/PROTOCOL.md, section 6). A bare `Empty` is the same request
+/// with every field left out.
+public struct HealthRequest: Codable, Sendable, Hashable {
+    /// `false`: leave `NodeStatus.latencies` empty (heartbeats only need the state). Left out or `true`:
+    /// include them.
+    public var latencies: Bool?
+
+    public init(latencies: Bool? = nil) {
+        self.latencies = latencies
+    }
+
+    /// Whether the answer should carry latency summaries.
+    var wantsLatencies: Bool { latencies ?? true }
 }

@@ -58,28 +58,27 @@ final class OrderStore: Sendable {
             for mutation in mutations {
                 switch mutation {
                 case .begin(let p):
-                    try db.execute(
-                        sql: "INSERT OR IGNORE INTO pending VALUES (?, ?, ?)",
-                        arguments: [p.requestId, p.item, p.quantity]
+                    try db.executeCached(
+                        "INSERT OR IGNORE INTO pending VALUES (?, ?, ?)",
+                        [p.requestId, p.item, p.quantity]
                     )
                 case .forget(let requestId):
-                    try db.execute(sql: "DELETE FROM pending WHERE request_id = ?", arguments: [requestId])
+                    try db.executeCached("DELETE FROM pending WHERE request_id = ?", [requestId])
                 case .order(let o):
-                    try db.execute(sql: "DELETE FROM pending WHERE request_id = ?", arguments: [o.requestId])
-                    try db.execute(sql: "DELETE FROM rejection WHERE request_id = ?", arguments: [o.requestId])
-                    try db.execute(
-                        sql: "INSERT OR IGNORE INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
-                        arguments: [o.requestId, o.order, o.item, o.quantity, o.unitCost, o.timeMicros, o.coordinator]
+                    try db.executeCached("DELETE FROM pending WHERE request_id = ?", [o.requestId])
+                    try db.executeCached("DELETE FROM rejection WHERE request_id = ?", [o.requestId])
+                    try db.executeCached(
+                        "INSERT OR IGNORE INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+                        [o.requestId, o.order, o.item, o.quantity, o.unitCost, o.timeMicros, o.coordinator]
                     )
                 case .reject(let r):
-                    try db.execute(sql: "DELETE FROM pending WHERE request_id = ?", arguments: [r.requestId])
-                    try db.execute(
-                        sql:
-                            "INSERT OR IGNORE INTO rejection SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM orders WHERE request_id = ?)",
-                        arguments: [r.requestId, Int(r.code.rawValue), r.message, r.requestId]
+                    try db.executeCached("DELETE FROM pending WHERE request_id = ?", [r.requestId])
+                    try db.executeCached(
+                        "INSERT OR IGNORE INTO rejection SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM orders WHERE request_id = ?)",
+                        [r.requestId, Int(r.code.rawValue), r.message, r.requestId]
                     )
                 case .delivered(let requestId):
-                    try db.execute(sql: "UPDATE orders SET delivered = 1 WHERE request_id = ?", arguments: [requestId])
+                    try db.executeCached("UPDATE orders SET delivered = 1 WHERE request_id = ?", [requestId])
                 }
             }
         }

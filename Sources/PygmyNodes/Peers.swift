@@ -130,8 +130,8 @@ final class Peers: Sendable {
                     group.addTask { [self] in
                         do {
                             let status = try await client(name).call(
-                                NodeMethods.Health.self,
-                                Empty(),
+                                NodeMethods.Heartbeat.self,
+                                HealthRequest(latencies: false),
                                 timeout: interval * 2
                             )
                             markUp(name, status: status)

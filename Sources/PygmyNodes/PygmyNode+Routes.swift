@@ -18,6 +18,15 @@ extension PygmyNode {
         }
     }
 
+    /// Registers `node.health`. A request with `latencies: false` (heartbeats) gets a status without
+    /// latency summaries, which are by far the most expensive part of it.
+    static func registerHealth(on router: inout RPCRouter, _ status: @escaping @Sendable () async -> NodeStatus) {
+        router.register(NodeMethods.Heartbeat.self) { request, _ in
+            if request.wantsLatencies { return await status() }
+            return await LatencyRecorder.$omitSummaries.withValue(true) { await status() }
+        }
+    }
+
     static func registerFrontend(_ node: FrontendNode, on router: inout RPCRouter) {
         let l = node.latency
         route(Frontend.Search.self, l, on: &router) { r, _ in try await node.search(r) }
@@ -27,7 +36,7 @@ extension PygmyNode {
         route(Frontend.Restock.self, l, on: &router) { r, _ in try await node.restock(r) }
         route(Frontend.SetCost.self, l, on: &router) { r, _ in try await node.setCost(r) }
         route(Frontend.Status.self, l, on: &router) { _, _ in await node.status() }
-        router.register(NodeMethods.Health.self) { _, _ in node.ownStatus() }
+        registerHealth(on: &router) { node.ownStatus() }
     }
 
     static func registerCatalog(_ node: CatalogNode, on router: inout RPCRouter) {
@@ -50,7 +59,7 @@ extension PygmyNode {
             await node.subscribe(context.connection)
             return Empty()
         }
-        router.register(NodeMethods.Health.self) { _, _ in await node.status() }
+        registerHealth(on: &router) { await node.status() }
     }
 
     static func registerOrder(_ node: OrderNode, on router: inout RPCRouter) {
@@ -66,6 +75,6 @@ extension PygmyNode {
             await node.join(r)
             return Empty()
         }
-        router.register(NodeMethods.Health.self) { _, _ in await node.status() }
+        registerHealth(on: &router) { await node.status() }
     }
 }

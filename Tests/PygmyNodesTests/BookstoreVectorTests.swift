@@ -1,5 +1,6 @@
 import Foundation
 import PygmyBookstore
+import PygmyNodes
 import PygmyWire
 import Testing
 
@@ -100,6 +101,11 @@ import Testing
             RestockRequest(item: 4, count: 10, opId: "op-1")
         ),
         .of("empty", "Empty{} (an empty struct).", Empty()),
+        .of(
+            "health-request-no-latencies",
+            "HealthRequest{latencies: false} (a heartbeat's node.health request).",
+            HealthRequest(latencies: false)
+        ),
     ]
 
     @Test(arguments: all)
