@@ -55,6 +55,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private var receivedSinceLastTick = false
     private var pingSentAt: NIODeadline?
     private var handshakeTimer: Scheduled<Void>?
+    /// Flush coalescing: frames are written as they are ready and flushed together once per event-loop
+    /// tick (see `writeFrame`).
+    private var unflushed = false
+    private var flushScheduled = false
 
     init(
         settings: Settings,
@@ -137,14 +141,17 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         case .ping(let value):
             var buffer = context.channel.allocator.buffer(capacity: 18)
             FrameWriter.write(.pong(value), to: &buffer)
-            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            writeFrame(buffer, context)
         case .pong:
             pingSentAt = nil
         case .goAway(let reason):
             logger.debug("server sent goAway", metadata: ["reason": "\(reason)"])
             draining = true
             onGoAway()
-            if pending.isEmpty && queued.isEmpty { context.close(promise: nil) }
+            if pending.isEmpty && queued.isEmpty {
+                flushNow()
+                context.close(promise: nil)
+            }
         case .unknown:
             break  // ignored by the versioning rules
         case .request, .cancel:
@@ -197,7 +204,44 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             }
         }
         pending[call.streamID] = entry
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        writeFrame(buffer, context)
+    }
+
+    /// The flush that follows each `RPCClient` write: the frames were written and their flush is already
+    /// scheduled by `writeFrame`, so calls made together leave in one flush.
+    func flush(context: ChannelHandlerContext) {
+        if unflushed { scheduleFlush(context) }
+    }
+
+    /// Writes a frame and makes sure a flush follows in this event-loop tick: at the end of the current
+    /// read burst (`channelReadComplete`) or else in a task queued behind the work already queued on the
+    /// loop, so frames written together share one flush (one `write` system call) and none waits for a
+    /// later event.
+    private func writeFrame(_ buffer: ByteBuffer, _ context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        unflushed = true
+        scheduleFlush(context)
+    }
+
+    private func scheduleFlush(_ context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            bound.value.flushScheduled = false
+            bound.value.flushNow()
+        }
+    }
+
+    private func flushNow() {
+        guard unflushed, let context else { return }
+        unflushed = false
+        context.flush()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushNow()
+        context.fireChannelReadComplete()
     }
 
     /// Gives up on a call: fails its promise and tells the server with a cancel frame.
@@ -211,7 +255,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         call.promise.fail(error)
         var buffer = context.channel.allocator.buffer(capacity: 10)
         FrameWriter.write(.cancel(streamID: streamID), to: &buffer)
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        writeFrame(buffer, context)
         callFinished(context)
     }
 
@@ -219,7 +263,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         while pending.count < settings.maxConcurrentCalls, let next = queued.popFirst() {
             send(next, context)
         }
-        if draining && pending.isEmpty && queued.isEmpty { context.close(promise: nil) }
+        if draining && pending.isEmpty && queued.isEmpty {
+            flushNow()
+            context.close(promise: nil)
+        }
     }
 
     private func startKeepalive(_ context: ChannelHandlerContext) {
@@ -253,7 +300,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         pingSentAt = .now()
         var buffer = context.channel.allocator.buffer(capacity: 18)
         FrameWriter.write(.ping(UInt64(truncatingIfNeeded: pingSentAt!.uptimeNanoseconds)), to: &buffer)
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        writeFrame(buffer, context)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -267,6 +314,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     /// Records why the connection ends and closes it; `channelInactive` fails what is left.
     private func fail(_ error: any Error) {
         if closeReason == nil { closeReason = error }
+        flushNow()
         context?.close(promise: nil)
     }
 

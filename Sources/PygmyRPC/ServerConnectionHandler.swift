@@ -44,6 +44,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Set once the connection is being closed: frames that arrived in the same read are dropped.
     private var closing = false
     private var handshakeTimeout: Scheduled<Void>?
+    /// Flush coalescing: frames are written as they are ready and flushed together once per event-loop
+    /// tick (see `writeFrame`).
+    private var unflushed = false
+    private var flushScheduled = false
 
     init(
         router: RPCRouter,
@@ -166,10 +170,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .ping(let value):
             var buffer = context.channel.allocator.buffer(capacity: 18)
             FrameWriter.write(.pong(value), to: &buffer)
-            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            writeFrame(buffer, context)
         case .pong, .unknown:
             break  // pongs answer our pings (none yet); unknown kinds are ignored by the versioning rules
         case .goAway:
+            flushNow()
             context.close(promise: nil)
         case .response, .error, .push:
             failConnection(context, WireError(.malformedFrame, "a client may not send \(frame) frames"))
@@ -255,7 +260,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             let start = FrameWriter.beginResponse(streamID: streamID, to: &buffer)
             buffer.writeBytes(bytes)
             FrameWriter.finish(lengthIndex: start, in: &buffer)
-            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            writeFrame(buffer, context)
         case .failure(let error as RPCError):
             writeError(streamID, error, context)
         case .failure(is CancellationError):
@@ -290,13 +295,53 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             readPending = false
             context.read()
         }
-        if draining && inFlight.isEmpty && waiting.isEmpty { context.close(promise: nil) }
+        if draining && inFlight.isEmpty && waiting.isEmpty {
+            flushNow()  // the last responses must leave before the close
+            context.close(promise: nil)
+        }
     }
 
     private func writeError(_ streamID: UInt32, _ error: RPCError, _ context: ChannelHandlerContext) {
         var buffer = context.channel.allocator.buffer(capacity: 16 + error.message.utf8.count)
         FrameWriter.write(.error(streamID: streamID, code: error.code.rawValue, message: error.message), to: &buffer)
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        writeFrame(buffer, context)
+    }
+
+    /// Writes a frame and makes sure a flush follows in this event-loop tick: at the end of the current
+    /// read burst (`channelReadComplete`) or else in a task queued behind the work already queued on the
+    /// loop, so the responses of calls that finish together share one flush (one `write` system call)
+    /// and no frame waits for a later event.
+    private func writeFrame(_ buffer: ByteBuffer, _ context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        unflushed = true
+        scheduleFlush(context)
+    }
+
+    private func scheduleFlush(_ context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            bound.value.flushScheduled = false
+            bound.value.flushNow()
+        }
+    }
+
+    /// A flush from outside the handler (pushes, `RPCServerConnection.push`): coalesced the same way.
+    func flush(context: ChannelHandlerContext) {
+        unflushed = true
+        scheduleFlush(context)
+    }
+
+    private func flushNow() {
+        guard unflushed, let context else { return }
+        unflushed = false
+        context.flush()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushNow()
+        context.fireChannelReadComplete()
     }
 
     /// Back-pressure: while the connection has its maximum of calls in flight, stop reading the socket.
@@ -330,6 +375,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             let code: RPCError.Code = wire.code == .frameTooLarge ? .resourceExhausted : .protocolViolation
             writeError(0, RPCError(code, wire.description), context)
         }
+        flushNow()
         context.close(promise: nil)
     }
 }
