@@ -80,7 +80,7 @@ final class CatalogStore: Sendable {
     /// Writes `mutations` in one transaction.
     func persist(_ mutations: [CatalogMutation]) throws {
         guard !mutations.isEmpty else { return }
-        try database.write { db in
+        try database.writeTransaction { db in
             for mutation in mutations {
                 switch mutation {
                 case .addBook(let s):
@@ -122,6 +122,24 @@ extension Database {
     /// instead of on every transaction.
     func executeCached(_ sql: String, _ arguments: StatementArguments = StatementArguments()) throws {
         try cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+}
+
+extension DatabaseQueue {
+    /// One write transaction, like `write`, but with its BEGIN and COMMIT statements taken from the
+    /// statement cache too (`write` compiles both anew on every transaction). Rolls back if `updates`
+    /// or the commit throws.
+    func writeTransaction(_ updates: (Database) throws -> Void) throws {
+        try writeWithoutTransaction { db in
+            try db.executeCached("BEGIN IMMEDIATE TRANSACTION")
+            do {
+                try updates(db)
+                try db.executeCached("COMMIT TRANSACTION")
+            } catch {
+                try? db.rollback()
+                throw error
+            }
+        }
     }
 }
 

@@ -54,7 +54,7 @@ final class OrderStore: Sendable {
 
     func persist(_ mutations: [OrderMutation]) throws {
         guard !mutations.isEmpty else { return }
-        try database.write { db in
+        try database.writeTransaction { db in
             for mutation in mutations {
                 switch mutation {
                 case .begin(let p):
