@@ -194,7 +194,14 @@ public struct CatalogState: Sendable {
             if existing.coordinator != hold.coordinator {
                 return (.heldByOther(coordinator: existing.coordinator), [])
             }
-            return (.held(unitCost: cost, checked: checked), [])  // a retry of the same hold
+            // A retry of the same hold. It may have been recorded unchecked while this replica was joining,
+            // so judge the stock again, as if the earlier hold were not there (found by the simulator:
+            // vouching for an unchecked hold oversold).
+            let availableWithout = available(hold.item) + existing.quantity
+            if checked && availableWithout < hold.quantity {
+                return (.outOfStock(available: max(0, availableWithout)), [.releaseHold(requestId: hold.requestId)])
+            }
+            return (.held(unitCost: cost, checked: checked), [])
         }
         if checked && available(hold.item) < hold.quantity {
             return (.outOfStock(available: max(0, available(hold.item))), [])
@@ -276,6 +283,25 @@ public struct CatalogState: Sendable {
         holds.values.filter { nowMicros - $0.createdMicros >= timeoutMicros }.sorted { $0.requestId < $1.requestId }
     }
 
+    /// The items (with their topics) that applying `mutations` changes: what a replica invalidates in
+    /// the frontends' caches before it writes.
+    public func invalidations(for mutations: [CatalogMutation]) -> [Invalidation] {
+        var items = Set<ItemID>()
+        for mutation in mutations {
+            switch mutation {
+            case .hold(let hold): items.insert(hold.item)
+            case .releaseHold(let id): if let hold = holds[id] { items.insert(hold.item) }
+            case .commit(let buy): items.insert(buy.item)
+            case .restock(let restock): items.insert(restock.item)
+            case .setPrice(let price): items.insert(price.item)
+            case .addBook(let seed): items.insert(seed.item)
+            }
+        }
+        return items.sorted().map { item in
+            Invalidation(item: item, topic: seeds[item]?.topic ?? mutations.addedTopic(item) ?? "")
+        }
+    }
+
     // MARK: Applying
 
     public mutating func apply(_ mutation: CatalogMutation) {
@@ -308,6 +334,13 @@ public struct CatalogState: Sendable {
 
     public mutating func apply(_ mutations: [CatalogMutation]) {
         for m in mutations { apply(m) }
+    }
+}
+
+extension [CatalogMutation] {
+    fileprivate func addedTopic(_ item: ItemID) -> String? {
+        for case .addBook(let seed) in self where seed.item == item { return seed.topic }
+        return nil
     }
 }
 
