@@ -230,7 +230,11 @@ public struct BuyCoordinator: Sendable {
         let rejection = Rejection(requestId: request.requestId, code: code, message: message)
         phase = .replicatingRejection(BookstoreError(code, message))
         awaiting = .replication(ReplicateRequest(orders: [], rejections: [rejection]))
-        return [.persist([.reject(rejection)]), .abort(heldAt, abortRequest)]
+        // The refusal is recorded at every catalog replica before anyone hears of it, so an attempt with
+        // the same request id elsewhere (a retry, or a late duplicate) cannot become an order.
+        var final = abortRequest
+        final.final = true
+        return [.persist([.reject(rejection)]), .abort(catalogs, final)]
     }
 
     /// Forgets the pending buy and releases its holds, then ends with `outcome`.

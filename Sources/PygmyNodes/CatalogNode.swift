@@ -84,7 +84,11 @@ public actor CatalogNode {
     }
 
     func abort(_ request: AbortRequest) throws {
-        try commitMutations(state.decideAbort(requestId: request.requestId, coordinator: request.coordinator))
+        if request.final == true {
+            try commitMutations(state.decideReject(requestId: request.requestId))
+        } else {
+            try commitMutations(state.decideAbort(requestId: request.requestId, coordinator: request.coordinator))
+        }
     }
 
     func restock(_ request: RestockRequest) throws -> Book {

@@ -57,7 +57,10 @@ final class SimCatalog: SimNode {
                 write(mutations)
                 reply(.ok)
             case .abort(let abort):
-                let mutations = state.decideAbort(requestId: abort.requestId, coordinator: abort.coordinator)
+                let mutations =
+                    abort.final == true
+                    ? state.decideReject(requestId: abort.requestId)
+                    : state.decideAbort(requestId: abort.requestId, coordinator: abort.coordinator)
                 if !mutations.isEmpty { world.log("\(name) release \(abort.requestId)") }
                 write(mutations)
                 reply(.ok)
@@ -83,7 +86,10 @@ final class SimCatalog: SimNode {
     }
 
     private func book(_ item: ItemID) throws -> SimBook {
-        SimBook(book: try state.lookup(item), committed: Set(state.committed.values.filter { $0.item == item }.map(\.requestId)))
+        SimBook(
+            book: try state.lookup(item),
+            committed: Set(state.committed.values.filter { $0.item == item }.map(\.requestId))
+        )
     }
 
     /// Invalidate, then apply (persisting is applying here: the state is the durable part).
@@ -110,7 +116,10 @@ final class SimCatalog: SimNode {
         waitForOrderReplicas()
     }
 
-    private var grace: Int64 { Int64(settings.failureTimeout.components.seconds * 1_000_000) + Int64(settings.failureTimeout.components.attoseconds / 1_000_000_000_000) }
+    private var grace: Int64 {
+        Int64(settings.failureTimeout.components.seconds * 1_000_000)
+            + Int64(settings.failureTimeout.components.attoseconds / 1_000_000_000_000)
+    }
 
     /// Gives the failure detector time to form an opinion of every order replica.
     private func waitForOrderReplicas() {

@@ -90,7 +90,9 @@ final class SimChecker {
                         ledger.violation("\(name) records buy \(id) as \(record!), but the client was told \(response)")
                     }
                 case .rejected(let code):
-                    if record != nil { ledger.violation("buy \(id) was refused (\(code)) but \(name) has order \(record!)") }
+                    if record != nil {
+                        ledger.violation("buy \(id) was refused (\(code)) but \(name) has order \(record!)")
+                    }
                 case .unknown:
                     break  // zero or one order: one per request id by construction of the log
                 }
@@ -108,7 +110,9 @@ final class SimChecker {
             if committed != ordered {
                 let extra = Set(committed.keys).subtracting(ordered.keys).sorted().prefix(5)
                 let missing = Set(ordered.keys).subtracting(committed.keys).sorted().prefix(5)
-                ledger.violation("\(catalog.name) commits differ from the order log: extra \(extra), missing \(missing)")
+                ledger.violation(
+                    "\(catalog.name) commits differ from the order log: extra \(extra), missing \(missing)"
+                )
             }
             if state.restocks != firstRestocks { ledger.violation("\(catalog.name) has different restocks") }
             for (opId, (_, acknowledged)) in ledger.restocks where acknowledged && state.restocks[opId] == nil {

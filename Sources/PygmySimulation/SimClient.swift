@@ -46,7 +46,9 @@ final class SimClient: SimNode {
             let request = BuyRequest(item: item, quantity: world.random.int(1...3), requestId: "\(name)-\(sequence)")
             buy(request, attempt: 1) { [unowned self] in after(think) { [unowned self] in nextOperation() } }
         } else {
-            lookup(world.random.int(1...ledger.items)) { [unowned self] in after(think) { [unowned self] in nextOperation() } }
+            lookup(world.random.int(1...ledger.items)) { [unowned self] in
+                after(think) { [unowned self] in nextOperation() }
+            }
         }
     }
 
@@ -111,7 +113,11 @@ final class SimRestocker: SimNode {
     private func restock() {
         guard !ledger.clientsDone else { return }
         sequence += 1
-        let request = RestockRequest(item: world.random.int(1...ledger.items), count: world.random.int(1...6), opId: "restock-\(sequence)")
+        let request = RestockRequest(
+            item: world.random.int(1...ledger.items),
+            count: world.random.int(1...6),
+            opId: "restock-\(sequence)"
+        )
         ledger.restocks[request.opId] = (request, false)
         call("frontend", .restock(request), timeout: 15_000_000) { [unowned self] reply in
             if case .response(.book) = reply { ledger.restocks[request.opId]!.1 = true }

@@ -17,7 +17,13 @@ final class SimCluster {
         self.options = options
         ledger = SimLedger(items: options.items, clients: options.clients)
         let books = (1...options.items).map {
-            CatalogSeed(item: $0, title: "Book \($0)", topic: $0 % 2 == 0 ? "systems" : "theory", stock: options.initialStock, cost: 10 * $0)
+            CatalogSeed(
+                item: $0,
+                title: "Book \($0)",
+                topic: $0 % 2 == 0 ? "systems" : "theory",
+                stock: options.initialStock,
+                cost: 10 * $0
+            )
         }
         self.books = books
         let settings = options.settings
@@ -31,7 +37,13 @@ final class SimCluster {
         let ledger = ledger
         clients =
             (1...options.clients).map {
-                SimClient(index: $0, operations: options.operationsPerClient, world: world, settings: settings, ledger: ledger)
+                SimClient(
+                    index: $0,
+                    operations: options.operationsPerClient,
+                    world: world,
+                    settings: settings,
+                    ledger: ledger
+                )
             } + [SimRestocker(world: world, settings: settings, ledger: ledger)]
         let byRole: [SimRole: [String]] = [
             .frontend: [frontend.name], .catalog: catalogs.map(\.name), .order: orders.map(\.name),

@@ -46,7 +46,11 @@ final class SimOrder: SimNode {
         case .resolve(let request):
             if let record = log.orders[request.requestId] {
                 return reply(
-                    .resolution(.committed(CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity)))
+                    .resolution(
+                        .committed(
+                            CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity)
+                        )
+                    )
                 )
             }
             if running[request.requestId] != nil { abortRequested.insert(request.requestId) }
@@ -69,7 +73,10 @@ final class SimOrder: SimNode {
     }
 
     var snapshot: OrderLogSnapshot {
-        OrderLogSnapshot(orders: log.orderedLog, rejections: log.rejections.values.sorted { $0.requestId < $1.requestId })
+        OrderLogSnapshot(
+            orders: log.orderedLog,
+            rejections: log.rejections.values.sorted { $0.requestId < $1.requestId }
+        )
     }
 
     private func awaitBarrier(_ catalog: String, deadline: Int64, _ done: @escaping () -> Void) {
@@ -86,8 +93,13 @@ final class SimOrder: SimNode {
         guard (1...1_000_000).contains(request.quantity), !request.requestId.isEmpty else {
             return reply(.error(BookstoreError(.invalidValue, "bad buy")))
         }
-        if let outcome = log.outcome(of: request.requestId) { return reply(Self.answer(outcome)) }
         if running[request.requestId] != nil { return running[request.requestId]!.append(reply) }
+        if let outcome = log.outcome(of: request.requestId) {
+            if case .ordered(let record) = outcome, log.undelivered.contains(record.requestId) {
+                return deliverLogged(record) { reply(Self.answer(outcome)) }
+            }
+            return reply(Self.answer(outcome))
+        }
         running[request.requestId] = [reply]
         coordinate(request, attempt: 1) { [unowned self] response in
             for waiter in running.removeValue(forKey: request.requestId) ?? [] { waiter(response) }
@@ -177,7 +189,11 @@ final class SimOrder: SimNode {
                 drive(run, run.machine.holdsAnswered(answers), done)
             }
         case .decision:
-            let actions = run.machine.decide(log: log, abortRequested: abortRequested.remove(id) != nil, timeMicros: now)
+            let actions = run.machine.decide(
+                log: log,
+                abortRequested: abortRequested.remove(id) != nil,
+                timeMicros: now
+            )
             drive(run, actions, done)
         case .replication(let replication):
             callAll(up(.order), .replicate(replication), timeout: settings.callTimeout) { [unowned self] _ in
@@ -212,7 +228,11 @@ final class SimOrder: SimNode {
             func next() {
                 guard let id = pending.popFirst() else { return redeliver {} }
                 apply([.forget(requestId: id)])
-                callAll(up(.catalog), .abort(AbortRequest(requestId: id, coordinator: name)), timeout: settings.callTimeout) {
+                callAll(
+                    up(.catalog),
+                    .abort(AbortRequest(requestId: id, coordinator: name)),
+                    timeout: settings.callTimeout
+                ) {
                     _ in next()
                 }
             }
@@ -221,18 +241,21 @@ final class SimOrder: SimNode {
     }
 
     private func redeliver(_ done: @escaping () -> Void) {
-        let catalogs = Set(peers(.catalog))
         var ids = log.undelivered.sorted()[...]
         func next() {
             guard let id = ids.popFirst() else { return done() }
             guard let record = log.orders[id] else { return next() }
-            deliver(CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity)) {
-                [unowned self] acked in
-                if acked.isSuperset(of: catalogs) { apply([.delivered(requestId: id)]) }
-                next()
-            }
+            deliverLogged(record) { next() }
         }
         next()
+    }
+
+    private func deliverLogged(_ record: OrderRecord, _ done: @escaping () -> Void) {
+        deliver(CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity)) {
+            [unowned self] acked in
+            if acked.isSuperset(of: peers(.catalog)) { apply([.delivered(requestId: record.requestId)]) }
+            done()
+        }
     }
 
     private func antiEntropy(_ done: @escaping () -> Void) {

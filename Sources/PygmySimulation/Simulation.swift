@@ -81,17 +81,25 @@ public struct Simulation {
         } stopWhen: {
             cluster.ledger.clientsDone && cluster.allUp
         }
-        if !cluster.ledger.clientsDone { cluster.ledger.violation("clients did not finish within \(limit / 1_000_000) s") }
+        if !cluster.ledger.clientsDone {
+            cluster.ledger.violation("clients did not finish within \(limit / 1_000_000) s")
+        }
         cluster.stopFaults()
         // Give the cluster a bounded time to converge (checked every heartbeat), then check everything.
         let settleDeadline = world.now + options.settleMicros
         var settled = false
         while !settled && world.now < settleDeadline {
-            world.run(until: world.now + options.settings.heartbeat) { checker.checkStep() } stopWhen: { false }
+            world.run(until: world.now + options.settings.heartbeat) {
+                checker.checkStep()
+            } stopWhen: {
+                false
+            }
             settled = checker.converged
         }
         if !settled {
-            cluster.ledger.violation("the replicas did not converge within \(options.settleMicros / 1_000_000) s after the faults stopped")
+            cluster.ledger.violation(
+                "the replicas did not converge within \(options.settleMicros / 1_000_000) s after the faults stopped"
+            )
         }
         checker.checkEnd()
 
