@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "PygmyTLS", targets: ["PygmyTLS"]),
         .library(name: "PygmyBookstore", targets: ["PygmyBookstore"]),
         .library(name: "PygmyNodes", targets: ["PygmyNodes"]),
+        .library(name: "PygmySimulation", targets: ["PygmySimulation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -69,6 +70,12 @@ let package = Package(
         .target(
             name: "PygmyBookstore",
             dependencies: [],
+            swiftSettings: strictSwift6
+        ),
+        // Deterministic simulation of the whole store over the pure state machines (seeded, no I/O).
+        .target(
+            name: "PygmySimulation",
+            dependencies: ["PygmyBookstore"],
             swiftSettings: strictSwift6
         ),
         // The nodes: actors that run the state machines over RPC and SQLite.
@@ -131,6 +138,11 @@ let package = Package(
         .testTarget(
             name: "PygmyBookstoreTests",
             dependencies: ["PygmyBookstore"],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
+            name: "PygmySimulationTests",
+            dependencies: ["PygmySimulation", "PygmyBookstore"],
             swiftSettings: strictSwift6
         ),
         .testTarget(

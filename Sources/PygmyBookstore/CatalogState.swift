@@ -71,6 +71,9 @@ public enum CatalogMutation: Codable, Sendable, Hashable {
     case commit(CommittedBuy)
     case restock(Restock)
     case setPrice(PriceSetting)
+    /// The buy of this request id was refused for good: release its hold and refuse any later hold for
+    /// it, so a late or retried attempt at another order replica cannot turn the refusal into an order.
+    case reject(requestId: String)
 }
 
 /// Everything a replica knows, for a peer to merge.
@@ -80,19 +83,23 @@ public struct CatalogSnapshot: Codable, Sendable, Hashable {
     public var holds: [Hold]
     public var committed: [CommittedBuy]
     public var restocks: [Restock]
+    /// Request ids refused for good (optional on the wire: absent from older peers).
+    public var rejected: [String]?
 
     public init(
         books: [CatalogSeed],
         prices: [PriceSetting],
         holds: [Hold],
         committed: [CommittedBuy],
-        restocks: [Restock]
+        restocks: [Restock],
+        rejected: [String]? = nil
     ) {
         self.books = books
         self.prices = prices
         self.holds = holds
         self.committed = committed
         self.restocks = restocks
+        self.rejected = rejected
     }
 }
 
@@ -130,6 +137,8 @@ public struct CatalogState: Sendable {
     public private(set) var holds: [String: Hold] = [:]
     public private(set) var committed: [String: CommittedBuy] = [:]
     public private(set) var restocks: [String: Restock] = [:]
+    /// Request ids whose buys were refused for good.
+    public private(set) var rejected: Set<String> = []
     /// Cached per-item totals, kept in step by `apply`.
     private var onHand: [ItemID: Int] = [:]
     private var held: [ItemID: Int] = [:]
@@ -172,7 +181,8 @@ public struct CatalogState: Sendable {
             prices: prices.values.sorted { $0.item < $1.item },
             holds: holds.values.sorted { $0.requestId < $1.requestId },
             committed: committed.values.sorted { $0.requestId < $1.requestId },
-            restocks: restocks.values.sorted { $0.opId < $1.opId }
+            restocks: restocks.values.sorted { $0.opId < $1.opId },
+            rejected: rejected.isEmpty ? nil : rejected.sorted()
         )
     }
 
@@ -190,11 +200,19 @@ public struct CatalogState: Sendable {
         guard let seed = seeds[hold.item] else { return (.unknownItem, []) }
         let cost = prices[hold.item]?.cost ?? seed.cost
         if committed[hold.requestId] != nil { return (.alreadyCommitted, []) }
+        if rejected.contains(hold.requestId) { return (.outOfStock(available: max(0, available(hold.item))), []) }
         if let existing = holds[hold.requestId] {
             if existing.coordinator != hold.coordinator {
                 return (.heldByOther(coordinator: existing.coordinator), [])
             }
-            return (.held(unitCost: cost, checked: checked), [])  // a retry of the same hold
+            // A retry of the same hold. It may have been recorded unchecked while this replica was joining,
+            // so judge the stock again, as if the earlier hold were not there (found by the simulator:
+            // vouching for an unchecked hold oversold).
+            let availableWithout = available(hold.item) + existing.quantity
+            if checked && availableWithout < hold.quantity {
+                return (.outOfStock(available: max(0, availableWithout)), [.releaseHold(requestId: hold.requestId)])
+            }
+            return (.held(unitCost: cost, checked: checked), [])
         }
         if checked && available(hold.item) < hold.quantity {
             return (.outOfStock(available: max(0, available(hold.item))), [])
@@ -212,6 +230,11 @@ public struct CatalogState: Sendable {
             )
         }
         return committed[buy.requestId] == nil ? [.commit(buy)] : []
+    }
+
+    /// Records that the buy of `requestId` was refused for good (its hold, if any, is released).
+    public func decideReject(requestId: String) -> [CatalogMutation] {
+        committed[requestId] == nil && !rejected.contains(requestId) ? [.reject(requestId: requestId)] : []
     }
 
     /// Releases the hold of `requestId` if `coordinator` made it.
@@ -261,10 +284,14 @@ public struct CatalogState: Sendable {
         where restocks[restock.opId] == nil && (1...CatalogLimits.maxRestock).contains(restock.count) {
             out.append(.restock(restock))
         }
+        for requestId in snapshot.rejected ?? [] where committed[requestId] == nil && !rejected.contains(requestId) {
+            out.append(.reject(requestId: requestId))
+        }
         let committedThere = Set(snapshot.committed.map(\.requestId))
         for hold in snapshot.holds
         where holds[hold.requestId] == nil && committed[hold.requestId] == nil
-            && !committedThere.contains(hold.requestId) && quantities.contains(hold.quantity)
+            && !committedThere.contains(hold.requestId) && !rejected.contains(hold.requestId)
+            && !(snapshot.rejected ?? []).contains(hold.requestId) && quantities.contains(hold.quantity)
         {
             out.append(.hold(hold))
         }
@@ -276,6 +303,26 @@ public struct CatalogState: Sendable {
         holds.values.filter { nowMicros - $0.createdMicros >= timeoutMicros }.sorted { $0.requestId < $1.requestId }
     }
 
+    /// The items (with their topics) that applying `mutations` changes: what a replica invalidates in
+    /// the frontends' caches before it writes.
+    public func invalidations(for mutations: [CatalogMutation]) -> [Invalidation] {
+        var items = Set<ItemID>()
+        for mutation in mutations {
+            switch mutation {
+            case .hold(let hold): items.insert(hold.item)
+            case .releaseHold(let id): if let hold = holds[id] { items.insert(hold.item) }
+            case .commit(let buy): items.insert(buy.item)
+            case .restock(let restock): items.insert(restock.item)
+            case .setPrice(let price): items.insert(price.item)
+            case .addBook(let seed): items.insert(seed.item)
+            case .reject(let id): if let hold = holds[id] { items.insert(hold.item) }
+            }
+        }
+        return items.sorted().map { item in
+            Invalidation(item: item, topic: seeds[item]?.topic ?? mutations.addedTopic(item) ?? "")
+        }
+    }
+
     // MARK: Applying
 
     public mutating func apply(_ mutation: CatalogMutation) {
@@ -285,7 +332,8 @@ public struct CatalogState: Sendable {
             seeds[seed.item] = seed
             onHand[seed.item, default: 0] += seed.stock
         case .hold(let hold):
-            guard holds[hold.requestId] == nil, committed[hold.requestId] == nil else { return }
+            guard holds[hold.requestId] == nil, committed[hold.requestId] == nil, !rejected.contains(hold.requestId)
+            else { return }
             holds[hold.requestId] = hold
             held[hold.item, default: 0] += hold.quantity
         case .releaseHold(let requestId):
@@ -294,6 +342,7 @@ public struct CatalogState: Sendable {
         case .commit(let buy):
             guard committed[buy.requestId] == nil else { return }
             if let hold = holds.removeValue(forKey: buy.requestId) { held[hold.item, default: 0] -= hold.quantity }
+            rejected.remove(buy.requestId)  // the order log is the truth: an order outranks a refusal
             committed[buy.requestId] = buy
             onHand[buy.item, default: 0] -= buy.quantity
         case .restock(let restock):
@@ -303,11 +352,22 @@ public struct CatalogState: Sendable {
         case .setPrice(let price):
             if let current = prices[price.item], !price.supersedes(current) { return }
             prices[price.item] = price
+        case .reject(let requestId):
+            guard committed[requestId] == nil else { return }
+            if let hold = holds.removeValue(forKey: requestId) { held[hold.item, default: 0] -= hold.quantity }
+            rejected.insert(requestId)
         }
     }
 
     public mutating func apply(_ mutations: [CatalogMutation]) {
         for m in mutations { apply(m) }
+    }
+}
+
+extension [CatalogMutation] {
+    fileprivate func addedTopic(_ item: ItemID) -> String? {
+        for case .addBook(let seed) in self where seed.item == item { return seed.topic }
+        return nil
     }
 }
 

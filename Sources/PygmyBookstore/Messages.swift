@@ -127,10 +127,14 @@ public struct HoldRequest: Codable, Sendable, Hashable {
 public struct AbortRequest: Codable, Sendable, Hashable {
     public var requestId: String
     public var coordinator: String
+    /// True when the buy was refused for good (the replica then refuses every later hold for the id).
+    /// Optional on the wire: absent means false.
+    public var final: Bool?
 
-    public init(requestId: String, coordinator: String) {
+    public init(requestId: String, coordinator: String, final: Bool? = nil) {
         self.requestId = requestId
         self.coordinator = coordinator
+        self.final = final
     }
 }
 

@@ -84,7 +84,11 @@ public actor CatalogNode {
     }
 
     func abort(_ request: AbortRequest) throws {
-        try commitMutations(state.decideAbort(requestId: request.requestId, coordinator: request.coordinator))
+        if request.final == true {
+            try commitMutations(state.decideReject(requestId: request.requestId))
+        } else {
+            try commitMutations(state.decideAbort(requestId: request.requestId, coordinator: request.coordinator))
+        }
     }
 
     func restock(_ request: RestockRequest) throws -> Book {
@@ -108,22 +112,10 @@ public actor CatalogNode {
 
     private func pushInvalidations(for mutations: [CatalogMutation]) {
         guard !subscribers.isEmpty else { return }
-        var items = Set<ItemID>()
-        for mutation in mutations {
-            switch mutation {
-            case .hold(let h): items.insert(h.item)
-            case .releaseHold(let id): if let h = state.holds[id] { items.insert(h.item) }
-            case .commit(let c): items.insert(c.item)
-            case .restock(let r): items.insert(r.item)
-            case .setPrice(let p): items.insert(p.item)
-            case .addBook(let s): items.insert(s.item)
-            }
-        }
-        for item in items.sorted() {
-            let topic = state.seeds[item]?.topic ?? ""
+        for invalidation in state.invalidations(for: mutations) {
             for (id, connection) in subscribers {
                 do {
-                    try connection.enqueuePush(Catalog.Invalidated.self, Invalidation(item: item, topic: topic))
+                    try connection.enqueuePush(Catalog.Invalidated.self, invalidation)
                 } catch {
                     subscribers.removeValue(forKey: id)
                 }
@@ -195,13 +187,18 @@ public actor CatalogNode {
                     )
                 }
                 // 2. Merge a ready peer's state; with none ready after the grace period (a cold start of the
-                //    whole cluster), merge every reachable peer.
+                //    whole cluster), merge every reachable peer, but only once every order replica is up.
                 let catalogPeers = peers.names(.catalog)
                 let ready = catalogPeers.filter { peers.isUp($0) && peers.status($0)?.state == Phase.ready.rawValue }
                 let sources: [String]
                 if !ready.isEmpty {
                     sources = [ready[0]]
-                } else if ContinuousClock.now - startedJoining >= grace || catalogPeers.isEmpty {
+                } else if ContinuousClock.now - startedJoining >= grace || catalogPeers.isEmpty,
+                    peers.names(.order).allSatisfy(peers.isUp)
+                {
+                    // Without a ready peer, only the logs of every order replica vouch for every commit (each
+                    // order is durable at its coordinator before any commit is sent). Found by the simulator:
+                    // a replica that became ready with one order replica down missed commits.
                     sources = catalogPeers.filter { peers.isUp($0) }
                 } else {
                     try await Task.sleep(for: topology.heartbeatInterval)

@@ -23,6 +23,7 @@ final class CatalogStore: Sendable {
                         quantity INTEGER NOT NULL);
                     CREATE TABLE IF NOT EXISTS restock(op_id TEXT PRIMARY KEY, item INTEGER NOT NULL,
                         count INTEGER NOT NULL);
+                    CREATE TABLE IF NOT EXISTS rejected(request_id TEXT PRIMARY KEY);
                     """
             )
         }
@@ -52,6 +53,9 @@ final class CatalogStore: Sendable {
                 state.apply(
                     .commit(CommittedBuy(requestId: row["request_id"], item: row["item"], quantity: row["quantity"]))
                 )
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT request_id FROM rejected") {
+                state.apply(.reject(requestId: row["request_id"]))
             }
             for row in try Row.fetchAll(db, sql: "SELECT * FROM hold") {
                 state.apply(
@@ -111,6 +115,9 @@ final class CatalogStore: Sendable {
                         "INSERT OR REPLACE INTO price VALUES (?, ?, ?, ?)",
                         [p.item, p.cost, p.version, p.opId]
                     )
+                case .reject(let requestId):
+                    try db.execute(sql: "DELETE FROM hold WHERE request_id = ?", arguments: [requestId])
+                    try db.execute(sql: "INSERT OR IGNORE INTO rejected VALUES (?)", arguments: [requestId])
                 }
             }
         }

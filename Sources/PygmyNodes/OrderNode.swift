@@ -29,12 +29,7 @@ public actor OrderNode {
     private var faultHook: (@Sendable (BuyStep) async throws -> Void)?
 
     /// Points inside a buy where tests inject crashes.
-    public enum BuyStep: String, Sendable, CaseIterable {
-        case afterHolds
-        case afterDecision
-        case afterReplication
-        case afterFirstCommit
-    }
+    public typealias BuyStep = BuyCheckpoint
 
     public func setFaultHook(_ hook: (@Sendable (BuyStep) async throws -> Void)?) { faultHook = hook }
 
@@ -66,8 +61,16 @@ public actor OrderNode {
         guard !request.requestId.isEmpty, request.requestId.utf8.count <= 128 else {
             throw BookstoreError(.invalidValue, "request id must be 1 to 128 bytes")
         }
-        if let outcome = log.outcome(of: request.requestId) { return try Self.answer(outcome) }
         if let task = running[request.requestId] { return try await task.value }
+        if let outcome = log.outcome(of: request.requestId) {
+            // An order learnt from a peer (or whose commit is still on its way) is acknowledged only once
+            // the live catalog replicas have its commit, so no read after the answer misses it. Found by
+            // the simulator: a retry answered from the log before the coordinator had committed.
+            if case .ordered(let record) = outcome, log.undelivered.contains(record.requestId) {
+                await deliverLogged(record)
+            }
+            return try Self.answer(outcome)
+        }
         let task = Task { try await self.coordinate(request) }
         running[request.requestId] = task
         defer { running.removeValue(forKey: request.requestId) }
@@ -101,6 +104,7 @@ public actor OrderNode {
 
     private struct RetryBuy: Error { var reason: String }
 
+    /// One attempt: runs a `BuyCoordinator` (the protocol's decisions) over RPC and the durable log.
     private func attemptBuy(_ request: BuyRequest) async throws -> BuyResponse {
         // The failure detector is advice: when it considers no replica up (a burst of load can delay
         // heartbeats), try them all; a replica that answers is marked up again by the call itself.
@@ -108,125 +112,74 @@ public actor OrderNode {
         if targets.isEmpty { targets = peers.names(.catalog) }
         guard !targets.isEmpty else { throw BookstoreError(.unavailable, "the topology has no catalog replica") }
         let id = request.requestId
-        try apply([.begin(PendingBuy(requestId: id, item: request.item, quantity: request.quantity))])
         abortRequested.remove(id)
         let token = UUID()
         buyTargets[token] = Set(targets)
         defer { buyTargets.removeValue(forKey: token) }
 
-        // Phase one: hold on every live replica, the first (by name) before the others. Every coordinator
-        // goes through the same first replica, so two buys racing for the last copies cannot each win it
-        // on a different replica and then both be refused.
-        let hold = HoldRequest(requestId: id, item: request.item, quantity: request.quantity, coordinator: spec.name)
-        let ordered = targets.sorted()
-        var outcomes: [String: Result<HoldOutcome, any Error>] = [:]
-        outcomes[ordered[0]] = await holdResult(ordered[0], hold)
-        if case .success(.held) = outcomes[ordered[0]] {
-            await withTaskGroup(of: (String, Result<HoldOutcome, any Error>).self) { group in
-                for target in ordered.dropFirst() {
-                    group.addTask { (target, await self.holdResult(target, hold)) }
-                }
-                for await (target, outcome) in group { outcomes[target] = outcome }
-            }
-        }
-        let held = outcomes.compactMap { name, result -> (String, Int, Bool)? in
-            if case .success(.held(let cost, let checked)) = result { return (name, cost, checked) }
-            return nil
-        }
-        let heldAt = held.map(\.0)
-
-        // Definite refusals end the buy for good.
-        for (_, result) in outcomes.sorted(by: { $0.key < $1.key }) {
-            switch result {
-            case .success(.unknownItem):
-                return try await reject(request, heldAt, .unknownItem, "no book with item number \(request.item)")
-            case .success(.outOfStock(let available)):
-                return try await reject(
-                    request,
-                    heldAt,
-                    .outOfStock,
-                    "item \(request.item) has \(available) copies available, \(request.quantity) requested"
-                )
-            default: continue
-            }
-        }
-        for (_, result) in outcomes {
-            switch result {
-            case .success(.alreadyCommitted):
-                try await release(id, heldAt, forget: true)
-                if let outcome = log.outcome(of: id) { return try Self.answer(outcome) }
-                throw BookstoreError(
-                    .inProgress,
-                    "request \(id) was committed by another order replica; retry for its outcome"
-                )
-            case .success(.heldByOther(let other)):
-                try await release(id, heldAt, forget: true)
-                throw BookstoreError(.inProgress, "request \(id) is in progress at \(other); retry for its outcome")
-            case .success(.notReady), .failure:
-                try await release(id, heldAt, forget: true)
-                throw RetryBuy(reason: "catalog replica failed during hold: \(result)")
-            default: continue
-            }
-        }
-        guard held.contains(where: \.2) else {
-            try await release(id, heldAt, forget: true)
-            throw RetryBuy(reason: "no catalog replica that holds copies is ready")
-        }
-        try await faultHook?(.afterHolds)
-        if abortRequested.remove(id) != nil {
-            try await release(id, heldAt, forget: true)
-            throw RetryBuy(reason: "a catalog replica timed the hold out")
-        }
-
-        // Decision: the order is durable here before anyone hears of it.
-        let unitCost = held.first(where: \.2)!.1
-        let record = OrderRecord(
-            order: log.nextOrderNumber(),
-            requestId: id,
-            item: request.item,
-            quantity: request.quantity,
-            unitCost: unitCost,
-            timeMicros: CatalogNode.wallMicros(),
-            coordinator: spec.name
+        var buy = BuyCoordinator(
+            request: request,
+            coordinator: spec.name,
+            targets: targets,
+            catalogs: peers.names(.catalog)
         )
-        try apply([.order(record)])
-        try await faultHook?(.afterDecision)
-
-        // Replicate to the live peers, then commit everywhere; answer once both are done.
-        await replicate(ReplicateRequest(orders: [record], rejections: []))
-        try await faultHook?(.afterReplication)
-        try await deliver(record)
-        return BuyResponse(record)
-    }
-
-    private func holdResult(_ target: String, _ hold: HoldRequest) async -> Result<HoldOutcome, any Error> {
-        do {
-            return .success(try await peers.call(target, Catalog.Hold.self, hold, timeout: .seconds(2)))
-        } catch {
-            return .failure(error)
+        var actions = buy.start()
+        while true {
+            for action in actions {
+                switch action {
+                case .persist(let mutations): try apply(mutations)
+                case .abort(let replicas, let abort): await release(abort, at: replicas)
+                case .checkpoint(let step): try await faultHook?(step)
+                }
+            }
+            switch buy.awaiting {
+            case .holds(let replicas, let hold):
+                actions = buy.holdsAnswered(await holds(hold, at: replicas))
+            case .decision:
+                actions = buy.decide(
+                    log: log,
+                    abortRequested: abortRequested.remove(id) != nil,
+                    timeMicros: CatalogNode.wallMicros()
+                )
+            case .replication(let replication):
+                await replicate(replication)
+                actions = buy.replicated()
+            case .commits(_, let commit):
+                actions = buy.committed(acknowledgedBy: try await deliver(commit))
+            case .done(.ordered(let response)):
+                return response
+            case .done(.refused(let error)):
+                if error.code == .inProgress, let outcome = log.outcome(of: id) { return try Self.answer(outcome) }
+                throw error
+            case .done(.retry(let reason)):
+                throw RetryBuy(reason: reason)
+            }
         }
     }
 
-    /// Records a definite refusal, replicates it, releases the holds.
-    private func reject(
-        _ request: BuyRequest,
-        _ heldAt: [String],
-        _ code: BookstoreError.Code,
-        _ message: String
-    )
-        async throws -> BuyResponse
-    {
-        let rejection = Rejection(requestId: request.requestId, code: code, message: message)
-        try apply([.reject(rejection)])
-        try await release(request.requestId, heldAt, forget: false)
-        await replicate(ReplicateRequest(orders: [], rejections: [rejection]))
-        throw BookstoreError(code, message)
+    /// Sends `hold` to `replicas` in parallel and collects every reply.
+    private func holds(_ hold: HoldRequest, at replicas: [String]) async -> [String: BuyCoordinator.HoldReply] {
+        await withTaskGroup(of: (String, BuyCoordinator.HoldReply).self) { group in
+            for replica in replicas {
+                group.addTask {
+                    do {
+                        return (
+                            replica,
+                            .answered(try await self.peers.call(replica, Catalog.Hold.self, hold, timeout: .seconds(2)))
+                        )
+                    } catch {
+                        return (replica, .failed("\(error)"))
+                    }
+                }
+            }
+            var replies: [String: BuyCoordinator.HoldReply] = [:]
+            for await (replica, reply) in group { replies[replica] = reply }
+            return replies
+        }
     }
 
-    /// Releases our holds on `replicas` (best effort: a replica that misses it resolves the hold later).
-    private func release(_ id: String, _ replicas: [String], forget: Bool) async throws {
-        if forget { try apply([.forget(requestId: id)]) }
-        let abort = AbortRequest(requestId: id, coordinator: spec.name)
+    /// Releases holds at `replicas` (best effort: a replica that misses it resolves the hold later).
+    private func release(_ abort: AbortRequest, at replicas: [String]) async {
         await withTaskGroup(of: Void.self) { group in
             for replica in replicas {
                 group.addTask {
@@ -246,26 +199,27 @@ public actor OrderNode {
         }
     }
 
-    /// Sends the commit to every live catalog replica; marks the order delivered once all replicas of the
-    /// topology have it.
-    private func deliver(_ record: OrderRecord) async throws {
-        let buy = CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity)
-        let all = peers.names(.catalog)
+    /// Sends the commit to every catalog replica, waiting for those that look up; returns the replicas
+    /// that acknowledged it.
+    private func deliver(_ buy: CommittedBuy) async throws -> Set<String> {
         if let hook = faultHook {
             // Sequential, so a test can stop the buy between the first commit and the rest.
+            var acked = Set<String>()
             for (index, replica) in peers.up(.catalog).enumerated() {
-                _ = try? await peers.call(replica, Catalog.Commit.self, buy, timeout: .seconds(2))
+                if (try? await peers.call(replica, Catalog.Commit.self, buy, timeout: .seconds(2))) != nil {
+                    acked.insert(replica)
+                }
                 if index == 0 { try await hook(.afterFirstCommit) }
             }
-            return
+            return acked
         }
         // Replicas that look down get the commit too, without waiting for them: one that is merely slow
         // then has it straight away instead of at the next redelivery.
         let up = peers.up(.catalog)
-        for replica in all where !up.contains(replica) {
+        for replica in peers.names(.catalog) where !up.contains(replica) {
             Task { _ = try? await self.peers.call(replica, Catalog.Commit.self, buy, timeout: .seconds(2)) }
         }
-        let acked = await withTaskGroup(of: String?.self) { group in
+        return await withTaskGroup(of: String?.self) { group in
             for replica in up {
                 group.addTask {
                     (try? await self.peers.call(replica, Catalog.Commit.self, buy, timeout: .seconds(2))) != nil
@@ -276,7 +230,6 @@ public actor OrderNode {
             for await name in group { if let name { acked.insert(name) } }
             return acked
         }
-        if acked.count == all.count { try? apply([.delivered(requestId: record.requestId)]) }
     }
 
     // MARK: Answers to peers
@@ -338,7 +291,8 @@ public actor OrderNode {
             }
         }
         for pending in log.pending.values where running[pending.requestId] == nil {
-            try? await release(pending.requestId, peers.up(.catalog), forget: true)
+            try? apply([.forget(requestId: pending.requestId)])
+            await release(AbortRequest(requestId: pending.requestId, coordinator: spec.name), at: peers.up(.catalog))
         }
         recovering = false
         await redeliver()
@@ -347,7 +301,15 @@ public actor OrderNode {
     /// Resends commits of orders not yet acknowledged by every catalog replica.
     func redeliver() async {
         for id in log.undelivered.sorted() {
-            if let record = log.orders[id] { try? await deliver(record) }
+            if let record = log.orders[id] { await deliverLogged(record) }
+        }
+    }
+
+    /// Sends the commit of a logged order to the catalog replicas; marks it delivered once all have it.
+    private func deliverLogged(_ record: OrderRecord) async {
+        let buy = CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity)
+        if let acked = try? await deliver(buy), acked.isSuperset(of: peers.names(.catalog)) {
+            try? apply([.delivered(requestId: record.requestId)])
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import PygmyBookstore
 import PygmyNodes
 import PygmyRPC
+import PygmyTLS
 
 /// The durable state of the cluster as each replica reports it when asked directly (not through the
 /// frontend): both order logs (`Order.List`), both catalogs' stock (`NodeMethods.Health`) and their full
@@ -14,22 +15,54 @@ struct ChaosClusterState: Sendable {
     static let orderReplicas = ["order-1", "order-2"]
     static let catalogReplicas = ["catalog-1", "catalog-2"]
 
-    /// Reads every replica; throws if one does not answer within `timeout`.
-    static func read(_ cluster: LocalCluster, timeout: Duration = .seconds(5)) async throws -> ChaosClusterState {
+    /// Replicas that did not answer, and why.
+    var errors: [String] = []
+    /// Answers too large for the frame limit the nodes themselves use (read anyway, with a larger limit).
+    var oversized: [String] = []
+
+    /// Reads every replica (each call bounded by `timeout`); what could not be read is in `errors`.
+    static func read(_ cluster: LocalCluster, timeout: Duration = .seconds(10)) async -> ChaosClusterState {
         var state = ChaosClusterState()
         for name in orderReplicas {
-            // With TLS, only the other nodes' roles may list the log: use the frontend's certificate.
-            state.logs[name] = try await cluster.withNodeClient(name, role: "frontend", timeout: timeout) {
-                try await $0.chaosCall(Order.List.self, OrdersRequest(), timeout: timeout)
+            do {
+                // With TLS, only the other nodes' roles may list the log: use the frontend's certificate.
+                state.logs[name] = try await state.readBig(cluster, name, role: "frontend", timeout: timeout) {
+                    try await $0.chaosCall(Order.List.self, OrdersRequest(), timeout: timeout)
+                }
+            } catch {
+                state.errors.append("\(name) \(Order.List.name): \(error)")
             }
         }
         for name in catalogReplicas {
-            try await cluster.withNodeClient(name, role: "catalog-1", timeout: timeout) { client in
-                state.health[name] = try await client.chaosCall(NodeMethods.Health.self, Empty(), timeout: timeout)
-                state.snapshots[name] = try await client.chaosCall(Catalog.Snapshot.self, Empty(), timeout: timeout)
+            do {
+                state.health[name] = try await cluster.withNodeClient(name, role: "catalog-1", timeout: timeout) {
+                    try await $0.chaosCall(NodeMethods.Health.self, Empty(), timeout: timeout)
+                }
+                state.snapshots[name] = try await state.readBig(cluster, name, role: "catalog-1", timeout: timeout) {
+                    try await $0.chaosCall(Catalog.Snapshot.self, Empty(), timeout: timeout)
+                }
+            } catch {
+                state.errors.append("\(name) \(NodeMethods.Health.name)/\(Catalog.Snapshot.name): \(error)")
             }
         }
         return state
+    }
+
+    /// Reads with a client like the nodes' own; if the answer is too large for their frame limit, notes it
+    /// in `oversized` and reads it again with a client that accepts it.
+    private mutating func readBig<T: Sendable>(
+        _ cluster: LocalCluster,
+        _ name: String,
+        role: String,
+        timeout: Duration,
+        _ body: (RPCClient) async throws -> T
+    ) async throws -> T {
+        do {
+            return try await cluster.withNodeClient(name, role: role, timeout: timeout, body)
+        } catch let error as TransportError where error.kind == .protocolViolation && "\(error)".contains("frameTooLarge") {
+            oversized.append("\(name): \(error.message)")
+            return try await cluster.withInspectionClient(name, role: role, timeout: timeout, body)
+        }
     }
 
     /// The log of the first order replica (the checker compares it with the others separately).
@@ -46,6 +79,7 @@ struct ChaosClusterState: Sendable {
 
     /// Both order logs equal, both catalogs at the expected stock with nothing held.
     func converged(seeds: [CatalogSeed], restocks: [ChaosRestock]) -> Bool {
+        guard errors.isEmpty else { return false }
         let first = logs[Self.orderReplicas[0]]
         guard Self.orderReplicas.allSatisfy({ logs[$0]?.orders == first?.orders }) else { return false }
         let rejected = Set(first?.rejections.map(\.requestId) ?? [])
@@ -71,7 +105,7 @@ struct ChaosClusterState: Sendable {
             let stock = (health[name]?.stock ?? []).map { "\($0.item):\($0.onHand)/\($0.held)" }
             return "\(name) [\(stock.joined(separator: " "))]"
         }
-        return (orders + catalogs).joined(separator: "; ")
+        return (orders + catalogs + errors).joined(separator: "; ")
     }
 }
 
@@ -83,6 +117,34 @@ struct ChaosResend: Sendable {
 
 /// The end-of-run invariants. Each violation is one human-readable line.
 extension LocalCluster {
+    /// Like `withNodeClient`, with a client that accepts frames of any size: the checker must read an
+    /// order log or a catalog snapshot even when it has outgrown the nodes' own frame limit.
+    func withInspectionClient<T: Sendable>(
+        _ name: String,
+        role: String,
+        timeout: Duration,
+        _ body: (RPCClient) async throws -> T
+    ) async throws -> T {
+        let spec = try topology().node(named: name)
+        var configuration = RPCClient.Configuration()
+        configuration.defaultTimeout = timeout
+        configuration.maxFrameLength = 1 << 30
+        if spec.tls != nil {
+            configuration.security = try OpenSSLTransportSecurity(
+                configuration: TLSConfiguration.node(named: role, in: path("certs"))
+            )
+        }
+        let client = RPCClient(host: spec.host, port: spec.port, configuration: configuration)
+        do {
+            let result = try await body(client)
+            await client.close()
+            return result
+        } catch {
+            await client.close()
+            throw error
+        }
+    }
+
     /// Runs `body` with a client of node `name` (certificate of `role` on TLS), closed afterwards.
     func withNodeClient<T: Sendable>(
         _ name: String,
@@ -113,6 +175,17 @@ enum ChaosCheck {
     ) -> [String] {
         var problems: [String] = []
         func problem(_ text: String) { problems.append(text) }
+        for text in state.oversized {
+            problem(
+                "an answer no longer fits in one frame, so peers cannot fetch it (order replica recovery, "
+                    + "anti-entropy and catalog rejoin fail): \(text)"
+            )
+        }
+        // Without every replica's state the comparisons below would only report what is missing.
+        guard state.errors.isEmpty else {
+            for error in state.errors { problem("could not read the final state, invariants not checked: \(error)") }
+            return problems
+        }
         func list(_ ids: [String], _ limit: Int = 5) -> String {
             let shown = ids.sorted().prefix(limit).joined(separator: ", ")
             return ids.count > limit ? "\(shown), … (\(ids.count) in all)" : shown

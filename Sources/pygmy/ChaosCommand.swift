@@ -74,10 +74,10 @@ struct Chaos: AsyncParsableCommand {
     var buyRatio = 0.7
 
     @Option(name: .long, help: "Seconds between restock rounds.")
-    var restockInterval = 0.5
+    var restockInterval = 0.25
 
     @Option(name: .long, help: "Each round restocks every item with fewer copies than this, by this many.")
-    var restockCount = 20
+    var restockCount = 25
 
     @Option(name: .long, help: "Client timeout per request, in seconds (a timeout is an unknown outcome).")
     var requestTimeout = 20.0

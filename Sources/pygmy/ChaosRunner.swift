@@ -12,8 +12,8 @@ struct ChaosConfiguration: Sendable {
     var buyRatio = 0.7
     var unknownItemRatio = 0.02
     var maxQuantity = 3
-    var restockInterval = 0.5
-    var restockCount = 20
+    var restockInterval = 0.25
+    var restockCount = 25
     var down: ClosedRange<Double> = 0.2...3.0
     var gap: ClosedRange<Double> = 0.3...2.0
     var faults = true
@@ -95,18 +95,14 @@ struct ChaosRunner {
         let state = await settle("after the retries")
 
         var anomalies = ledger.anomalies
-        if let state {
-            anomalies += ChaosCheck.run(
-                state: state,
-                buys: ledger.buys,
-                retries: retries,
-                probes: probes,
-                restocks: ledger.restocks,
-                seeds: seeds
-            )
-        } else {
-            anomalies.append("could not read the replicas' state at the end")
-        }
+        anomalies += ChaosCheck.run(
+            state: state,
+            buys: ledger.buys,
+            retries: retries,
+            probes: probes,
+            restocks: ledger.restocks,
+            seeds: seeds
+        )
         let stuck = ledger.stuck
         if !stuck.isEmpty {
             let calls = stuck.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
@@ -482,24 +478,22 @@ struct ChaosRunner {
     }
 
     /// Waits (bounded) until the replicas agree and hold nothing; returns their final state.
-    private func settle(_ phase: String) async -> ChaosClusterState? {
+    private func settle(_ phase: String) async -> ChaosClusterState {
         let started = ContinuousClock.now
         let deadline = started + .milliseconds(Int64(configuration.settleTimeout * 1000))
-        var last: ChaosClusterState?
+        var last = ChaosClusterState()
         while true {
-            if let state = try? await ChaosClusterState.read(cluster) {
-                last = state
-                if state.converged(seeds: seeds, restocks: ledger.restocks) {
-                    ledger.say(
-                        String(
-                            format: "  t=%6.1fs  converged %@ in %.2fs",
-                            ledger.now,
-                            phase,
-                            (ContinuousClock.now - started).seconds
-                        )
+            last = await ChaosClusterState.read(cluster)
+            if last.converged(seeds: seeds, restocks: ledger.restocks) {
+                ledger.say(
+                    String(
+                        format: "  t=%6.1fs  converged %@ in %.2fs",
+                        ledger.now,
+                        phase,
+                        (ContinuousClock.now - started).seconds
                     )
-                    return state
-                }
+                )
+                return last
             }
             guard ContinuousClock.now < deadline else { break }
             try? await Task.sleep(for: .milliseconds(200))
@@ -510,7 +504,7 @@ struct ChaosRunner {
                 ledger.now,
                 phase,
                 configuration.settleTimeout,
-                last?.shortDescription ?? "no answer"
+                last.shortDescription
             )
         )
         ledger.note("the replicas had not converged \(phase) after \(configuration.settleTimeout) s")

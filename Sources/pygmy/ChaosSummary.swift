@@ -90,7 +90,7 @@ struct ChaosSummary: Codable, Sendable {
         ledger: ChaosLedger,
         retries: [ChaosResend],
         probes: [ChaosResend],
-        state: ChaosClusterState?,
+        state: ChaosClusterState,
         anomalies: [String],
         directory: String
     ) {
@@ -99,7 +99,7 @@ struct ChaosSummary: Codable, Sendable {
         self.runSeconds = runSeconds
         clients = configuration.clients
         let all = ledger.buys
-        let logged = Set(state?.log.map(\.requestId) ?? [])
+        let logged = Set(state.log.map(\.requestId))
         let retried = Dictionary(retries.map { ($0.buy.requestId, $0.outcome) }, uniquingKeysWith: { a, _ in a })
         buys.attempted = all.count
         for buy in all {
@@ -126,11 +126,11 @@ struct ChaosSummary: Codable, Sendable {
         for event in faults.events { faults.byNode[event.node, default: 0] += 1 }
         faults.recovery = Stats(faults.events.compactMap(\.recoverySeconds))
         faults.resync = Stats(faults.events.compactMap(\.resyncSeconds))
-        ordersInLog = state?.log.count ?? 0
-        rejectionsInLog = state?.logs[ChaosClusterState.orderReplicas[0]]?.rejections.count ?? 0
+        ordersInLog = state.log.count
+        rejectionsInLog = state.logs[ChaosClusterState.orderReplicas[0]]?.rejections.count ?? 0
         self.probes = probes.count
         stockSamples = ledger.sampleCount
-        for (name, status) in state?.health ?? [:] { finalStock[name] = status.stock ?? [] }
+        for (name, status) in state.health { finalStock[name] = status.stock ?? [] }
         self.anomalies = anomalies
         anomalyCount = anomalies.count
         notes = ledger.observations

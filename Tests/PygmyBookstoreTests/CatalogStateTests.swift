@@ -55,6 +55,22 @@ func hold(_ id: String, item: ItemID = 1, quantity: Int = 1, by coordinator: Str
         #expect(state.heldCopies(2) == 50)
     }
 
+    /// Found by the simulator (a seed that oversold): a hold recorded unchecked while the replica was
+    /// joining must not be vouched for when the same hold is retried after the replica is ready.
+    @Test func aRetriedHoldIsJudgedAgainOnceReady() throws {
+        var state = seededCatalog()
+        state.apply(try state.decideHold(hold("x", item: 2, quantity: 3), checked: false).1)
+        state.apply(try state.decideCommit(CommittedBuy(requestId: "other", item: 2, quantity: 3)))
+        #expect(state.available(2) == -2)
+        let (outcome, mutations) = try state.decideHold(hold("x", item: 2, quantity: 3), checked: true)
+        #expect(outcome == .outOfStock(available: 1))
+        state.apply(mutations)
+        #expect(state.heldCopies(2) == 0)
+        // A retry that still fits is held and vouched for.
+        state.apply(try state.decideHold(hold("y", item: 2, quantity: 1), checked: false).1)
+        #expect(try state.decideHold(hold("y", item: 2, quantity: 1), checked: true).0 == .held(unitCost: 40, checked: true))
+    }
+
     @Test func mergingIsAUnionInAnyOrder() throws {
         var a = seededCatalog()
         var b = seededCatalog()

@@ -1,0 +1,263 @@
+/// Points inside a buy where the coordinator's driver may be stopped, as if the process died there.
+/// The actor calls a test hook at each; the simulator can crash a node between any two events anyway.
+public enum BuyCheckpoint: String, Sendable, CaseIterable {
+    case afterHolds
+    case afterDecision
+    case afterReplication
+    case afterFirstCommit
+}
+
+/// One buy coordinated by an order replica: the two-phase hold/commit protocol as a pure state machine.
+///
+/// The driver (the `OrderNode` actor over RPC and SQLite, or the deterministic simulator) does the I/O:
+/// it executes the returned `Action`s in order (a `.persist` must be durable before anything after
+/// it happens), then performs what `awaiting` asks for and reports the result with the matching event.
+///
+/// The protocol (see `docs/DESIGN.md`, "Buying"):
+/// 1. record the buy as pending (so a crashed coordinator knows which holds to release);
+/// 2. hold at the first catalog replica by name, then at the rest: every coordinator goes through the
+///    same first replica, so two buys racing for the last copies cannot each win it on a different one;
+/// 3. a definite refusal (unknown item, out of stock) is recorded, released and replicated;
+///    a failed or doubtful hold releases everything and asks the driver to retry;
+/// 4. otherwise the order is made durable here, replicated to the peer order replicas, and only then
+///    committed at the catalog replicas and acknowledged.
+public struct BuyCoordinator: Sendable {
+    /// A catalog replica's answer to a hold, or why there was none.
+    public enum HoldReply: Sendable, Hashable {
+        case answered(HoldOutcome)
+        case failed(String)
+    }
+
+    /// How a buy ended.
+    public enum Outcome: Sendable, Hashable {
+        case ordered(BuyResponse)
+        case refused(BookstoreError)
+        /// Nothing was decided and every hold was released: the driver may run the buy again.
+        case retry(String)
+    }
+
+    /// What the driver does next, in order.
+    public enum Action: Sendable, Hashable {
+        /// Make these durable (then apply them to the log) before executing what follows.
+        case persist([OrderMutation])
+        /// Release holds at these replicas (best effort: a replica that misses it resolves the hold later).
+        case abort([String], AbortRequest)
+        /// Call the fault hook, if any.
+        case checkpoint(BuyCheckpoint)
+    }
+
+    /// What the driver must do after executing the actions, and which event reports it.
+    public enum Awaiting: Sendable, Hashable {
+        /// Send `HoldRequest` to these replicas and report every reply with `holdsAnswered`.
+        case holds([String], HoldRequest)
+        /// Call `decide` (with the current log and whether a catalog asked to abort this buy).
+        case decision
+        /// Send the outcome to the peer order replicas that are up, then call `replicated()`.
+        case replication(ReplicateRequest)
+        /// Send the commit to these catalog replicas and report which acknowledged with `committed`.
+        case commits([String], CommittedBuy)
+        case done(Outcome)
+    }
+
+    private enum Phase: Sendable {
+        case created, holdingFirst, holdingRest, deciding
+        case replicatingRejection(BookstoreError)
+        case replicatingOrder(OrderRecord)
+        case committing(OrderRecord)
+        case done
+    }
+
+    public let request: BuyRequest
+    public let coordinator: String
+    /// Catalog replicas to hold at (those that look up), sorted by name.
+    public let targets: [String]
+    /// Every catalog replica of the topology: commits go to all of them.
+    public let catalogs: [String]
+    public private(set) var awaiting: Awaiting = .decision
+    private var phase: Phase = .created
+    private var replies: [String: HoldReply] = [:]
+
+    public init(request: BuyRequest, coordinator: String, targets: [String], catalogs: [String]) {
+        precondition(!targets.isEmpty, "a buy needs at least one catalog replica to hold at")
+        self.request = request
+        self.coordinator = coordinator
+        self.targets = targets.sorted()
+        self.catalogs = catalogs.sorted()
+    }
+
+    private var hold: HoldRequest {
+        HoldRequest(
+            requestId: request.requestId,
+            item: request.item,
+            quantity: request.quantity,
+            coordinator: coordinator
+        )
+    }
+
+    private var heldAt: [String] {
+        replies.compactMap { name, reply in
+            if case .answered(.held) = reply { return name }
+            return nil
+        }
+        .sorted()
+    }
+
+    /// Records the buy as pending and asks for the first hold.
+    public mutating func start() -> [Action] {
+        precondition(phaseIs(.created))
+        phase = .holdingFirst
+        awaiting = .holds([targets[0]], hold)
+        let pending = PendingBuy(requestId: request.requestId, item: request.item, quantity: request.quantity)
+        return [.persist([.begin(pending)])]
+    }
+
+    /// The replies to the holds asked for. Replicas missing from `replies` count as failed.
+    public mutating func holdsAnswered(_ answers: [String: HoldReply]) -> [Action] {
+        guard case .holds(let asked, _) = awaiting else { preconditionFailure("no holds were asked for") }
+        for name in asked { replies[name] = answers[name] ?? .failed("no answer") }
+        if phaseIs(.holdingFirst), case .answered(.held)? = replies[targets[0]], targets.count > 1 {
+            phase = .holdingRest
+            awaiting = .holds(Array(targets.dropFirst()), hold)
+            return []
+        }
+        return judgeHolds()
+    }
+
+    /// Turns the hold replies into a refusal, a retry, or the go-ahead for the decision.
+    private mutating func judgeHolds() -> [Action] {
+        let sorted = replies.sorted { $0.key < $1.key }
+        // Definite refusals end the buy for good.
+        for (_, reply) in sorted {
+            switch reply {
+            case .answered(.unknownItem):
+                return reject(.unknownItem, "no book with item number \(request.item)")
+            case .answered(.outOfStock(let available)):
+                return reject(
+                    .outOfStock,
+                    "item \(request.item) has \(available) copies available, \(request.quantity) requested"
+                )
+            default: continue
+            }
+        }
+        for (name, reply) in sorted {
+            switch reply {
+            case .answered(.alreadyCommitted):
+                return release(
+                    then: .refused(
+                        BookstoreError(
+                            .inProgress,
+                            "request \(request.requestId) was committed by another order replica; retry for its outcome"
+                        )
+                    )
+                )
+            case .answered(.heldByOther(let other)):
+                return release(
+                    then: .refused(
+                        BookstoreError(
+                            .inProgress,
+                            "request \(request.requestId) is in progress at \(other); retry for its outcome"
+                        )
+                    )
+                )
+            case .answered(.notReady):
+                return release(then: .retry("catalog replica \(name) is not ready"))
+            case .failed(let why):
+                return release(then: .retry("catalog replica \(name) failed during hold: \(why)"))
+            default: continue
+            }
+        }
+        guard checkedCost != nil else {
+            return release(then: .retry("no catalog replica that holds copies is ready"))
+        }
+        phase = .deciding
+        awaiting = .decision
+        return [.checkpoint(.afterHolds)]
+    }
+
+    /// The unit cost quoted by the first replica that checked the stock.
+    private var checkedCost: Int? {
+        for (_, reply) in replies.sorted(by: { $0.key < $1.key }) {
+            if case .answered(.held(let cost, true)) = reply { return cost }
+        }
+        return nil
+    }
+
+    /// Decides the buy. `abortRequested`: a catalog replica asked about this buy while it was undecided
+    /// and was told it aborted, so it must not commit. `timeMicros` stamps the order.
+    public mutating func decide(log: OrderLogState, abortRequested: Bool, timeMicros: Int64) -> [Action] {
+        precondition(phaseIs(.deciding))
+        if abortRequested { return release(then: .retry("a catalog replica timed the hold out")) }
+        let record = OrderRecord(
+            order: log.nextOrderNumber(),
+            requestId: request.requestId,
+            item: request.item,
+            quantity: request.quantity,
+            unitCost: checkedCost!,
+            timeMicros: timeMicros,
+            coordinator: coordinator
+        )
+        phase = .replicatingOrder(record)
+        awaiting = .replication(ReplicateRequest(orders: [record], rejections: []))
+        return [.persist([.order(record)]), .checkpoint(.afterDecision)]
+    }
+
+    /// The replication asked for is done (acknowledged or given up on).
+    public mutating func replicated() -> [Action] {
+        switch phase {
+        case .replicatingRejection(let error):
+            finish(.refused(error))
+            return []
+        case .replicatingOrder(let record):
+            phase = .committing(record)
+            awaiting = .commits(
+                catalogs,
+                CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity)
+            )
+            return [.checkpoint(.afterReplication)]
+        default:
+            preconditionFailure("no replication was asked for")
+        }
+    }
+
+    /// The catalog replicas that acknowledged the commit. When all did, the order needs no redelivery.
+    public mutating func committed(acknowledgedBy acked: Set<String>) -> [Action] {
+        guard case .committing(let record) = phase else { preconditionFailure("no commit was asked for") }
+        finish(.ordered(BuyResponse(record)))
+        return acked.isSuperset(of: catalogs) ? [.persist([.delivered(requestId: record.requestId)])] : []
+    }
+
+    private mutating func reject(_ code: BookstoreError.Code, _ message: String) -> [Action] {
+        let rejection = Rejection(requestId: request.requestId, code: code, message: message)
+        phase = .replicatingRejection(BookstoreError(code, message))
+        awaiting = .replication(ReplicateRequest(orders: [], rejections: [rejection]))
+        // The refusal is recorded at every catalog replica before anyone hears of it, so an attempt with
+        // the same request id elsewhere (a retry, or a late duplicate) cannot become an order.
+        var final = abortRequest
+        final.final = true
+        return [.persist([.reject(rejection)]), .abort(catalogs, final)]
+    }
+
+    /// Forgets the pending buy and releases its holds, then ends with `outcome`.
+    private mutating func release(then outcome: Outcome) -> [Action] {
+        let actions: [Action] = [.persist([.forget(requestId: request.requestId)]), .abort(heldAt, abortRequest)]
+        finish(outcome)
+        return actions
+    }
+
+    private var abortRequest: AbortRequest { AbortRequest(requestId: request.requestId, coordinator: coordinator) }
+
+    private mutating func finish(_ outcome: Outcome) {
+        phase = .done
+        awaiting = .done(outcome)
+    }
+
+    private func phaseIs(_ expected: Phase) -> Bool {
+        switch (phase, expected) {
+        case (.created, .created), (.holdingFirst, .holdingFirst), (.holdingRest, .holdingRest),
+            (.deciding, .deciding), (.done, .done):
+            return true
+        default:
+            return false
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import PygmyBookstore
+
+/// The invariants, checked as the run goes (on every write) and once the cluster has converged.
+final class SimChecker {
+    let cluster: SimCluster
+    private var ledger: SimLedger { cluster.ledger }
+
+    init(cluster: SimCluster) {
+        self.cluster = cluster
+        for catalog in cluster.catalogs { catalog.onWrite = { [unowned self] in catalogWritten($0) } }
+    }
+
+    /// Called after every event: nothing to do between writes yet (writes are checked as they happen).
+    func checkStep() {}
+
+    /// The store never sells a copy it does not have: for every item, seeded stock plus every restock any
+    /// replica knows minus every commit any replica knows is never negative, at any step. (One replica's
+    /// own count may briefly run below zero: a replica that rejoined while its peer was down may know a
+    /// commit before the restock it consumed; the end checks require exact agreement.)
+    private func catalogWritten(_ catalog: SimCatalog) {
+        var restocks: [String: Restock] = [:]
+        var commits: [String: CommittedBuy] = [:]
+        for replica in cluster.catalogs {
+            restocks.merge(replica.state.restocks) { a, _ in a }
+            commits.merge(replica.state.committed) { a, _ in a }
+        }
+        for book in cluster.books {
+            let stock =
+                book.stock + restocks.values.filter { $0.item == book.item }.reduce(0) { $0 + $1.count }
+                - commits.values.filter { $0.item == book.item }.reduce(0) { $0 + $1.quantity }
+            if stock < 0 { ledger.violation("the cluster sold \(-stock) more copies of item \(book.item) than it had") }
+        }
+    }
+
+    /// Whether the replicas agree: every server up, catalogs ready with equal commits and restocks and no
+    /// holds, order logs equal with nothing pending.
+    var converged: Bool {
+        guard cluster.servers.allSatisfy(\.alive), cluster.catalogs.allSatisfy(\.ready) else { return false }
+        let first = cluster.catalogs[0].state
+        for catalog in cluster.catalogs {
+            let state = catalog.state
+            guard state.holds.isEmpty, state.committed == first.committed, state.restocks == first.restocks else {
+                return false
+            }
+        }
+        let log = cluster.orders[0].log
+        for order in cluster.orders {
+            guard order.log.orders == log.orders, order.log.pending.isEmpty,
+                order.log.rejections.keys.sorted() == log.rejections.keys.sorted()
+            else { return false }
+        }
+        return Set(first.committed.keys) == Set(log.orders.keys)
+    }
+
+    /// After the faults stop and the cluster settles.
+    func checkEnd() {
+        for node in cluster.servers where !node.alive { ledger.violation("\(node.name) is still down at the end") }
+        for catalog in cluster.catalogs where !catalog.ready {
+            ledger.violation("\(catalog.name) never became ready again")
+        }
+        checkOrderLogs()
+        checkCatalogs()
+    }
+
+    private func checkOrderLogs() {
+        let logs = cluster.orders.map { ($0.name, $0.log) }
+        let (firstName, first) = logs[0]
+        for (name, log) in logs.dropFirst() {
+            if log.orders != first.orders {
+                let only = Set(log.orders.keys).symmetricDifference(first.orders.keys).sorted().prefix(5)
+                ledger.violation("order logs of \(firstName) and \(name) differ after convergence: \(only)")
+            }
+            if log.rejections.keys.sorted() != first.rejections.keys.sorted() {
+                ledger.violation("rejections of \(firstName) and \(name) differ after convergence")
+            }
+        }
+        for (name, log) in logs {
+            let numbers = log.orders.values.map(\.order)
+            if Set(numbers).count != numbers.count { ledger.violation("\(name) gave one order number to two orders") }
+            if !log.pending.isEmpty { ledger.violation("\(name) still has pending buys \(log.pending.keys.sorted())") }
+        }
+        for (id, buy) in ledger.buys.sorted(by: { $0.key < $1.key }) {
+            for (name, log) in logs {
+                let record = log.orders[id]
+                switch buy.outcome {
+                case .acknowledged(let response):
+                    if record == nil {
+                        ledger.violation("acknowledged buy \(id) (order \(response.order)) is missing from \(name)")
+                    } else if BuyResponse(record!) != response {
+                        ledger.violation("\(name) records buy \(id) as \(record!), but the client was told \(response)")
+                    }
+                case .rejected(let code):
+                    if record != nil {
+                        ledger.violation("buy \(id) was refused (\(code)) but \(name) has order \(record!)")
+                    }
+                case .unknown:
+                    break  // zero or one order: one per request id by construction of the log
+                }
+            }
+        }
+    }
+
+    private func checkCatalogs() {
+        guard let log = cluster.orders.first?.log else { return }
+        let ordered = Dictionary(uniqueKeysWithValues: log.orders.values.map { ($0.requestId, $0.quantity) })
+        let firstRestocks = cluster.catalogs[0].state.restocks
+        for catalog in cluster.catalogs {
+            let state = catalog.state
+            let committed = Dictionary(uniqueKeysWithValues: state.committed.values.map { ($0.requestId, $0.quantity) })
+            if committed != ordered {
+                let extra = Set(committed.keys).subtracting(ordered.keys).sorted().prefix(5)
+                let missing = Set(ordered.keys).subtracting(committed.keys).sorted().prefix(5)
+                ledger.violation(
+                    "\(catalog.name) commits differ from the order log: extra \(extra), missing \(missing)"
+                )
+            }
+            if state.restocks != firstRestocks { ledger.violation("\(catalog.name) has different restocks") }
+            for (opId, (_, acknowledged)) in ledger.restocks where acknowledged && state.restocks[opId] == nil {
+                ledger.violation("\(catalog.name) lost acknowledged restock \(opId)")
+            }
+            if !state.holds.isEmpty {
+                ledger.violation("\(catalog.name) still holds \(state.holds.keys.sorted()) after convergence")
+            }
+            for book in cluster.books {
+                let restocked = state.restocks.values.filter { $0.item == book.item }.reduce(0) { $0 + $1.count }
+                let sold = state.committed.values.filter { $0.item == book.item }.reduce(0) { $0 + $1.quantity }
+                let expected = book.stock + restocked - sold
+                if state.stockOnHand(book.item) != expected || expected < 0 {
+                    ledger.violation(
+                        "\(catalog.name) item \(book.item): \(state.stockOnHand(book.item)) on hand, expected "
+                            + "\(book.stock) + \(restocked) − \(sold) = \(expected)"
+                    )
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import PygmyBookstore
+
+/// What a client learned about one buy.
+enum SimBuyOutcome: Equatable {
+    case acknowledged(BuyResponse)
+    /// A definite refusal (out of stock, unknown item): the buy must not be in any log.
+    case rejected(BookstoreError.Code)
+    /// A timeout or an error that does not say whether the buy happened.
+    case unknown
+}
+
+/// One client's record of a buy.
+struct SimBuy {
+    var request: BuyRequest
+    var sent: Int64
+    var answered: Int64?
+    var outcome: SimBuyOutcome = .unknown
+    var attempts = 1
+}
+
+/// A client of the frontend: buys and looks up random books, retries unknown outcomes with the same
+/// request id, and records everything for the checker.
+final class SimClient: SimNode {
+    let index: Int
+    private var remaining: Int
+    private var sequence = 0
+    let ledger: SimLedger
+
+    init(index: Int, operations: Int, world: SimWorld, settings: SimSettings, ledger: SimLedger) {
+        self.index = index
+        self.remaining = operations
+        self.ledger = ledger
+        super.init(name: "client-\(index)", role: .frontend, world: world, settings: settings)
+    }
+
+    /// Clients do not heartbeat: they just work.
+    override func boot() { after(world.random.micros(0...20_000)) { [unowned self] in nextOperation() } }
+
+    private func nextOperation() {
+        guard remaining > 0 else { return ledger.clientFinished() }
+        remaining -= 1
+        let think = world.random.micros(0...30_000)
+        if world.random.chance(0.6) {
+            sequence += 1
+            let item = world.random.chance(0.02) ? 999 : world.random.int(1...ledger.items)
+            let request = BuyRequest(item: item, quantity: world.random.int(1...3), requestId: "\(name)-\(sequence)")
+            buy(request, attempt: 1) { [unowned self] in after(think) { [unowned self] in nextOperation() } }
+        } else {
+            lookup(world.random.int(1...ledger.items)) { [unowned self] in
+                after(think) { [unowned self] in nextOperation() }
+            }
+        }
+    }
+
+    private func buy(_ request: BuyRequest, attempt: Int, _ done: @escaping () -> Void) {
+        let sent = now
+        if attempt == 1 { ledger.buys[request.requestId] = SimBuy(request: request, sent: sent) }
+        ledger.buys[request.requestId]!.attempts = attempt
+        call("frontend", .buy(request), timeout: 15_000_000) { [unowned self] reply in
+            let outcome: SimBuyOutcome
+            switch reply {
+            case .response(.bought(let response)): outcome = .acknowledged(response)
+            case .response(.error(let error)) where error.code == .outOfStock || error.code == .unknownItem:
+                outcome = .rejected(error.code)
+            default: outcome = .unknown
+            }
+            ledger.buys[request.requestId]!.outcome = outcome
+            ledger.buys[request.requestId]!.answered = now
+            if case .acknowledged(let response) = outcome { ledger.acknowledged(response, at: now) }
+            world.log("\(name) buy \(request.requestId) item \(request.item)×\(request.quantity): \(outcome)")
+            // An unknown outcome may be retried with the same request id: it must not buy twice.
+            if outcome == .unknown && attempt < 3 && world.random.chance(0.7) {
+                return after(world.random.micros(10_000...500_000)) { [unowned self] in
+                    buy(request, attempt: attempt + 1, done)
+                }
+            }
+            done()
+        }
+    }
+
+    private func lookup(_ item: ItemID, _ done: @escaping () -> Void) {
+        let sent = now
+        let mustInclude = ledger.acknowledgedBuys(of: item)
+        let hitsBefore = ledger.cacheHits
+        call("frontend", .lookup(item), timeout: 15_000_000) { [unowned self] reply in
+            if case .response(.book(let book)) = reply {
+                let missing = mustInclude.subtracting(book.committed)
+                if !missing.isEmpty {
+                    ledger.violation(
+                        "lookup of item \(item) sent at \(sent) µs by \(name) returned stock \(book.book.stock) "
+                            + "without the acknowledged buys \(missing.sorted())"
+                            + (ledger.cacheHits > hitsBefore ? " (a cache hit was served meanwhile)" : "")
+                    )
+                }
+            }
+            done()
+        }
+    }
+}
+
+/// Restocks a random item through the frontend now and then, recording acknowledged restocks.
+final class SimRestocker: SimNode {
+    let ledger: SimLedger
+    private var sequence = 0
+
+    init(world: SimWorld, settings: SimSettings, ledger: SimLedger) {
+        self.ledger = ledger
+        super.init(name: "restocker", role: .frontend, world: world, settings: settings)
+    }
+
+    override func boot() { after(200_000) { [unowned self] in restock() } }
+
+    private func restock() {
+        guard !ledger.clientsDone else { return }
+        sequence += 1
+        let request = RestockRequest(
+            item: world.random.int(1...ledger.items),
+            count: world.random.int(1...6),
+            opId: "restock-\(sequence)"
+        )
+        ledger.restocks[request.opId] = (request, false)
+        call("frontend", .restock(request), timeout: 15_000_000) { [unowned self] reply in
+            if case .response(.book) = reply { ledger.restocks[request.opId]!.1 = true }
+            after(world.random.micros(100_000...400_000)) { [unowned self] in restock() }
+        }
+    }
+}

@@ -1,0 +1,269 @@
+import PygmyBookstore
+
+/// An order replica: `OrderLogState` (durable) and the real `BuyCoordinator`, driven the way
+/// `OrderNode` drives them, with the same recovery, redelivery, anti-entropy and join barrier.
+final class SimOrder: SimNode {
+    /// Durable.
+    private(set) var log: OrderLogState
+    /// Buys running here, with the callers waiting for each.
+    private var running: [String: [(SimResponse) -> Void]] = [:]
+    private var abortRequested: Set<String> = []
+    /// Catalog replicas each running buy holds at, for the join barrier.
+    private var buyTargets: [Int: Set<String>] = [:]
+    private var nextToken = 0
+    /// Called after every change to the log, for the invariant checks.
+    var onWrite: (SimOrder) -> Void = { _ in }
+
+    init(name: String, index: Int, count: Int, world: SimWorld, settings: SimSettings) {
+        log = OrderLogState(replicaIndex: index, replicaCount: count)
+        super.init(name: name, role: .order, world: world, settings: settings)
+    }
+
+    override func lostVolatileState() {
+        running = [:]
+        abortRequested = []
+        buyTargets = [:]
+    }
+
+    override func boot() {
+        super.boot()
+        after(settings.heartbeat) { [unowned self] in recover() }
+        every(settings.heartbeat * 2) { [unowned self] done in redeliver(done) }
+        every(settings.heartbeat * 5) { [unowned self] done in antiEntropy(done) }
+    }
+
+    private func apply(_ mutations: [OrderMutation]) {
+        guard !mutations.isEmpty else { return }
+        log.apply(mutations)
+        onWrite(self)
+    }
+
+    // MARK: Serving
+
+    override func handle(_ request: SimRequest, from peer: String, reply: @escaping (SimResponse) -> Void) {
+        switch request {
+        case .buy(let buy): self.buy(buy, reply)
+        case .resolve(let request):
+            if let record = log.orders[request.requestId] {
+                return reply(
+                    .resolution(
+                        .committed(
+                            CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity)
+                        )
+                    )
+                )
+            }
+            if running[request.requestId] != nil { abortRequested.insert(request.requestId) }
+            reply(.resolution(.aborted))
+        case .replicate(let request):
+            apply(log.mutationsToMerge(orders: request.orders, rejections: request.rejections))
+            reply(.ok)
+        case .listOrders:
+            reply(.log(snapshot))
+        case .join(let request):
+            detector.succeeded(request.catalog, now: clock)
+            world.log("\(name) join barrier for \(request.catalog) from \(peer)")
+            awaitBarrier(request.catalog, deadline: now + 8_000_000) { [unowned self] in
+                world.log("\(name) join barrier for \(request.catalog) passed")
+                reply(.ok)
+            }
+        default:
+            super.handle(request, from: peer, reply: reply)
+        }
+    }
+
+    var snapshot: OrderLogSnapshot {
+        OrderLogSnapshot(
+            orders: log.orderedLog,
+            rejections: log.rejections.values.sorted { $0.requestId < $1.requestId }
+        )
+    }
+
+    private func awaitBarrier(_ catalog: String, deadline: Int64, _ done: @escaping () -> Void) {
+        if now < deadline, buyTargets.values.contains(where: { !$0.contains(catalog) }) {
+            after(2_000) { [unowned self] in awaitBarrier(catalog, deadline: deadline, done) }
+        } else {
+            done()
+        }
+    }
+
+    // MARK: Buying (OrderNode.buy / coordinate / attemptBuy)
+
+    private func buy(_ request: BuyRequest, _ reply: @escaping (SimResponse) -> Void) {
+        guard (1...1_000_000).contains(request.quantity), !request.requestId.isEmpty else {
+            return reply(.error(BookstoreError(.invalidValue, "bad buy")))
+        }
+        if running[request.requestId] != nil { return running[request.requestId]!.append(reply) }
+        if let outcome = log.outcome(of: request.requestId) {
+            if case .ordered(let record) = outcome, log.undelivered.contains(record.requestId) {
+                return deliverLogged(record) { reply(Self.answer(outcome)) }
+            }
+            return reply(Self.answer(outcome))
+        }
+        running[request.requestId] = [reply]
+        coordinate(request, attempt: 1) { [unowned self] response in
+            for waiter in running.removeValue(forKey: request.requestId) ?? [] { waiter(response) }
+        }
+    }
+
+    static func answer(_ outcome: BuyOutcome) -> SimResponse {
+        switch outcome {
+        case .ordered(let record): .bought(BuyResponse(record))
+        case .rejected(let rejection): .error(BookstoreError(rejection.code, rejection.message))
+        }
+    }
+
+    private func coordinate(_ request: BuyRequest, attempt: Int, _ done: @escaping (SimResponse) -> Void) {
+        attemptBuy(request) { [unowned self] outcome in
+            switch outcome {
+            case .ordered(let response): done(.bought(response))
+            case .refused(let error):
+                if error.code == .inProgress, let outcome = log.outcome(of: request.requestId) {
+                    return done(Self.answer(outcome))
+                }
+                done(.error(error))
+            case .retry(let reason) where attempt < 3:
+                world.log("\(name) retries \(request.requestId): \(reason)")
+                coordinate(request, attempt: attempt + 1, done)
+            case .retry(let reason):
+                done(.error(BookstoreError(.unavailable, "buy could not complete: \(reason)")))
+            }
+        }
+    }
+
+    private final class Run {
+        var machine: BuyCoordinator
+        init(_ machine: BuyCoordinator) { self.machine = machine }
+    }
+
+    private func attemptBuy(_ request: BuyRequest, _ done: @escaping (BuyCoordinator.Outcome) -> Void) {
+        var targets = up(.catalog)
+        if targets.isEmpty { targets = peers(.catalog) }
+        abortRequested.remove(request.requestId)
+        let token = nextToken
+        nextToken += 1
+        buyTargets[token] = Set(targets)
+        let run = Run(BuyCoordinator(request: request, coordinator: name, targets: targets, catalogs: peers(.catalog)))
+        let actions = run.machine.start()
+        drive(run, actions) { [unowned self] outcome in
+            buyTargets.removeValue(forKey: token)
+            done(outcome)
+        }
+    }
+
+    /// Executes `actions` in order, then what the machine awaits, until it is done.
+    private func drive(
+        _ run: Run,
+        _ actions: [BuyCoordinator.Action],
+        _ done: @escaping (BuyCoordinator.Outcome) -> Void
+    ) {
+        var remaining = actions[...]
+        guard let action = remaining.popFirst() else { return advance(run, done) }
+        switch action {
+        case .persist(let mutations):
+            apply(mutations)
+            drive(run, Array(remaining), done)
+        case .abort(let replicas, let abort):
+            callAll(replicas, .abort(abort), timeout: settings.callTimeout) { [unowned self] _ in
+                drive(run, Array(remaining), done)
+            }
+        case .checkpoint(let step):
+            world.log("\(name) \(run.machine.request.requestId) \(step)")
+            drive(run, Array(remaining), done)
+        }
+    }
+
+    private func advance(_ run: Run, _ done: @escaping (BuyCoordinator.Outcome) -> Void) {
+        let id = run.machine.request.requestId
+        switch run.machine.awaiting {
+        case .holds(let replicas, let hold):
+            callAll(replicas, .hold(hold), timeout: settings.callTimeout) { [unowned self] replies in
+                var answers: [String: BuyCoordinator.HoldReply] = [:]
+                for (replica, reply) in replies {
+                    switch reply {
+                    case .response(.hold(let outcome)): answers[replica] = .answered(outcome)
+                    case .response(let other): answers[replica] = .failed("\(other)")
+                    case .failed(_, let why): answers[replica] = .failed(why)
+                    }
+                }
+                drive(run, run.machine.holdsAnswered(answers), done)
+            }
+        case .decision:
+            let actions = run.machine.decide(
+                log: log,
+                abortRequested: abortRequested.remove(id) != nil,
+                timeMicros: now
+            )
+            drive(run, actions, done)
+        case .replication(let replication):
+            callAll(up(.order), .replicate(replication), timeout: settings.callTimeout) { [unowned self] _ in
+                drive(run, run.machine.replicated(), done)
+            }
+        case .commits(_, let buy):
+            deliver(buy) { [unowned self] acked in drive(run, run.machine.committed(acknowledgedBy: acked), done) }
+        case .done(let outcome):
+            done(outcome)
+        }
+    }
+
+    /// Sends the commit to every catalog replica, waiting only for those that look up.
+    private func deliver(_ buy: CommittedBuy, _ done: @escaping (Set<String>) -> Void) {
+        let up = up(.catalog)
+        for replica in peers(.catalog) where !up.contains(replica) {
+            callPeer(replica, .commit(buy), timeout: settings.callTimeout) { _ in }
+        }
+        callAll(up, .commit(buy), timeout: settings.callTimeout) { replies in
+            done(Set(replies.compactMap { if case .response(.ok) = $0.value { $0.key } else { nil } }))
+        }
+    }
+
+    // MARK: Recovery and background work
+
+    private func recover() {
+        callEach(up(.order), { _ in .listOrders }, timeout: settings.callTimeout * 2) { [unowned self] replies in
+            for case (_, .response(.log(let peerLog))) in replies {
+                apply(log.mutationsToMerge(orders: peerLog.orders, rejections: peerLog.rejections))
+            }
+            var pending = log.pending.keys.filter { running[$0] == nil }.sorted()[...]
+            func next() {
+                guard let id = pending.popFirst() else { return redeliver {} }
+                apply([.forget(requestId: id)])
+                callAll(
+                    up(.catalog),
+                    .abort(AbortRequest(requestId: id, coordinator: name)),
+                    timeout: settings.callTimeout
+                ) {
+                    _ in next()
+                }
+            }
+            next()
+        }
+    }
+
+    private func redeliver(_ done: @escaping () -> Void) {
+        var ids = log.undelivered.sorted()[...]
+        func next() {
+            guard let id = ids.popFirst() else { return done() }
+            guard let record = log.orders[id] else { return next() }
+            deliverLogged(record) { next() }
+        }
+        next()
+    }
+
+    private func deliverLogged(_ record: OrderRecord, _ done: @escaping () -> Void) {
+        deliver(CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity)) {
+            [unowned self] acked in
+            if acked.isSuperset(of: peers(.catalog)) { apply([.delivered(requestId: record.requestId)]) }
+            done()
+        }
+    }
+
+    private func antiEntropy(_ done: @escaping () -> Void) {
+        callEach(up(.order), { _ in .listOrders }, timeout: settings.callTimeout * 2) { [unowned self] replies in
+            for case (_, .response(.log(let peerLog))) in replies {
+                apply(log.mutationsToMerge(orders: peerLog.orders, rejections: peerLog.rejections))
+            }
+            done()
+        }
+    }
+}

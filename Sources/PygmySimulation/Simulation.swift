@@ -1,0 +1,125 @@
+import PygmyBookstore
+
+/// One deterministic run of the whole store: a frontend, catalog and order replicas, concurrent
+/// clients and a restocker on a simulated network, with crashes, restarts, delays, reordering, lost
+/// and duplicated messages, all drawn from one seed. Then the faults stop, the cluster is given time
+/// to converge, and every invariant is checked.
+///
+/// Replay a failing run with `PYGMY_SIM_SEED=<seed> swift test --filter Simulation` or
+/// `pygmy sim --seed <seed> --trace`.
+public struct Simulation {
+    public struct Options: Sendable {
+        public var catalogs = 2
+        public var orders = 2
+        public var clients = 6
+        public var operationsPerClient = 25
+        public var items = 4
+        public var initialStock = 12
+        /// Time after the clients finish for the cluster to converge, without faults.
+        public var settleMicros: Int64 = 60_000_000
+        /// Fault parameters; nil draws them from the seed.
+        public var faults: SimFaults?
+        public var settings = SimSettings()
+        public var traceLimit = 400
+
+        public init() {}
+    }
+
+    public struct Report: Sendable {
+        public var seed: UInt64
+        public var faults: String
+        public var violations: [String]
+        public var events: Int
+        public var simulatedMicros: Int64
+        public var buys = 0
+        public var acknowledged = 0
+        public var rejected = 0
+        public var unknown = 0
+        public var crashes = 0
+        public var lookups = 0
+        /// The last lines of the event trace (kept for failing runs).
+        public var trace: [String]
+
+        public var passed: Bool { violations.isEmpty }
+
+        public var summary: String {
+            "seed \(seed): \(passed ? "ok" : "\(violations.count) VIOLATIONS"), \(events) events, "
+                + "\(simulatedMicros / 1000) ms simulated, buys \(buys) (acked \(acknowledged), rejected \(rejected), "
+                + "unknown \(unknown)), \(crashes) crashes; faults: \(faults)"
+        }
+    }
+
+    public let seed: UInt64
+    public let options: Options
+
+    public init(seed: UInt64, options: Options = Options()) {
+        self.seed = seed
+        self.options = options
+    }
+
+    public func run() -> Report {
+        var random = SimRandom(seed: seed)
+        let faults = options.faults ?? SimFaults.random(&random)
+        let world = SimWorld(random: random, faults: faults, traceLimit: options.traceLimit)
+        let cluster = SimCluster(world: world, options: options)
+        let checker = SimChecker(cluster: cluster)
+        var traceAtFirstViolation: [String]?
+        cluster.ledger.onViolation = { text in
+            guard traceAtFirstViolation == nil else { return }
+            world.log("VIOLATION: \(text)")
+            traceAtFirstViolation = world.trace
+        }
+        cluster.start()
+
+        // Clients run while the fault injector crashes replicas; then the faults stop.
+        var crashes = 0
+        if faults.crashes { cluster.injectFaults { crashes += 1 } }
+        let limit: Int64 = 600_000_000
+        world.run(until: limit) {
+            checker.checkStep()
+            if cluster.ledger.clientsDone { cluster.stopFaults() }
+        } stopWhen: {
+            cluster.ledger.clientsDone && cluster.allUp
+        }
+        if !cluster.ledger.clientsDone {
+            cluster.ledger.violation("clients did not finish within \(limit / 1_000_000) s")
+        }
+        cluster.stopFaults()
+        // Give the cluster a bounded time to converge (checked every heartbeat), then check everything.
+        let settleDeadline = world.now + options.settleMicros
+        var settled = false
+        while !settled && world.now < settleDeadline {
+            world.run(until: world.now + options.settings.heartbeat) {
+                checker.checkStep()
+            } stopWhen: {
+                false
+            }
+            settled = checker.converged
+        }
+        if !settled {
+            cluster.ledger.violation(
+                "the replicas did not converge within \(options.settleMicros / 1_000_000) s after the faults stopped"
+            )
+        }
+        checker.checkEnd()
+
+        var report = Report(
+            seed: seed,
+            faults: faults.description,
+            violations: cluster.ledger.violations,
+            events: world.events,
+            simulatedMicros: world.now,
+            trace: traceAtFirstViolation ?? []
+        )
+        report.crashes = crashes
+        for buy in cluster.ledger.buys.values {
+            report.buys += 1
+            switch buy.outcome {
+            case .acknowledged: report.acknowledged += 1
+            case .rejected: report.rejected += 1
+            case .unknown: report.unknown += 1
+            }
+        }
+        return report
+    }
+}
