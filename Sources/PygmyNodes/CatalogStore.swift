@@ -116,8 +116,8 @@ final class CatalogStore: Sendable {
                         [p.item, p.cost, p.version, p.opId]
                     )
                 case .reject(let requestId):
-                    try db.execute(sql: "DELETE FROM hold WHERE request_id = ?", arguments: [requestId])
-                    try db.execute(sql: "INSERT OR IGNORE INTO rejected VALUES (?)", arguments: [requestId])
+                    try db.executeCached("DELETE FROM hold WHERE request_id = ?", [requestId])
+                    try db.executeCached("INSERT OR IGNORE INTO rejected VALUES (?)", [requestId])
                 }
             }
         }
