@@ -204,7 +204,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             }
         }
         pending[call.streamID] = entry
-        writeFrame(buffer, context)
+        if pending.count == 1 {
+            // Alone on the connection: nothing to share a flush with, so flush at once, without a task.
+            unflushed = false
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        } else {
+            writeFrame(buffer, context)
+        }
     }
 
     /// The flush that follows each `RPCClient` write: the frames were written and their flush is already

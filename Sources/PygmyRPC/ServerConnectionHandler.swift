@@ -260,7 +260,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             let start = FrameWriter.beginResponse(streamID: streamID, to: &buffer)
             buffer.writeBytes(bytes)
             FrameWriter.finish(lengthIndex: start, in: &buffer)
-            writeFrame(buffer, context)
+            // The only call in flight has nothing to share a flush with: flush at once, without a task.
+            if inFlight.count <= 1 {
+                unflushed = false
+                context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            } else {
+                writeFrame(buffer, context)
+            }
         case .failure(let error as RPCError):
             writeError(streamID, error, context)
         case .failure(is CancellationError):
@@ -310,7 +316,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Writes a frame and makes sure a flush follows in this event-loop tick: at the end of the current
     /// read burst (`channelReadComplete`) or else in a task queued behind the work already queued on the
     /// loop, so the responses of calls that finish together share one flush (one `write` system call)
-    /// and no frame waits for a later event.
+    /// and no frame waits for a later event. (A response while no other call is in flight is flushed at
+    /// once instead: see `completeCall`.)
     private func writeFrame(_ buffer: ByteBuffer, _ context: ChannelHandlerContext) {
         context.write(wrapOutboundOut(buffer), promise: nil)
         unflushed = true
