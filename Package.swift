@@ -103,6 +103,7 @@ let package = Package(
                 "PygmyBookstore",
                 "PygmyRPC",
                 "PygmyTLS",
+                "PygmySimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
