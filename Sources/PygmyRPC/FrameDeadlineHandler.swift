@@ -45,7 +45,7 @@ final class FrameDeadlineHandler: ChannelDuplexHandler {
             startedAt = nil
             paused = false
         } else if startedAt == nil || progress.completedMessages != startedMessage {
-            startedAt = .now()
+            startedAt = context.eventLoop.now
             startedMessage = progress.completedMessages
             paused = false
             scheduleTimer(context)
@@ -62,7 +62,7 @@ final class FrameDeadlineHandler: ChannelDuplexHandler {
         readRequested = true
         if paused {
             paused = false
-            startedAt = .now()
+            startedAt = context.eventLoop.now
             scheduleTimer(context)
         }
         context.read()
@@ -92,7 +92,7 @@ final class FrameDeadlineHandler: ChannelDuplexHandler {
 
     private func check(_ context: ChannelHandlerContext) {
         guard !expired, context.channel.isActive, let startedAt, progress.isInsideMessage else { return }
-        guard NIODeadline.now() >= startedAt + timeout else { return scheduleTimer(context) }
+        guard context.eventLoop.now >= startedAt + timeout else { return scheduleTimer(context) }
         guard readRequested else {
             paused = true  // back-pressure: the server is not reading, so the peer cannot finish
             return
@@ -113,6 +113,9 @@ final class FrameDeadlineHandler: ChannelDuplexHandler {
             .error(streamID: 0, code: RPCError.Code.deadlineExceeded.rawValue, message: message),
             to: &buffer
         )
-        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in context.close(promise: nil) }
+        // Close straight after the write, not when it completes: a peer that does not read could hold
+        // the write, and with it the connection, forever.
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        context.close(promise: nil)
     }
 }
