@@ -62,29 +62,30 @@ public actor OrderNode {
             throw BookstoreError(.invalidValue, "request id must be 1 to 128 bytes")
         }
         if let task = running[request.requestId] { return try await task.value }
-        if let outcome = log.outcome(of: request.requestId) {
-            // An order learnt from a peer (or whose commit is still on its way) is acknowledged only once
-            // the live catalog replicas have its commit, so no read after the answer misses it. Found by
-            // the simulator: a retry answered from the log before the coordinator had committed.
-            if case .ordered(let record) = outcome, log.undelivered.contains(record.requestId) {
-                let replies = await deliverLogged(record)
-                let missing = peers.names(.catalog).filter {
-                    !replies.acked.contains($0) && !replies.refused.contains($0)
-                }
-                guard missing.isEmpty else {
-                    throw BookstoreError(
-                        .unavailable,
-                        "order \(record.order) is decided, but catalog replicas \(missing.joined(separator: ", ")) "
-                            + "have not confirmed it yet; retry for its outcome"
-                    )
-                }
-            }
-            return try Self.answer(outcome)
-        }
+        if let outcome = log.outcome(of: request.requestId) { return try await answerFromLog(outcome) }
         let task = Task { try await self.coordinate(request) }
         running[request.requestId] = task
         defer { running.removeValue(forKey: request.requestId) }
         return try await task.value
+    }
+
+    /// Answers with an outcome already in the log. An order learnt from a peer (or whose commit is still on
+    /// its way) is acknowledged only once every catalog replica has its commit or is down, so no read after
+    /// the answer misses it. Found by the simulator: retries answered from the log before the coordinator
+    /// had committed.
+    private func answerFromLog(_ outcome: BuyOutcome) async throws -> BuyResponse {
+        if case .ordered(let record) = outcome, log.undelivered.contains(record.requestId) {
+            let replies = await deliverLogged(record)
+            let missing = peers.names(.catalog).filter { !replies.acked.contains($0) && !replies.refused.contains($0) }
+            guard missing.isEmpty else {
+                throw BookstoreError(
+                    .unavailable,
+                    "order \(record.order) is decided, but catalog replicas \(missing.joined(separator: ", ")) "
+                        + "have not confirmed it yet; retry for its outcome"
+                )
+            }
+        }
+        return try Self.answer(outcome)
     }
 
     static func answer(_ outcome: BuyOutcome) throws -> BuyResponse {
@@ -160,7 +161,9 @@ public actor OrderNode {
             case .done(.ordered(let response)):
                 return response
             case .done(.refused(let error)):
-                if error.code == .inProgress, let outcome = log.outcome(of: id) { return try Self.answer(outcome) }
+                if error.code == .inProgress, let outcome = log.outcome(of: id) {
+                    return try await answerFromLog(outcome)
+                }
                 throw error
             case .done(.retry(let reason)):
                 throw RetryBuy(reason: reason)

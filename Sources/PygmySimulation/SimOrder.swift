@@ -94,25 +94,26 @@ final class SimOrder: SimNode {
             return reply(.error(BookstoreError(.invalidValue, "bad buy")))
         }
         if running[request.requestId] != nil { return running[request.requestId]!.append(reply) }
-        if let outcome = log.outcome(of: request.requestId) {
-            if case .ordered(let record) = outcome, log.undelivered.contains(record.requestId) {
-                return deliverLogged(record) { [unowned self] acked, refused in
-                    let missing = peers(.catalog).filter { !acked.contains($0) && !refused.contains($0) }
-                    guard missing.isEmpty else {
-                        return reply(
-                            .error(
-                                BookstoreError(.unavailable, "order \(record.order) not yet confirmed by \(missing)")
-                            )
-                        )
-                    }
-                    reply(Self.answer(outcome))
-                }
-            }
-            return reply(Self.answer(outcome))
-        }
+        if let outcome = log.outcome(of: request.requestId) { return answerFromLog(outcome, reply) }
         running[request.requestId] = [reply]
         coordinate(request, attempt: 1) { [unowned self] response in
             for waiter in running.removeValue(forKey: request.requestId) ?? [] { waiter(response) }
+        }
+    }
+
+    /// `OrderNode.answerFromLog`: an order is answered only once every catalog replica has it or is down.
+    private func answerFromLog(_ outcome: BuyOutcome, _ reply: @escaping (SimResponse) -> Void) {
+        guard case .ordered(let record) = outcome, log.undelivered.contains(record.requestId) else {
+            return reply(Self.answer(outcome))
+        }
+        deliverLogged(record) { [unowned self] acked, refused in
+            let missing = peers(.catalog).filter { !acked.contains($0) && !refused.contains($0) }
+            guard missing.isEmpty else {
+                return reply(
+                    .error(BookstoreError(.unavailable, "order \(record.order) not yet confirmed by \(missing)"))
+                )
+            }
+            reply(Self.answer(outcome))
         }
     }
 
@@ -129,7 +130,7 @@ final class SimOrder: SimNode {
             case .ordered(let response): done(.bought(response))
             case .refused(let error):
                 if error.code == .inProgress, let outcome = log.outcome(of: request.requestId) {
-                    return done(Self.answer(outcome))
+                    return answerFromLog(outcome, done)
                 }
                 done(.error(error))
             case .retry(let reason) where attempt < 3:
