@@ -10,6 +10,10 @@ let strictSwift6: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+/// The simulation and the state machines it drives are optimised even in debug builds, so `swift test`
+/// can sweep thousands of seeds in a couple of minutes.
+let optimisedSwift6 = strictSwift6 + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "Pygmy",
     platforms: [.macOS(.v15)],
@@ -70,13 +74,13 @@ let package = Package(
         .target(
             name: "PygmyBookstore",
             dependencies: [],
-            swiftSettings: strictSwift6
+            swiftSettings: optimisedSwift6
         ),
         // Deterministic simulation of the whole store over the pure state machines (seeded, no I/O).
         .target(
             name: "PygmySimulation",
             dependencies: ["PygmyBookstore"],
-            swiftSettings: strictSwift6
+            swiftSettings: optimisedSwift6
         ),
         // The nodes: actors that run the state machines over RPC and SQLite.
         .target(
@@ -103,6 +107,7 @@ let package = Package(
                 "PygmyBookstore",
                 "PygmyRPC",
                 "PygmyTLS",
+                "PygmySimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),

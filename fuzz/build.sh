@@ -9,7 +9,9 @@
 # 2. swiftc compiles fuzz/Entry.swift with Tests/PygmyFuzzTests/FuzzHarness.swift (the targets, shared with
 #    the regression tests) and links them with those modules' objects and libFuzzer.
 #
-# Environment: FUZZ_CONFIG=release|debug (default release: much faster fuzzing, slower build).
+# Environment: FUZZ_CONFIG=release|debug (default release: much faster fuzzing, slower build);
+# FUZZ_BUILD_JOBS=N (swift build -j N; default: one per core), FUZZ_NICE=N (run the compilers under
+# `nice -n N`, for a machine shared with others).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
@@ -18,12 +20,15 @@ config="${FUZZ_CONFIG:-release}"
 scratch="fuzz/out/spm"
 bin="fuzz/out/bin"
 flags=(-Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing)
+[ -n "${FUZZ_BUILD_JOBS:-}" ] && flags+=(-j "$FUZZ_BUILD_JOBS")
+nice=()
+[ -n "${FUZZ_NICE:-}" ] && nice=(nice -n "$FUZZ_NICE")
 mkdir -p fuzz/out "$bin"
 
 echo "== fuzz build: library modules ($config, -sanitize=fuzzer,address) into $scratch"
 for target in PygmyRPC PygmyBookstore NIOEmbedded; do
     for attempt in 1 2 3; do
-        if swift build --scratch-path "$scratch" -c "$config" --target "$target" "${flags[@]}" >"fuzz/out/build-$target.log" 2>&1; then
+        if "${nice[@]}" swift build --scratch-path "$scratch" -c "$config" --target "$target" "${flags[@]}" >"fuzz/out/build-$target.log" 2>&1; then
             break
         fi
         if [ "$attempt" -eq 3 ]; then
@@ -53,7 +58,7 @@ mkdir -p "$bin"
 opt=(-O)
 [ "$config" = debug ] && opt=(-Onone -g)
 echo "== fuzz build: linking $bin/pygmy-fuzz (${#objects[@]} objects)"
-swiftc "${opt[@]}" -parse-as-library -module-name PygmyFuzz \
+"${nice[@]}" swiftc "${opt[@]}" -parse-as-library -module-name PygmyFuzz \
     -sanitize=fuzzer,address \
     -swift-version 6 -enable-upcoming-feature ExistentialAny \
     -I "$products/Modules" -I "$products" "${cc_flags[@]}" \

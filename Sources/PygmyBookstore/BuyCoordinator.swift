@@ -54,7 +54,8 @@ public struct BuyCoordinator: Sendable {
         case decision
         /// Send the outcome to the peer order replicas that are up, then call `replicated()`.
         case replication(ReplicateRequest)
-        /// Send the commit to these catalog replicas and report which acknowledged with `committed`.
+        /// Send the commit to these catalog replicas and report with `committed` which acknowledged it and
+        /// which refused the connection (a process that is down rejoins before it serves reads).
         case commits([String], CommittedBuy)
         case done(Outcome)
     }
@@ -63,7 +64,7 @@ public struct BuyCoordinator: Sendable {
         case created, holdingFirst, holdingRest, deciding
         case replicatingRejection(BookstoreError)
         case replicatingOrder(OrderRecord)
-        case committing(OrderRecord)
+        case committing(OrderRecord, round: Int)
         case done
     }
 
@@ -76,6 +77,9 @@ public struct BuyCoordinator: Sendable {
     public private(set) var awaiting: Awaiting = .decision
     private var phase: Phase = .created
     private var replies: [String: HoldReply] = [:]
+    private var commitAcknowledged: Set<String> = []
+    /// Rounds of commits before the buy is answered with "decided, not yet confirmed; retry".
+    public static let commitRounds = 3
 
     public init(request: BuyRequest, coordinator: String, targets: [String], catalogs: [String]) {
         precondition(!targets.isEmpty, "a buy needs at least one catalog replica to hold at")
@@ -208,7 +212,7 @@ public struct BuyCoordinator: Sendable {
             finish(.refused(error))
             return []
         case .replicatingOrder(let record):
-            phase = .committing(record)
+            phase = .committing(record, round: 1)
             awaiting = .commits(
                 catalogs,
                 CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity)
@@ -219,11 +223,36 @@ public struct BuyCoordinator: Sendable {
         }
     }
 
-    /// The catalog replicas that acknowledged the commit. When all did, the order needs no redelivery.
-    public mutating func committed(acknowledgedBy acked: Set<String>) -> [Action] {
-        guard case .committing(let record) = phase else { preconditionFailure("no commit was asked for") }
-        finish(.ordered(BuyResponse(record)))
-        return acked.isSuperset(of: catalogs) ? [.persist([.delivered(requestId: record.requestId)])] : []
+    /// The answers to a round of commits. The buy is acknowledged once every catalog replica has the
+    /// commit or refused the connection (it is down, and rejoins through the order logs before serving
+    /// reads); a replica that did not answer gets the commit again, so no read after the answer can miss
+    /// the order. After `commitRounds` rounds the buy ends with `unavailable`: the order stands, and a
+    /// retry of the request id returns it once it is confirmed.
+    public mutating func committed(acknowledgedBy acked: Set<String>, refusedBy refused: Set<String>) -> [Action] {
+        guard case .committing(let record, let round) = phase else { preconditionFailure("no commit was asked for") }
+        commitAcknowledged.formUnion(acked)
+        let missing = catalogs.filter { !commitAcknowledged.contains($0) && !refused.contains($0) }
+        if missing.isEmpty {
+            finish(.ordered(BuyResponse(record)))
+            return commitAcknowledged.isSuperset(of: catalogs)
+                ? [.persist([.delivered(requestId: record.requestId)])] : []
+        }
+        let commit = CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity)
+        guard round < Self.commitRounds else {
+            finish(
+                .refused(
+                    BookstoreError(
+                        .unavailable,
+                        "order \(record.order) is decided, but catalog replicas \(missing.joined(separator: ", ")) "
+                            + "have not confirmed it yet; retry request \(record.requestId) for its outcome"
+                    )
+                )
+            )
+            return []
+        }
+        phase = .committing(record, round: round + 1)
+        awaiting = .commits(missing, commit)
+        return []
     }
 
     private mutating func reject(_ code: BookstoreError.Code, _ message: String) -> [Action] {

@@ -62,19 +62,30 @@ public actor OrderNode {
             throw BookstoreError(.invalidValue, "request id must be 1 to 128 bytes")
         }
         if let task = running[request.requestId] { return try await task.value }
-        if let outcome = log.outcome(of: request.requestId) {
-            // An order learnt from a peer (or whose commit is still on its way) is acknowledged only once
-            // the live catalog replicas have its commit, so no read after the answer misses it. Found by
-            // the simulator: a retry answered from the log before the coordinator had committed.
-            if case .ordered(let record) = outcome, log.undelivered.contains(record.requestId) {
-                await deliverLogged(record)
-            }
-            return try Self.answer(outcome)
-        }
+        if let outcome = log.outcome(of: request.requestId) { return try await answerFromLog(outcome) }
         let task = Task { try await self.coordinate(request) }
         running[request.requestId] = task
         defer { running.removeValue(forKey: request.requestId) }
         return try await task.value
+    }
+
+    /// Answers with an outcome already in the log. An order learnt from a peer (or whose commit is still on
+    /// its way) is acknowledged only once every catalog replica has its commit or is down, so no read after
+    /// the answer misses it. Found by the simulator: retries answered from the log before the coordinator
+    /// had committed.
+    private func answerFromLog(_ outcome: BuyOutcome) async throws -> BuyResponse {
+        if case .ordered(let record) = outcome, log.undelivered.contains(record.requestId) {
+            let replies = await deliverLogged(record)
+            let missing = peers.names(.catalog).filter { !replies.acked.contains($0) && !replies.refused.contains($0) }
+            guard missing.isEmpty else {
+                throw BookstoreError(
+                    .unavailable,
+                    "order \(record.order) is decided, but catalog replicas \(missing.joined(separator: ", ")) "
+                        + "have not confirmed it yet; retry for its outcome"
+                )
+            }
+        }
+        return try Self.answer(outcome)
     }
 
     static func answer(_ outcome: BuyOutcome) throws -> BuyResponse {
@@ -144,12 +155,15 @@ public actor OrderNode {
             case .replication(let replication):
                 await replicate(replication)
                 actions = buy.replicated()
-            case .commits(_, let commit):
-                actions = buy.committed(acknowledgedBy: try await deliver(commit))
+            case .commits(let replicas, let commit):
+                let replies = try await deliver(commit, to: replicas)
+                actions = buy.committed(acknowledgedBy: replies.acked, refusedBy: replies.refused)
             case .done(.ordered(let response)):
                 return response
             case .done(.refused(let error)):
-                if error.code == .inProgress, let outcome = log.outcome(of: id) { return try Self.answer(outcome) }
+                if error.code == .inProgress, let outcome = log.outcome(of: id) {
+                    return try await answerFromLog(outcome)
+                }
                 throw error
             case .done(.retry(let reason)):
                 throw RetryBuy(reason: reason)
@@ -161,20 +175,23 @@ public actor OrderNode {
     private func holds(_ hold: HoldRequest, at replicas: [String]) async -> [String: BuyCoordinator.HoldReply] {
         await withTaskGroup(of: (String, BuyCoordinator.HoldReply).self) { group in
             for replica in replicas {
-                group.addTask {
-                    do {
-                        return (
-                            replica,
-                            .answered(try await self.peers.call(replica, Catalog.Hold.self, hold, timeout: .seconds(2)))
-                        )
-                    } catch {
-                        return (replica, .failed("\(error)"))
-                    }
-                }
+                group.addTask { (replica, await self.holdReply(replica, hold)) }
             }
             var replies: [String: BuyCoordinator.HoldReply] = [:]
             for await (replica, reply) in group { replies[replica] = reply }
             return replies
+        }
+    }
+
+    /// One replica's answer to a hold. (Kept out of the task group's closure on purpose: returning a tuple
+    /// literal with a `try await` element from inside `do`/`catch` in an async closure is miscompiled by
+    /// Swift 6.3.1 with `-O` and crashes the order replica; see docs/BENCH.md, "Known issue".)
+    private func holdReply(_ replica: String, _ hold: HoldRequest) async -> BuyCoordinator.HoldReply {
+        do {
+            let outcome = try await peers.call(replica, Catalog.Hold.self, hold, timeout: .seconds(2))
+            return .answered(outcome)
+        } catch {
+            return .failed("\(error)")
         }
     }
 
@@ -199,36 +216,50 @@ public actor OrderNode {
         }
     }
 
-    /// Sends the commit to every catalog replica, waiting for those that look up; returns the replicas
-    /// that acknowledged it.
-    private func deliver(_ buy: CommittedBuy) async throws -> Set<String> {
+    /// Sends the commit to `replicas` and waits for every answer; returns which acknowledged it and which
+    /// refused the connection (their process is down).
+    private func deliver(_ buy: CommittedBuy, to replicas: [String]) async throws -> CommitReplies {
         if let hook = faultHook {
             // Sequential, so a test can stop the buy between the first commit and the rest.
-            var acked = Set<String>()
-            for (index, replica) in peers.up(.catalog).enumerated() {
-                if (try? await peers.call(replica, Catalog.Commit.self, buy, timeout: .seconds(2))) != nil {
-                    acked.insert(replica)
-                }
+            var replies = CommitReplies()
+            for (index, replica) in replicas.enumerated() {
+                replies.record(replica, await commitResult(replica, buy))
                 if index == 0 { try await hook(.afterFirstCommit) }
             }
-            return acked
+            return replies
         }
-        // Replicas that look down get the commit too, without waiting for them: one that is merely slow
-        // then has it straight away instead of at the next redelivery.
-        let up = peers.up(.catalog)
-        for replica in peers.names(.catalog) where !up.contains(replica) {
-            Task { _ = try? await self.peers.call(replica, Catalog.Commit.self, buy, timeout: .seconds(2)) }
-        }
-        return await withTaskGroup(of: String?.self) { group in
-            for replica in up {
-                group.addTask {
-                    (try? await self.peers.call(replica, Catalog.Commit.self, buy, timeout: .seconds(2))) != nil
-                        ? replica : nil
-                }
+        return await withTaskGroup(of: (String, Result<Void, any Error>).self) { group in
+            for replica in replicas {
+                group.addTask { (replica, await self.commitResult(replica, buy)) }
             }
-            var acked = Set<String>()
-            for await name in group { if let name { acked.insert(name) } }
-            return acked
+            var replies = CommitReplies()
+            for await (replica, result) in group { replies.record(replica, result) }
+            return replies
+        }
+    }
+
+    private func commitResult(_ replica: String, _ buy: CommittedBuy) async -> Result<Void, any Error> {
+        do {
+            _ = try await peers.call(replica, Catalog.Commit.self, buy, timeout: .seconds(2))
+            return .success(())
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    struct CommitReplies {
+        var acked = Set<String>()
+        var refused = Set<String>()
+
+        /// A refused connection (or one not even attempted while backing off after a refusal) means the
+        /// replica's process is not running; a closed connection or a timeout proves nothing.
+        mutating func record(_ replica: String, _ result: Result<Void, any Error>) {
+            switch result {
+            case .success: acked.insert(replica)
+            case .failure(let error as TransportError) where error.kind == .connectFailed || error.kind == .backingOff:
+                refused.insert(replica)
+            case .failure: break
+            }
         }
     }
 
@@ -301,16 +332,16 @@ public actor OrderNode {
     /// Resends commits of orders not yet acknowledged by every catalog replica.
     func redeliver() async {
         for id in log.undelivered.sorted() {
-            if let record = log.orders[id] { await deliverLogged(record) }
+            if let record = log.orders[id] { _ = await deliverLogged(record) }
         }
     }
 
     /// Sends the commit of a logged order to the catalog replicas; marks it delivered once all have it.
-    private func deliverLogged(_ record: OrderRecord) async {
+    private func deliverLogged(_ record: OrderRecord) async -> CommitReplies {
         let buy = CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity)
-        if let acked = try? await deliver(buy), acked.isSuperset(of: peers.names(.catalog)) {
-            try? apply([.delivered(requestId: record.requestId)])
-        }
+        let replies = (try? await deliver(buy, to: peers.names(.catalog))) ?? CommitReplies()
+        if replies.acked.isSuperset(of: peers.names(.catalog)) { try? apply([.delivered(requestId: record.requestId)]) }
+        return replies
     }
 
     /// Pulls the peers' logs so replicas converge even if a replication was lost.

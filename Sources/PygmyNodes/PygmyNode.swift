@@ -83,6 +83,7 @@ public final class PygmyNode: Service, Sendable {
             $0.security = serverSecurity
             $0.authorize = AccessPolicy.authorize
             $0.shutdownGracePeriod = .seconds(5)
+            topology.serverLimits(for: spec).apply(to: &$0)
         }
         server = RPCServer(configuration: configuration, router: router, logger: logger)
     }

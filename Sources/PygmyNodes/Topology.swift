@@ -1,5 +1,6 @@
 import Foundation
 import PygmyBookstore
+import PygmyRPC
 
 /// Which part a node plays.
 public enum NodeRole: String, Codable, Sendable, CaseIterable {
@@ -36,6 +37,8 @@ public struct NodeSpec: Codable, Sendable, Hashable {
     public var tls: NodeTLS?
     /// Address to listen on when it differs from `host` (for example 0.0.0.0 behind NAT).
     public var listenHost: String?
+    /// Server limits of this node; the fields it gives override the cluster's `limits`.
+    public var limits: RPCServerLimits?
 
     public init(
         name: String,
@@ -45,7 +48,8 @@ public struct NodeSpec: Codable, Sendable, Hashable {
         dataDir: String? = nil,
         cache: Bool? = nil,
         tls: NodeTLS? = nil,
-        listenHost: String? = nil
+        listenHost: String? = nil,
+        limits: RPCServerLimits? = nil
     ) {
         self.name = name
         self.role = role
@@ -55,6 +59,7 @@ public struct NodeSpec: Codable, Sendable, Hashable {
         self.cache = cache
         self.tls = tls
         self.listenHost = listenHost
+        self.limits = limits
     }
 
     public var address: String { "\(host):\(port)" }
@@ -77,13 +82,16 @@ public struct Topology: Codable, Sendable, Hashable {
     /// Frontend: restock every item periodically by this many copies (0 or absent: never).
     public var periodicRestockCount: Int?
     public var periodicRestockSeconds: Int?
+    /// Server limits of every node (handshake, frame and idle timeouts, connection and frame size
+    /// limits); absent fields keep RPCServer's defaults. A node's own `limits` override these.
+    public var limits: RPCServerLimits?
 
     /// The directory relative paths resolve against (the topology file's directory).
     public var baseDirectory: String = "."
 
     enum CodingKeys: String, CodingKey {
         case nodes, books, heartbeatMillis, holdTimeoutMillis, cacheCapacity, periodicRestockCount
-        case periodicRestockSeconds
+        case periodicRestockSeconds, limits
     }
 
     public init(nodes: [NodeSpec], baseDirectory: String = ".") {
@@ -95,6 +103,11 @@ public struct Topology: Codable, Sendable, Hashable {
     /// Silence after which a peer counts as down (five heartbeat intervals).
     public var failureTimeout: Duration { heartbeatInterval * 5 }
     public var holdTimeout: Duration { .milliseconds(holdTimeoutMillis ?? 3000) }
+
+    /// The limits `spec`'s server runs with: its own over the cluster's (fields neither gives: defaults).
+    public func serverLimits(for spec: NodeSpec) -> RPCServerLimits {
+        (spec.limits ?? RPCServerLimits()).over(limits)
+    }
 
     public func nodes(_ role: NodeRole) -> [NodeSpec] { nodes.filter { $0.role == role } }
 
@@ -132,7 +145,11 @@ public struct Topology: Codable, Sendable, Hashable {
             if node.role != .frontend && node.dataDir == nil {
                 throw TopologyError("node \(node.name): a \(node.role.rawValue) replica needs a dataDir")
             }
+            if let problem = node.limits?.problem() {
+                throw TopologyError("node \(node.name): limits: \(problem)")
+            }
         }
+        if let problem = limits?.problem() { throw TopologyError("limits: \(problem)") }
         for role in NodeRole.allCases where nodes(role).isEmpty {
             throw TopologyError("the topology has no \(role.rawValue) node")
         }

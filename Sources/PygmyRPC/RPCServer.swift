@@ -28,6 +28,9 @@ public final class RPCServer: Service, Sendable {
         public var maxConnections: Int = 1024
         /// Time a new connection has to complete the hello (and TLS, if any).
         public var handshakeTimeout: Duration = .seconds(10)
+        /// Time a peer has to finish a message (the hello or a frame) once its first byte has arrived;
+        /// nil: no limit. The defence against clients that trickle a frame in byte by byte (slowloris).
+        public var frameTimeout: Duration? = .seconds(5)
         /// A connection with no traffic and no calls in flight for this long is closed. nil: never.
         public var idleTimeout: Duration? = .seconds(300)
         /// How long `shutdown()` waits for in-flight calls before closing connections anyway.
@@ -120,6 +123,12 @@ public final class RPCServer: Service, Sendable {
         try configuration.security?.configureServerChannel(channel)
         if let idle = configuration.idleTimeout {
             try sync.addHandler(IdleStateHandler(allTimeout: idle.timeAmount))
+        }
+        if let frameTimeout = configuration.frameTimeout {
+            var connectionLogger = logger
+            connectionLogger[metadataKey: "connection"] = "\(id)"
+            connectionLogger[metadataKey: "peer"] = "\(channel.remoteAddress.map { "\($0)" } ?? "unknown")"
+            try sync.addHandler(FrameDeadlineHandler(timeout: frameTimeout.timeAmount, logger: connectionLogger))
         }
         try sync.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength)))
         try sync.addHandler(

@@ -153,6 +153,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func receivedFrame(_ frame: Frame, _ context: ChannelHandlerContext) {
         switch frame {
         case .request(let streamID, let method, let timeoutMicros, let payload):
+            guard streamID != 0 else {
+                let reason = "a request on stream 0, which is reserved for connection-level frames"
+                return failConnection(context, WireError(.malformedFrame, reason))
+            }
             let deadline = timeoutMicros == 0 ? nil : NIODeadline.now() + .microseconds(Int64(clamping: timeoutMicros))
             if inFlight.count >= configuration.maxConcurrentCallsPerConnection {
                 waiting.append(WaitingCall(streamID: streamID, method: method, deadline: deadline, payload: payload))

@@ -118,12 +118,20 @@ class SimNode {
         call(peer, request, timeout: timeout) { [unowned self] reply in
             switch reply {
             case .response(.error(let error)) where error.code == .unavailable:
-                detector.failed(peer, now: clock, definite: true)
-            case .response: detector.succeeded(peer, now: clock)
-            case .failed(let definite, _): detector.failed(peer, now: clock, definite: definite)
+                markDown(peer, definite: true, "\(error)")
+            case .response: markUp(peer)
+            case .failed(let definite, let why): markDown(peer, definite: definite, why)
             }
             done(reply)
         }
+    }
+
+    func markUp(_ peer: String) {
+        if detector.succeeded(peer, now: clock) { world.log("\(name) sees \(peer) up") }
+    }
+
+    func markDown(_ peer: String, definite: Bool, _ why: String) {
+        if detector.failed(peer, now: clock, definite: definite) { world.log("\(name) sees \(peer) down: \(why)") }
     }
 
     /// Calls `peers` one after another; `done` gets the replies in order.

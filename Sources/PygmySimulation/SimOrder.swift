@@ -94,15 +94,26 @@ final class SimOrder: SimNode {
             return reply(.error(BookstoreError(.invalidValue, "bad buy")))
         }
         if running[request.requestId] != nil { return running[request.requestId]!.append(reply) }
-        if let outcome = log.outcome(of: request.requestId) {
-            if case .ordered(let record) = outcome, log.undelivered.contains(record.requestId) {
-                return deliverLogged(record) { reply(Self.answer(outcome)) }
-            }
-            return reply(Self.answer(outcome))
-        }
+        if let outcome = log.outcome(of: request.requestId) { return answerFromLog(outcome, reply) }
         running[request.requestId] = [reply]
         coordinate(request, attempt: 1) { [unowned self] response in
             for waiter in running.removeValue(forKey: request.requestId) ?? [] { waiter(response) }
+        }
+    }
+
+    /// `OrderNode.answerFromLog`: an order is answered only once every catalog replica has it or is down.
+    private func answerFromLog(_ outcome: BuyOutcome, _ reply: @escaping (SimResponse) -> Void) {
+        guard case .ordered(let record) = outcome, log.undelivered.contains(record.requestId) else {
+            return reply(Self.answer(outcome))
+        }
+        deliverLogged(record) { [unowned self] acked, refused in
+            let missing = peers(.catalog).filter { !acked.contains($0) && !refused.contains($0) }
+            guard missing.isEmpty else {
+                return reply(
+                    .error(BookstoreError(.unavailable, "order \(record.order) not yet confirmed by \(missing)"))
+                )
+            }
+            reply(Self.answer(outcome))
         }
     }
 
@@ -119,7 +130,7 @@ final class SimOrder: SimNode {
             case .ordered(let response): done(.bought(response))
             case .refused(let error):
                 if error.code == .inProgress, let outcome = log.outcome(of: request.requestId) {
-                    return done(Self.answer(outcome))
+                    return answerFromLog(outcome, done)
                 }
                 done(.error(error))
             case .retry(let reason) where attempt < 3:
@@ -199,21 +210,33 @@ final class SimOrder: SimNode {
             callAll(up(.order), .replicate(replication), timeout: settings.callTimeout) { [unowned self] _ in
                 drive(run, run.machine.replicated(), done)
             }
-        case .commits(_, let buy):
-            deliver(buy) { [unowned self] acked in drive(run, run.machine.committed(acknowledgedBy: acked), done) }
+        case .commits(let replicas, let buy):
+            deliver(buy, to: replicas) { [unowned self] acked, refused in
+                drive(run, run.machine.committed(acknowledgedBy: acked, refusedBy: refused), done)
+            }
         case .done(let outcome):
             done(outcome)
         }
     }
 
-    /// Sends the commit to every catalog replica, waiting only for those that look up.
-    private func deliver(_ buy: CommittedBuy, _ done: @escaping (Set<String>) -> Void) {
-        let up = up(.catalog)
-        for replica in peers(.catalog) where !up.contains(replica) {
-            callPeer(replica, .commit(buy), timeout: settings.callTimeout) { _ in }
-        }
-        callAll(up, .commit(buy), timeout: settings.callTimeout) { replies in
-            done(Set(replies.compactMap { if case .response(.ok) = $0.value { $0.key } else { nil } }))
+    /// Sends the commit to `replicas`, waits for every answer, and reports which acknowledged it and which
+    /// refused the connection (their process is down).
+    private func deliver(
+        _ buy: CommittedBuy,
+        to replicas: [String],
+        _ done: @escaping (Set<String>, Set<String>) -> Void
+    ) {
+        callAll(replicas, .commit(buy), timeout: settings.callTimeout) { replies in
+            var acked = Set<String>()
+            var refused = Set<String>()
+            for (replica, reply) in replies {
+                switch reply {
+                case .response(.ok): acked.insert(replica)
+                case .failed(definite: true, _): refused.insert(replica)
+                default: break
+                }
+            }
+            done(acked, refused)
         }
     }
 
@@ -245,16 +268,16 @@ final class SimOrder: SimNode {
         func next() {
             guard let id = ids.popFirst() else { return done() }
             guard let record = log.orders[id] else { return next() }
-            deliverLogged(record) { next() }
+            deliverLogged(record) { _, _ in next() }
         }
         next()
     }
 
-    private func deliverLogged(_ record: OrderRecord, _ done: @escaping () -> Void) {
-        deliver(CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity)) {
-            [unowned self] acked in
+    private func deliverLogged(_ record: OrderRecord, _ done: @escaping (Set<String>, Set<String>) -> Void) {
+        let buy = CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity)
+        deliver(buy, to: peers(.catalog)) { [unowned self] acked, refused in
             if acked.isSuperset(of: peers(.catalog)) { apply([.delivered(requestId: record.requestId)]) }
-            done()
+            done(acked, refused)
         }
     }
 

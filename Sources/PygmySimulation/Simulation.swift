@@ -23,6 +23,13 @@ public struct Simulation {
         public var traceLimit = 400
 
         public init() {}
+
+        /// For sweeps: no trace while running (a failing seed is run again with one).
+        public static var sweep: Options {
+            var options = Options()
+            options.traceLimit = 0
+            return options
+        }
     }
 
     public struct Report: Sendable {

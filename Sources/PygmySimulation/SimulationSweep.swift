@@ -2,7 +2,7 @@
 public enum SimulationSweep {
     public static func run(
         seeds: Range<UInt64>,
-        options: Simulation.Options = Simulation.Options(),
+        options: Simulation.Options = .sweep,
         workers: Int = 2,
         progress: (@Sendable (Simulation.Report) -> Void)? = nil
     ) async -> [Simulation.Report] {
@@ -12,7 +12,13 @@ public enum SimulationSweep {
                     var failures: [Simulation.Report] = []
                     var seed = seeds.lowerBound + worker
                     while seed < seeds.upperBound {
-                        let report = Simulation(seed: seed, options: options).run()
+                        var report = Simulation(seed: seed, options: options).run()
+                        if !report.passed && options.traceLimit == 0 {
+                            // Runs are deterministic: run a failing seed again to keep its trace.
+                            var traced = options
+                            traced.traceLimit = 2_000
+                            report = Simulation(seed: seed, options: traced).run()
+                        }
                         progress?(report)
                         if !report.passed { failures.append(report) }
                         seed += UInt64(max(1, workers))

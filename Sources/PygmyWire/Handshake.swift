@@ -65,9 +65,14 @@ public struct Hello: Hashable, Sendable {
     }
 
     /// Parses a hello from exactly eight bytes.
+    ///
+    /// Throws `WireError` for any other number of bytes (`malformedFrame`, naming the count) and for a
+    /// wrong magic (`badMagic`); it never traps, whatever it is given.
     public static func parse(_ bytes: ByteBufferView) throws -> Hello {
-        precondition(bytes.count == length)
         let b = Array(bytes)
+        guard b.count == length else {
+            throw WireError(.malformedFrame, "a hello is exactly \(length) bytes, got \(b.count)")
+        }
         guard Array(b[0..<4]) == magic else { throw badMagic(Array(b[0..<4])) }
         // An unknown role byte from a newer peer is tolerated: it only labels the connection.
         let role = PeerRole(rawValue: b[5]) ?? .unspecified

@@ -59,7 +59,9 @@ struct ChaosClusterState: Sendable {
     ) async throws -> T {
         do {
             return try await cluster.withNodeClient(name, role: role, timeout: timeout, body)
-        } catch let error as TransportError where error.kind == .protocolViolation && "\(error)".contains("frameTooLarge") {
+        } catch let error as TransportError
+            where error.kind == .protocolViolation && "\(error)".contains("frameTooLarge")
+        {
             oversized.append("\(name): \(error.message)")
             return try await cluster.withInspectionClient(name, role: role, timeout: timeout, body)
         }

@@ -22,7 +22,7 @@ struct Pygmy: AsyncParsableCommand {
             """,
         subcommands: [
             Search.self, Lookup.self, Buy.self, Orders.self, Restock.self, Price.self, Status.self,
-            Node.self, Cluster.self, Demo.self, Bench.self, Chaos.self,
+            Node.self, Cluster.self, Demo.self, Bench.self, Chaos.self, Sim.self,
         ]
     )
 

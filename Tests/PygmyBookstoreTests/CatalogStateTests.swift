@@ -68,7 +68,9 @@ func hold(_ id: String, item: ItemID = 1, quantity: Int = 1, by coordinator: Str
         #expect(state.heldCopies(2) == 0)
         // A retry that still fits is held and vouched for.
         state.apply(try state.decideHold(hold("y", item: 2, quantity: 1), checked: false).1)
-        #expect(try state.decideHold(hold("y", item: 2, quantity: 1), checked: true).0 == .held(unitCost: 40, checked: true))
+        #expect(
+            try state.decideHold(hold("y", item: 2, quantity: 1), checked: true).0 == .held(unitCost: 40, checked: true)
+        )
     }
 
     @Test func mergingIsAUnionInAnyOrder() throws {

@@ -14,8 +14,9 @@ import Testing
 ///
 /// Passes when no node dies, the honest clients see no error, each node's resident memory stays within
 /// 64 MiB of what it was before the attack, the server answers protocol violations as PROTOCOL.md says
-/// (error frame on stream 0, then close), and connections that never complete the handshake are closed
-/// within the handshake timeout (10 s: the nodes use RPCServer's defaults, which the topology cannot set).
+/// (error frame on stream 0, then close), connections that never complete the handshake are closed
+/// within the handshake timeout (10 s) and half-sent hellos and frames by the frame timeout (5 s): the
+/// nodes run with RPCServer's defaults here; `HostileNetworkLimitsTests` sets them from the topology.
 @Suite("Hostile network", .serialized)
 struct HostileNetworkTests {
     /// Methods an attacker may call on each node that only read, or that validate their input before they
@@ -202,9 +203,10 @@ struct HostileNetworkTests {
 
 extension HostileNetworkTests {
     /// How much memory half-sent frames pin: a frame may be up to 4 MiB and the server buffers it until it
-    /// is complete, with no deadline for the rest. Measured and printed, not judged: it is the price of
-    /// the frame limit times the connection limit (RPCServer's defaults, not settable from the topology).
-    @Test("memory pinned by half-sent 4 MiB frames (measured)", .timeLimit(.minutes(2)))
+    /// is complete (as it arrives: nothing is reserved from the declared length). The memory is measured
+    /// and printed, not judged: it is the frame limit times the connection limit, both settable from the
+    /// topology. The frame timeout (5 s by default) must close every such connection and so release it.
+    @Test("memory pinned by half-sent 4 MiB frames (measured), released by the frame timeout", .timeLimit(.minutes(2)))
     func halfSentFrames() async throws {
         let cluster = HostileCluster()
         defer {
@@ -230,14 +232,17 @@ extension HostileNetworkTests {
         }
         try await Task.sleep(for: .seconds(2))
         let during = cluster.residentKiB(node) ?? 0
+        var closedByServer = 0
+        for c in held where await c.waitClosed(within: .seconds(10)) { closedByServer += 1 }
         for c in held { await c.close() }
         try await Task.sleep(for: .seconds(1))
         let after = cluster.residentKiB(node) ?? 0
         print(
             "half-sent frames: \(count) connections × \(body.count / 1024) KiB pending: \(node) VmRSS "
                 + "\(before) → \(during) KiB while open (\((during - before) / count) KiB per connection), "
-                + "\(after) KiB after they closed"
+                + "\(after) KiB after they closed; \(closedByServer) closed by the frame timeout"
         )
+        #expect(closedByServer == count, "half-sent frames left open past the frame timeout")
         #expect(cluster.deadNodes.isEmpty)
     }
 }
@@ -471,34 +476,44 @@ enum Attacks {
     }
 
     /// Connections that never finish the handshake: half send nothing, half send the first three bytes of
-    /// the magic. The server must close each within its handshake timeout (10 s).
+    /// the magic. The server must close the silent ones within its handshake timeout (10 s, not before
+    /// 8 s) and the half-sent hellos within its frame timeout (5 s, not before 4 s).
     static func handshakeFlood(port: Int, node: String, count: Int, report: AttackReport) async {
-        var connections: [RawConnection] = []
+        var silent: [RawConnection] = []
+        var partial: [RawConnection] = []
         for i in 0..<count {
             guard let c = await open(port, report) else { continue }
-            if i % 2 == 1 { await c.send([0x50, 0x59, 0x47]) }
-            connections.append(c)
-        }
-        report.count("never-finished handshakes", connections.count)
-        let deadline = ContinuousClock.now + .seconds(16)
-        while ContinuousClock.now < deadline && connections.contains(where: { !$0.isClosed }) {
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        let open = connections.filter { !$0.isClosed }.count
-        if open > 0 {
-            report.problem("\(node): \(open) of \(connections.count) unfinished handshakes still open after 16 s")
-        }
-        let lifetimes = connections.compactMap { c in c.closedAt.map { $0 - c.openedAt } }
-        if let shortest = lifetimes.min(), let longest = lifetimes.max() {
-            report.note("\(node): unfinished handshakes closed after \(shortest)…\(longest)")
-            if shortest < .seconds(8) {
-                report.problem("\(node): an unfinished handshake was closed after \(shortest), before the 10 s timeout")
+            if i % 2 == 1 {
+                await c.send([0x50, 0x59, 0x47])
+                partial.append(c)
+            } else {
+                silent.append(c)
             }
         }
-        for c in connections { await c.close() }
+        report.count("never-finished handshakes", silent.count + partial.count)
+        let deadline = ContinuousClock.now + .seconds(16)
+        while ContinuousClock.now < deadline && (silent + partial).contains(where: { !$0.isClosed }) {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        for (label, connections, earliest) in [
+            ("silent connections", silent, Duration.seconds(8)), ("half-sent hellos", partial, .seconds(4)),
+        ] {
+            let open = connections.filter { !$0.isClosed }.count
+            if open > 0 {
+                report.problem("\(node): \(open) of \(connections.count) \(label) still open after 16 s")
+            }
+            let lifetimes = connections.compactMap { c in c.closedAt.map { $0 - c.openedAt } }
+            if let shortest = lifetimes.min(), let longest = lifetimes.max() {
+                report.note("\(node): \(label) closed after \(shortest)…\(longest)")
+                if shortest < earliest {
+                    report.problem("\(node): one of the \(label) was closed after \(shortest), before \(earliest)")
+                }
+            }
+        }
+        for c in silent + partial { await c.close() }
     }
 
-    /// A hello sent one byte every 1.5 s: still incomplete when the 10 s handshake timeout passes.
+    /// A hello sent one byte every 1.5 s: cut off by the 5 s frame timeout, long before the hello is done.
     static func slowHello(port: Int, node: String, report: AttackReport) async {
         guard let c = await open(port, report) else { return }
         for byte in Wire.clientHello {
@@ -515,9 +530,8 @@ enum Attacks {
         await c.close()
     }
 
-    /// A complete hello, then a frame one byte per second. Nothing in RPCServer limits how long a frame may
-    /// take to arrive, and every byte resets the idle timeout (300 s, not settable from the topology), so
-    /// the connection stays open: recorded as a note, not a failure.
+    /// A complete hello, then a frame one byte per second. Every byte resets the idle timeout, but the
+    /// frame timeout (5 s) closes the connection, after an error frame on stream 0 (code 4).
     static func slowFrame(port: Int, node: String, seconds: Int, report: AttackReport) async {
         guard let c = await open(port, report) else { return }
         await c.send(Wire.clientHello)
@@ -532,9 +546,13 @@ enum Attacks {
         }
         report.count("slow frames")
         if !c.isClosed {
-            report.note(
-                "\(node): a frame trickling in at 1 byte/s is still open after \(seconds) s (no frame deadline)"
-            )
+            report.problem("\(node): a frame trickling in at 1 byte/s is still open after \(seconds) s")
+        } else if let closed = c.closedAt, closed - c.openedAt < .seconds(4) {
+            report.problem("\(node): a slow frame was cut off after \(closed - c.openedAt), before the 5 s timeout")
+        }
+        let errors = c.errorFrames()
+        if c.isClosed && !(errors.count == 1 && errors[0].stream == 0 && errors[0].code == 4) {
+            report.problem("\(node): a slow frame was closed with \(errors) instead of one code-4 error on stream 0")
         }
         await c.close()
     }
@@ -650,5 +668,143 @@ enum Attacks {
         _ = try? await order.call(Order.List.self, OrdersRequest(after: .min))
         if !accepted.isEmpty { report.problem("out-of-range calls were accepted: \(accepted)") }
         for client in [frontend, catalog, order] { await client.close() }
+    }
+}
+
+/// Server limits set in the topology file, enforced by a running `pygmy node` process: the cluster's
+/// `limits` with the frontend's own overriding them field by field.
+@Suite("Hostile network: limits from the topology", .serialized)
+struct HostileNetworkLimitsTests {
+    /// A topology whose frontend (the only node started) allows 3 connections, a 1 s handshake, an 800 ms
+    /// frame timeout, a 1.5 s idle timeout and 2 KiB frames; the cluster-wide values are far larger.
+    static func topology(port: Int) -> String {
+        template.replacingOccurrences(of: "PORT1", with: "\(port + 1)")
+            .replacingOccurrences(of: "PORT2", with: "\(port + 2)").replacingOccurrences(of: "PORT", with: "\(port)")
+    }
+
+    static let template = """
+        {
+          // cluster-wide limits, overridden for the frontend below
+          "limits": {"maxConnections": 1000, "handshakeTimeoutMillis": 30000, "idleTimeoutMillis": 600000,
+                     "maxFrameLength": 65536},
+          "nodes": [
+            {"name": "frontend", "role": "frontend", "host": "127.0.0.1", "port": PORT,
+             "limits": {"maxConnections": 3, "handshakeTimeoutMillis": 1000, "frameTimeoutMillis": 800,
+                        "idleTimeoutMillis": 1500, "maxFrameLength": 2048}},
+            {"name": "catalog-1", "role": "catalog", "host": "127.0.0.1", "port": PORT1, "dataDir": "data/c1"},
+            {"name": "order-1", "role": "order", "host": "127.0.0.1", "port": PORT2, "dataDir": "data/o1"}
+          ]
+        }
+        """
+
+    @Test("a node enforces the limits its topology gives it", .timeLimit(.minutes(2)))
+    func limitsFromTheTopology() async throws {
+        let directory = PygmyProcess.temporaryDirectory("pygmy-limits")
+        let port = PygmyProcess.freeBasePort()
+        let text = Self.topology(port: port)
+        let path = directory + "/topology.json"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let loaded = try Topology.load(path: path)
+        #expect(loaded.serverLimits(for: try loaded.node(named: "catalog-1")).maxConnections == 1000)
+        #expect(loaded.serverLimits(for: try loaded.node(named: "frontend")).maxConnections == 3)
+
+        let logPath = directory + "/frontend.log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: PygmyProcess.executable)
+        process.arguments = ["node", "frontend", "--config", path, "--name", "frontend"]
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardError = process.standardOutput
+        try process.run()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        try await Self.waitUntilListening(port)
+
+        // Handshake timeout 1 s (the default is 10 s).
+        let silent = try await RawConnection.connect(port: port)
+        #expect(await silent.waitClosed(within: .seconds(8)), "a silent connection outlived a 1 s handshake timeout")
+        if let closed = silent.closedAt { #expect(closed - silent.openedAt >= .milliseconds(900)) }
+
+        // Three connections at most: a fourth is closed at once, unanswered.
+        var held: [RawConnection] = []
+        for _ in 0..<3 {
+            let c = try await RawConnection.connect(port: port)
+            await c.send(Wire.clientHello)
+            #expect(await c.waitFor(within: .seconds(5)) { $0.count >= Hello.length }, "no hello from the node")
+            held.append(c)
+        }
+        let fourth = try await RawConnection.connect(port: port)
+        #expect(await fourth.waitClosed(within: .seconds(5)), "a fourth connection was accepted")
+        #expect(fourth.received.isEmpty)
+
+        // Idle timeout 1.5 s: the three are closed, and their slots are free again.
+        for c in held {
+            #expect(await c.waitClosed(within: .seconds(10)), "an idle connection outlived a 1.5 s idle timeout")
+            if let closed = c.closedAt { #expect(closed - c.openedAt >= .milliseconds(1400)) }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+
+        // Frame timeout 800 ms: half a frame, then nothing.
+        let slow = try await RawConnection.connect(port: port)
+        await slow.send(Wire.clientHello + Array(Wire.request(1, NodeMethods.Health.self, Empty()).prefix(10)))
+        #expect(await slow.waitClosed(within: .seconds(5)), "a half-sent frame outlived an 800 ms frame timeout")
+        #expect(slow.errorFrames().map(\.code) == [RPCError.Code.deadlineExceeded.rawValue])
+
+        // Frame limit 2 KiB: a 4 KiB length prefix is refused with error 8.
+        let large = try await RawConnection.connect(port: port)
+        await large.send(Wire.clientHello + [0, 0, 0x10, 0])
+        #expect(await large.waitClosed(within: .seconds(5)))
+        let refusal = large.errorFrames()
+        #expect(refusal.map(\.code) == [RPCError.Code.resourceExhausted.rawValue])
+        #expect(refusal.first?.message.contains("limit is 2048") == true, "\(refusal)")
+
+        let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        #expect(log.contains("did not finish a frame of"), "no log line for the frame timeout:\n\(log.suffix(2000))")
+        #expect(process.isRunning)
+    }
+
+    @Test func limitsOutOfRangeAreReportedByName() throws {
+        let directory = PygmyProcess.temporaryDirectory("pygmy-limits")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for (limits, message) in [
+            (#"{"maxConnections": 0}"#, "limits: maxConnections must be at least 1"),
+            (#"{"idleTimeoutMillis": -5}"#, "limits: idleTimeoutMillis must not be negative"),
+            (#"{"maxFrameLength": 8}"#, "limits: maxFrameLength must be"),
+        ] {
+            let text = Self.topology(port: 7000)
+                .replacingOccurrences(of: #""limits": {"maxConnections": 3,"#, with: #""limits": \#(limits), "x": {"#)
+            let path = directory + "/topology.json"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            #expect { try Topology.load(path: path) } throws: { "\($0)".contains("node frontend: " + message) }
+        }
+    }
+
+    @Test func theExampleTopologyGivesTheFrontendItsOwnLimits() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let topology = try Topology.load(path: root.appendingPathComponent("deploy/topology.example.jsonc").path)
+        let frontend = topology.serverLimits(for: try topology.node(named: "frontend-1"))
+        let catalog = topology.serverLimits(for: try topology.node(named: "catalog-1"))
+        #expect(frontend.maxConnections == 4096 && frontend.idleTimeoutMillis == 120_000)
+        #expect(frontend.handshakeTimeoutMillis == 10_000 && frontend.frameTimeoutMillis == 5000)
+        #expect(catalog.maxConnections == 1024 && catalog.idleTimeoutMillis == 300_000)
+    }
+
+    /// Waits until the node accepts a connection and answers a hello (then hangs up).
+    static func waitUntilListening(_ port: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let c = try? await RawConnection.connect(port: port) {
+                await c.send(Wire.clientHello)
+                let answered = await c.waitFor(within: .seconds(2)) { $0.count >= Hello.length }
+                await c.close()
+                if answered { return }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw HostileError("the node did not start listening on \(port)")
     }
 }

@@ -12,9 +12,10 @@
 //   first wrong byte; after the hello the decoder reads frames exactly like a decoder that expects none.
 // - messages: a payload that decodes re-encodes to bytes that decode to the same value, and encoding
 //   is deterministic.
-// - pipeline: a server connection (FrameDecoder + ServerConnectionHandler on an EmbeddedChannel) only
-//   ever writes well-formed output: one hello first, then frames a server may send, answers only to
-//   requests that were made (at most one per request), pongs only for pings.
+// - pipeline: a server connection (FrameDeadlineHandler + FrameDecoder + ServerConnectionHandler on an
+//   EmbeddedChannel) only ever writes well-formed output: one hello first, then frames a server may send,
+//   answers only to requests that were made (at most one per request, never on stream 0), pongs only for
+//   pings, at most one connection-level error.
 //
 // Uses `@testable import PygmyRPC` for `ServerConnectionHandler` and `RPCRouter.handlers`, so PygmyRPC
 // must be built with testing enabled (debug builds are; fuzz/build.sh passes -enable-testing).
@@ -141,6 +142,7 @@ enum FrameTargets {
         maxFrameLength: Int = Frame.defaultMaxLength
     ) -> DecodeRun {
         var decoder = FrameDecoder(maxFrameLength: maxFrameLength, expectHello: expectHello)
+        var progress = FrameProgress(expectHello: expectHello)
         var run = DecodeRun()
         var buffer = ByteBuffer()
         var offset = 0
@@ -149,11 +151,19 @@ enum FrameTargets {
         for size in sizes where offset < bytes.count {
             let end = min(bytes.count, offset + max(size, 0))
             buffer.writeBytes(bytes[offset..<end])
+            progress.advance(over: ByteBuffer(bytes: bytes[offset..<end]).readableBytesView)
             offset = end
             do {
                 while let message = try decoder.decodeMessage(&buffer) {
                     run.messages.append(message)
                 }
+                // FrameProgress (the frame deadline's view of the stream) agrees with the decoder.
+                fuzzCheck(
+                    progress.completedMessages == run.messages.count
+                        && progress.isInsideMessage == (buffer.readableBytes > 0),
+                    "FrameProgress \(progress) disagrees with the decoder: \(run.messages.count) messages, "
+                        + "\(buffer.readableBytes) bytes waiting"
+                )
             } catch let error as WireError {
                 run.error = error
                 return run
@@ -254,6 +264,18 @@ enum FrameTargets {
     }
 
     static func hello(_ bytes: [UInt8]) -> FuzzOutcome {
+        // 0. Hello.parse on the whole input, whatever its length, throws rather than traps.
+        do {
+            _ = try Hello.parse(ByteBuffer(bytes: bytes).readableBytesView)
+            fuzzCheck(bytes.count == Hello.length, "Hello.parse accepted \(bytes.count) bytes")
+        } catch let error as WireError {
+            fuzzCheck(
+                bytes.count == Hello.length || error.code == .malformedFrame,
+                "Hello.parse of \(bytes.count) bytes failed with \(error)"
+            )
+        } catch {
+            fuzzCheck(false, "Hello.parse threw a non-WireError: \(error)")
+        }
         // 1. Hello.parse on the first eight bytes agrees with the decoder's hello state.
         var parsed: Result<Hello, WireError>?
         if bytes.count >= Hello.length {
@@ -815,6 +837,8 @@ enum PipelineTarget {
     static let logger = Logger(label: "pygmy.fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
     /// PYGMY_FUZZ_VERBOSE=1: print both directions of the conversation (for reading a saved input).
     static let verbose = ProcessInfo.processInfo.environment["PYGMY_FUZZ_VERBOSE"] == "1"
+    /// The frame deadline in front of the decoder (RPCServer's default): the 11-s clock steps pass it.
+    static let frameTimeout: TimeAmount = .seconds(5)
 
     /// Byte 0 picks the configuration: bits 0-1 the calls in flight per connection (1, 2, 4, 256), bits 2-3
     /// the frame limit (4 MiB, 64, 256, 4096 bytes), bits 4-5 how the rest arrives (one read, reads of
@@ -839,6 +863,9 @@ enum PipelineTarget {
         do {
             try channel.pipeline.syncOperations.addHandler(ClosedChannelWrites())
             try channel.pipeline.syncOperations.addHandler(
+                FrameDeadlineHandler(timeout: Self.frameTimeout, logger: logger)
+            )
+            try channel.pipeline.syncOperations.addHandler(
                 ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength))
             )
             try channel.pipeline.syncOperations.addHandler(
@@ -859,6 +886,7 @@ enum PipelineTarget {
             monitor.sent(Array(bytes[offset..<end]))
             do {
                 _ = try channel.writeInbound(channel.allocator.buffer(bytes: bytes[offset..<end]))
+                channel.read()  // as a socket channel with auto-read asks for more after each read
             } catch {
                 monitor.inboundError = "\(error)"
             }
@@ -1006,16 +1034,14 @@ enum PipelineTarget {
                 case .response(let stream, _):
                     answer(stream, frame)
                 case .error(let stream, let code, let text):
-                    // Stream 0 is for connection-level errors, but nothing stops a client from sending a
-                    // request on stream 0, and its answer then comes on stream 0 too. A connection-level
-                    // error carries the WireError that closed the connection ("malformedFrame: …").
-                    let isConnectionLevel =
-                        stream == 0 && Self.wireErrorCodes.contains { text.hasPrefix($0 + ":") }
-                    if isConnectionLevel || (stream == 0 && requestsByStream[0, default: 0] == 0) {
+                    // Stream 0 is for connection-level errors only: a request on stream 0 is itself a
+                    // protocol violation, answered with one. The frame deadline's error is code 4.
+                    if stream == 0 {
                         fuzzCheck(connectionError == nil, "two connection-level errors")
                         fuzzCheck(
                             code == RPCError.Code.protocolViolation.rawValue
-                                || code == RPCError.Code.resourceExhausted.rawValue,
+                                || code == RPCError.Code.resourceExhausted.rawValue
+                                || (code == RPCError.Code.deadlineExceeded.rawValue && text.hasPrefix("frame timeout")),
                             "connection-level error with code \(code): \(text)"
                         )
                         connectionError = "\(code): \(text)"
@@ -1040,11 +1066,8 @@ enum PipelineTarget {
             }
         }
 
-        static let wireErrorCodes = [
-            WireError.Code.badMagic, .unsupportedVersion, .frameTooLarge, .frameTooShort, .malformedFrame,
-        ].map(\.rawValue)
-
         mutating func answer(_ stream: UInt32, _ frame: Frame) {
+            fuzzCheck(stream != 0, "the server answered a request on stream 0: \(frame)")
             answers += 1
             answersByStream[stream, default: 0] += 1
             fuzzCheck(

@@ -11,7 +11,7 @@ import Testing
 ///   it starts.
 @Suite("Deterministic simulation")
 struct SimulationTests {
-    static let defaultSeeds = 600
+    static let defaultSeeds = 2_000
 
     /// Seeds that once failed, each with the bug it found. They run on every test run.
     static let regressionSeeds: [UInt64] = [

@@ -1,0 +1,187 @@
+import PygmyBookstore
+import Testing
+
+/// The buy protocol's decisions, step by step, without any I/O.
+@Suite struct BuyCoordinatorTests {
+    let request = BuyRequest(item: 2, quantity: 1, requestId: "r1")
+    let log = OrderLogState(replicaIndex: 0, replicaCount: 2)
+
+    func coordinator(targets: [String] = ["catalog-1", "catalog-2"]) -> BuyCoordinator {
+        BuyCoordinator(
+            request: request,
+            coordinator: "order-1",
+            targets: targets,
+            catalogs: ["catalog-1", "catalog-2"]
+        )
+    }
+
+    @Test func aBuyHoldsTheFirstReplicaFirstThenDecidesReplicatesAndCommitsEverywhere() {
+        var buy = coordinator()
+        let start = buy.start()
+        #expect(start == [.persist([.begin(PendingBuy(requestId: "r1", item: 2, quantity: 1))])])
+        guard case .holds(["catalog-1"], _) = buy.awaiting else {
+            Issue.record("\(buy.awaiting)")
+            return
+        }
+        #expect(buy.holdsAnswered(["catalog-1": .answered(.held(unitCost: 40, checked: true))]).isEmpty)
+        guard case .holds(["catalog-2"], _) = buy.awaiting else {
+            Issue.record("\(buy.awaiting)")
+            return
+        }
+        #expect(
+            buy.holdsAnswered(["catalog-2": .answered(.held(unitCost: 40, checked: false))]) == [
+                .checkpoint(.afterHolds)
+            ]
+        )
+        let decided = buy.decide(log: log, abortRequested: false, timeMicros: 7)
+        guard case .persist(let mutations) = decided.first, case .order(let record)? = mutations.first else {
+            Issue.record("\(decided)")
+            return
+        }
+        #expect(record.order == 1 && record.unitCost == 40 && record.total == 40)
+        guard case .replication(let replication) = buy.awaiting else {
+            Issue.record("\(buy.awaiting)")
+            return
+        }
+        #expect(replication.orders == [record])
+        #expect(buy.replicated() == [.checkpoint(.afterReplication)])
+        guard case .commits(["catalog-1", "catalog-2"], _) = buy.awaiting else {
+            Issue.record("\(buy.awaiting)")
+            return
+        }
+        #expect(
+            buy.committed(acknowledgedBy: ["catalog-1", "catalog-2"], refusedBy: []) == [
+                .persist([.delivered(requestId: "r1")])
+            ]
+        )
+        #expect(buy.awaiting == .done(.ordered(BuyResponse(record))))
+    }
+
+    @Test func aRefusalIsRecordedAtEveryCatalogReplicaBeforeTheAnswer() {
+        var buy = coordinator()
+        _ = buy.start()
+        let actions = buy.holdsAnswered(["catalog-1": .answered(.outOfStock(available: 0))])
+        guard case .persist(let mutations) = actions.first, case .reject(let rejection)? = mutations.first else {
+            Issue.record("\(actions)")
+            return
+        }
+        #expect(rejection.code == .outOfStock)
+        #expect(
+            actions.last
+                == .abort(
+                    ["catalog-1", "catalog-2"],
+                    AbortRequest(requestId: "r1", coordinator: "order-1", final: true)
+                )
+        )
+        guard case .replication(let replication) = buy.awaiting else {
+            Issue.record("\(buy.awaiting)")
+            return
+        }
+        #expect(replication.rejections == [rejection])
+        #expect(buy.replicated().isEmpty)
+        guard case .done(.refused(let error)) = buy.awaiting else {
+            Issue.record("\(buy.awaiting)")
+            return
+        }
+        #expect(error.code == .outOfStock)
+    }
+
+    @Test func aFailedOrUncheckedHoldReleasesAndRetries() {
+        var failed = coordinator()
+        _ = failed.start()
+        _ = failed.holdsAnswered(["catalog-1": .answered(.held(unitCost: 40, checked: true))])
+        let actions = failed.holdsAnswered(["catalog-2": .failed("timed out")])
+        #expect(
+            actions == [
+                .persist([.forget(requestId: "r1")]),
+                .abort(["catalog-1"], AbortRequest(requestId: "r1", coordinator: "order-1")),
+            ]
+        )
+        guard case .done(.retry) = failed.awaiting else {
+            Issue.record("\(failed.awaiting)")
+            return
+        }
+
+        var unchecked = coordinator(targets: ["catalog-2"])
+        _ = unchecked.start()
+        _ = unchecked.holdsAnswered(["catalog-2": .answered(.held(unitCost: 40, checked: false))])
+        guard case .done(.retry) = unchecked.awaiting else {
+            Issue.record("\(unchecked.awaiting)")
+            return
+        }
+    }
+
+    @Test func aBuyIsAcknowledgedOnlyOnceEveryRunningReplicaHasTheCommit() {
+        var buy = coordinator()
+        _ = buy.start()
+        _ = buy.holdsAnswered(["catalog-1": .answered(.held(unitCost: 40, checked: true))])
+        _ = buy.holdsAnswered(["catalog-2": .answered(.held(unitCost: 40, checked: true))])
+        _ = buy.decide(log: log, abortRequested: false, timeMicros: 7)
+        _ = buy.replicated()
+        // catalog-2 did not answer: it gets the commit again, and the buy waits.
+        #expect(buy.committed(acknowledgedBy: ["catalog-1"], refusedBy: []).isEmpty)
+        guard case .commits(["catalog-2"], _) = buy.awaiting else {
+            Issue.record("\(buy.awaiting)")
+            return
+        }
+        // Then its process is gone (connection refused): it rejoins through the logs, so the buy is answered,
+        // but not marked delivered.
+        #expect(buy.committed(acknowledgedBy: [], refusedBy: ["catalog-2"]).isEmpty)
+        guard case .done(.ordered) = buy.awaiting else {
+            Issue.record("\(buy.awaiting)")
+            return
+        }
+    }
+
+    @Test func aCommitNobodyConfirmsEndsAsDecidedButUnconfirmed() {
+        var buy = coordinator()
+        _ = buy.start()
+        _ = buy.holdsAnswered(["catalog-1": .answered(.held(unitCost: 40, checked: true))])
+        _ = buy.holdsAnswered(["catalog-2": .answered(.held(unitCost: 40, checked: true))])
+        _ = buy.decide(log: log, abortRequested: false, timeMicros: 7)
+        _ = buy.replicated()
+        for _ in 1..<BuyCoordinator.commitRounds {
+            _ = buy.committed(acknowledgedBy: [], refusedBy: [])
+            guard case .commits = buy.awaiting else {
+                Issue.record("\(buy.awaiting)")
+                return
+            }
+        }
+        _ = buy.committed(acknowledgedBy: [], refusedBy: [])
+        guard case .done(.refused(let error)) = buy.awaiting else {
+            Issue.record("\(buy.awaiting)")
+            return
+        }
+        #expect(error.code == .unavailable)
+    }
+
+    @Test func aCatalogThatTimedTheHoldOutStopsTheDecision() {
+        var buy = coordinator(targets: ["catalog-1"])
+        _ = buy.start()
+        _ = buy.holdsAnswered(["catalog-1": .answered(.held(unitCost: 40, checked: true))])
+        #expect(buy.decide(log: log, abortRequested: true, timeMicros: 7).first == .persist([.forget(requestId: "r1")]))
+        guard case .done(.retry) = buy.awaiting else {
+            Issue.record("\(buy.awaiting)")
+            return
+        }
+    }
+
+    /// A refused request id stays refused at the catalog: a later hold for it (a retry, or a late copy of
+    /// the first attempt at another order replica) is refused too, and replicas merge the refusal.
+    @Test func aRefusalIsDurableAtTheCatalogAndMerges() throws {
+        var catalog = seededCatalog()
+        catalog.apply(try catalog.decideHold(hold("r1", item: 2, quantity: 1), checked: true).1)
+        catalog.apply(catalog.decideReject(requestId: "r1"))
+        #expect(catalog.heldCopies(2) == 0)
+        #expect(
+            try catalog.decideHold(hold("r1", item: 2, quantity: 1, by: "order-2"), checked: true).0
+                == .outOfStock(available: 4)
+        )
+        var peer = seededCatalog()
+        peer.apply(peer.mutationsToMerge(catalog.snapshot()))
+        #expect(peer.rejected == ["r1"])
+        // An order outranks a refusal: the log is the truth.
+        peer.apply(try peer.decideCommit(CommittedBuy(requestId: "r1", item: 2, quantity: 1)))
+        #expect(peer.rejected.isEmpty && peer.stockOnHand(2) == 3)
+    }
+}
