@@ -57,6 +57,8 @@ public struct PriceSetting: Codable, Sendable, Hashable {
         self.opId = opId
     }
 
+    var digestKey: String { "\(item):\(version):\(opId):\(cost)" }
+
     func supersedes(_ other: PriceSetting) -> Bool {
         (version, opId) > (other.version, other.opId)
     }
@@ -139,6 +141,8 @@ public struct CatalogState: Sendable {
     public private(set) var restocks: [String: Restock] = [:]
     /// Request ids whose buys were refused for good.
     public private(set) var rejected: Set<String> = []
+    /// Fingerprint of what anti-entropy merges (commits, restocks, refusals, prices).
+    public private(set) var digest = ReplicaDigest()
     /// Cached per-item totals, kept in step by `apply`.
     private var onHand: [ItemID: Int] = [:]
     private var held: [ItemID: Int] = [:]
@@ -342,20 +346,28 @@ public struct CatalogState: Sendable {
         case .commit(let buy):
             guard committed[buy.requestId] == nil else { return }
             if let hold = holds.removeValue(forKey: buy.requestId) { held[hold.item, default: 0] -= hold.quantity }
-            rejected.remove(buy.requestId)  // the order log is the truth: an order outranks a refusal
+            if rejected.remove(buy.requestId) != nil {  // the order log is the truth: an order outranks a refusal
+                digest.toggle("x", buy.requestId)
+            }
             committed[buy.requestId] = buy
+            digest.toggle("c", buy.requestId)
             onHand[buy.item, default: 0] -= buy.quantity
         case .restock(let restock):
             guard restocks[restock.opId] == nil else { return }
             restocks[restock.opId] = restock
+            digest.toggle("r", restock.opId)
             onHand[restock.item, default: 0] += restock.count
         case .setPrice(let price):
-            if let current = prices[price.item], !price.supersedes(current) { return }
+            if let current = prices[price.item] {
+                guard price.supersedes(current) else { return }
+                digest.toggle("p", current.digestKey)
+            }
             prices[price.item] = price
+            digest.toggle("p", price.digestKey)
         case .reject(let requestId):
             guard committed[requestId] == nil else { return }
             if let hold = holds.removeValue(forKey: requestId) { held[hold.item, default: 0] -= hold.quantity }
-            rejected.insert(requestId)
+            if rejected.insert(requestId).inserted { digest.toggle("x", requestId) }
         }
     }
 

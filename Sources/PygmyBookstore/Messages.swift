@@ -225,6 +225,9 @@ public struct NodeStatus: Codable, Sendable, Hashable {
     public var stock: [ItemStock]?
     /// Order replicas: the number of orders in the log.
     public var orderCount: Int?
+    /// Replicas: the fingerprint of their mergeable state (`ReplicaDigest`); anti-entropy pulls from a peer
+    /// only when it differs from its own.
+    public var digest: UInt64?
 
     public init(
         name: String,
@@ -238,7 +241,8 @@ public struct NodeStatus: Codable, Sendable, Hashable {
         peersUp: [String] = [],
         peersDown: [String] = [],
         stock: [ItemStock]? = nil,
-        orderCount: Int? = nil
+        orderCount: Int? = nil,
+        digest: UInt64? = nil
     ) {
         self.name = name
         self.role = role
@@ -252,6 +256,7 @@ public struct NodeStatus: Codable, Sendable, Hashable {
         self.peersDown = peersDown
         self.stock = stock
         self.orderCount = orderCount
+        self.digest = digest
     }
 }
 

@@ -49,6 +49,8 @@ public struct OrderLogState: Sendable {
     public private(set) var pending: [String: PendingBuy] = [:]
     /// Orders whose commit has not yet reached every catalog replica.
     public private(set) var undelivered: Set<String> = []
+    /// Fingerprint of the orders and refusals, for anti-entropy.
+    public private(set) var digest = ReplicaDigest()
     /// The highest local sequence number used for order numbers.
     public private(set) var sequence = 0
     public let replicaIndex: Int
@@ -84,16 +86,20 @@ public struct OrderLogState: Sendable {
         case .order(let record):
             pending.removeValue(forKey: record.requestId)
             // A commit outranks a rejection recorded elsewhere for the same id.
-            rejections.removeValue(forKey: record.requestId)
+            if rejections.removeValue(forKey: record.requestId) != nil { digest.toggle("j", record.requestId) }
             if orders[record.requestId] == nil {
                 orders[record.requestId] = record
+                digest.toggle("o", record.requestId)
                 undelivered.insert(record.requestId)
             }
             let local = (record.order - replicaIndex - 1 + replicaCount) / replicaCount
             if (record.order - 1) % replicaCount == replicaIndex { sequence = max(sequence, local) }
         case .reject(let rejection):
             pending.removeValue(forKey: rejection.requestId)
-            if orders[rejection.requestId] == nil { rejections[rejection.requestId] = rejection }
+            if orders[rejection.requestId] == nil, rejections.updateValue(rejection, forKey: rejection.requestId) == nil
+            {
+                digest.toggle("j", rejection.requestId)
+            }
         case .delivered(let requestId):
             undelivered.remove(requestId)
         }

@@ -146,7 +146,8 @@ public actor CatalogNode {
             peersDown: down,
             stock: state.seeds.keys.sorted().map {
                 ItemStock(item: $0, onHand: state.stockOnHand($0), held: state.heldCopies($0))
-            }
+            },
+            digest: state.digest.value
         )
     }
 
@@ -256,10 +257,14 @@ public actor CatalogNode {
     }
 
     /// Pulls committed buys, restocks and prices from a ready peer: convergence without waiting for a
-    /// restart.
+    /// restart. Only from peers whose last heartbeat showed a different digest: pulling a whole snapshot
+    /// every few heartbeats cost a quarter of a replica's CPU once the log had grown (docs/BENCH.md).
     func antiEntropy() async {
         guard phase == .ready else { return }
-        for peer in peers.up(.catalog) where peers.status(peer)?.state == Phase.ready.rawValue {
+        for peer in peers.up(.catalog) {
+            guard let status = peers.status(peer), status.state == Phase.ready.rawValue,
+                status.digest != state.digest.value
+            else { continue }
             guard let snapshot = try? await peers.call(peer, Catalog.Snapshot.self, Empty()) else { continue }
             var withoutHolds = snapshot
             withoutHolds.holds = []

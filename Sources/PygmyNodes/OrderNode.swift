@@ -305,7 +305,8 @@ public actor OrderNode {
             latencies: latency.summaries(),
             peersUp: up,
             peersDown: down,
-            orderCount: log.orders.count
+            orderCount: log.orders.count,
+            digest: log.digest.value
         )
     }
 
@@ -346,7 +347,8 @@ public actor OrderNode {
 
     /// Pulls the peers' logs so replicas converge even if a replication was lost.
     func antiEntropy() async {
-        for peer in peers.up(.order) {
+        // Only from peers whose last heartbeat showed a log with a different digest.
+        for peer in peers.up(.order) where peers.status(peer)?.digest != log.digest.value {
             if let snapshot = try? await peers.call(peer, Order.List.self, OrdersRequest()) {
                 try? merge(ReplicateRequest(orders: snapshot.orders, rejections: snapshot.rejections))
             }

@@ -17,7 +17,7 @@ final class SimCatalog: SimNode {
         state.apply(books.map(CatalogMutation.addBook))
     }
 
-    override var status: SimStatus { SimStatus(ready: ready, incarnation: incarnation) }
+    override var status: SimStatus { SimStatus(ready: ready, incarnation: incarnation, digest: state.digest.value) }
 
     override func lostVolatileState() {
         ready = false
@@ -216,7 +216,9 @@ final class SimCatalog: SimNode {
     /// `CatalogNode.antiEntropy`: pull commits, restocks and prices from ready peers.
     private func antiEntropy(_ done: @escaping () -> Void) {
         guard ready else { return done() }
-        let sources = up(.catalog).filter { lastStatus[$0]?.ready == true }
+        let sources = up(.catalog).filter {
+            lastStatus[$0]?.ready == true && lastStatus[$0]?.digest != state.digest.value
+        }
         callEach(sources, { _ in .snapshot }, timeout: settings.callTimeout * 2) { [unowned self] replies in
             for case (_, .response(.snapshot(var snapshot))) in replies {
                 snapshot.holds = []

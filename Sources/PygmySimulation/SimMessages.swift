@@ -12,6 +12,8 @@ struct SimStatus {
     var ready: Bool
     /// Bumped at every restart: a new incarnation is a new connection (pushes to the old one are lost).
     var incarnation: Int
+    /// The replica's `ReplicaDigest`, as in `NodeStatus.digest`.
+    var digest: UInt64? = nil
 }
 
 /// The requests nodes send each other, one case per RPC method the real nodes use.

@@ -184,4 +184,41 @@ import Testing
         peer.apply(try peer.decideCommit(CommittedBuy(requestId: "r1", item: 2, quantity: 1)))
         #expect(peer.rejected.isEmpty && peer.stockOnHand(2) == 3)
     }
+
+    /// Anti-entropy skips peers whose digest equals ours, so equal state must give equal digests whatever
+    /// the order it arrived in, and any difference a different one.
+    @Test func digestsAgreeExactlyWhenTheMergeableStateDoes() throws {
+        var a = seededCatalog()
+        var b = seededCatalog()
+        let commit = CommittedBuy(requestId: "r1", item: 2, quantity: 1)
+        let restock = Restock(opId: "s1", item: 1, count: 5)
+        let price = PriceSetting(item: 1, cost: 99, version: 3, opId: "p")
+        a.apply([.commit(commit), .restock(restock), .setPrice(price), .reject(requestId: "r2")])
+        b.apply([.reject(requestId: "r2"), .setPrice(price), .restock(restock)])
+        #expect(a.digest != b.digest)
+        b.apply(.commit(commit))
+        #expect(a.digest == b.digest)
+        b.apply(.setPrice(PriceSetting(item: 1, cost: 98, version: 4, opId: "p")))
+        #expect(a.digest != b.digest)
+        // Holds are not merged by anti-entropy and do not count.
+        a.apply(.setPrice(PriceSetting(item: 1, cost: 98, version: 4, opId: "p")))
+        a.apply(.hold(hold("h", item: 3)))
+        #expect(a.digest == b.digest)
+
+        var log1 = OrderLogState(replicaIndex: 0, replicaCount: 2)
+        var log2 = OrderLogState(replicaIndex: 1, replicaCount: 2)
+        let record = OrderRecord(
+            order: 1,
+            requestId: "o",
+            item: 1,
+            quantity: 1,
+            unitCost: 10,
+            timeMicros: 0,
+            coordinator: "x"
+        )
+        let rejection = Rejection(requestId: "o", code: .outOfStock, message: "")
+        log1.apply([.reject(rejection), .order(record)])
+        log2.apply(.order(record))
+        #expect(log1.digest == log2.digest)
+    }
 }
