@@ -11,6 +11,12 @@ import Synchronization
 /// A heartbeat task calls `node.health` on every peer each interval; any call that fails with a
 /// `TransportError` also marks the peer down at once, so a crashed replica is skipped from the next
 /// request on rather than after the heartbeat timeout.
+/// Limits of the connections between nodes.
+public enum PeerLimits {
+    /// The largest answer a node accepts from a peer.
+    public static let maxFrameLength = 64 << 20
+}
+
 final class Peers: Sendable {
     struct Peer: Sendable {
         let spec: NodeSpec
@@ -43,6 +49,10 @@ final class Peers: Sendable {
                 $0.backoff.initial = .milliseconds(20)
                 $0.backoff.maximum = topology.heartbeatInterval
                 $0.defaultTimeout = .seconds(5)
+                // Resync answers (a whole order log or catalog snapshot) are single frames that grow with
+                // the log: accept up to 64 MiB from peers (about 500,000 orders) instead of the 4 MiB
+                // default, which a long chaos run outgrew.
+                $0.maxFrameLength = PeerLimits.maxFrameLength
             }
             peers[spec.name] = Peer(
                 spec: spec,

@@ -154,7 +154,12 @@ extension LocalCluster {
         timeout: Duration,
         _ body: (RPCClient) async throws -> T
     ) async throws -> T {
-        let client = try self.client(name, certificateRole: role, timeout: timeout)
+        let client = try self.client(
+            name,
+            certificateRole: role,
+            timeout: timeout,
+            maxFrameLength: PeerLimits.maxFrameLength
+        )
         do {
             let result = try await body(client)
             await client.close()

@@ -176,13 +176,15 @@ struct LocalCluster {
     func client(
         _ name: String = "frontend",
         certificateRole: String = "client",
-        timeout: Duration = .seconds(10)
+        timeout: Duration = .seconds(10),
+        maxFrameLength: Int? = nil
     ) throws
         -> RPCClient
     {
         let spec = try topology().node(named: name)
         var configuration = RPCClient.Configuration()
         configuration.defaultTimeout = timeout
+        if let maxFrameLength { configuration.maxFrameLength = maxFrameLength }
         configuration.backoff.initial = .milliseconds(20)
         configuration.backoff.maximum = .milliseconds(200)
         if spec.tls != nil {
