@@ -127,39 +127,19 @@ extension LocalCluster {
         timeout: Duration,
         _ body: (RPCClient) async throws -> T
     ) async throws -> T {
-        let spec = try topology().node(named: name)
-        var configuration = RPCClient.Configuration()
-        configuration.defaultTimeout = timeout
-        configuration.maxFrameLength = 1 << 30
-        if spec.tls != nil {
-            configuration.security = try OpenSSLTransportSecurity(
-                configuration: TLSConfiguration.node(named: role, in: path("certs"))
-            )
-        }
-        let client = RPCClient(host: spec.host, port: spec.port, configuration: configuration)
-        do {
-            let result = try await body(client)
-            await client.close()
-            return result
-        } catch {
-            await client.close()
-            throw error
-        }
+        try await withNodeClient(name, role: role, timeout: timeout, maxFrameLength: 1 << 30, body)
     }
 
-    /// Runs `body` with a client of node `name` (certificate of `role` on TLS), closed afterwards.
+    /// Runs `body` with a client of node `name` (certificate of `role` on TLS), closed afterwards. It
+    /// accepts answers as large as the nodes accept from each other.
     func withNodeClient<T: Sendable>(
         _ name: String,
         role: String = "client",
         timeout: Duration,
+        maxFrameLength: Int = PeerLimits.maxFrameLength,
         _ body: (RPCClient) async throws -> T
     ) async throws -> T {
-        let client = try self.client(
-            name,
-            certificateRole: role,
-            timeout: timeout,
-            maxFrameLength: PeerLimits.maxFrameLength
-        )
+        let client = try self.client(name, certificateRole: role, timeout: timeout, maxFrameLength: maxFrameLength)
         do {
             let result = try await body(client)
             await client.close()

@@ -111,13 +111,19 @@ import Testing
         }
     }
 
-    @Test func aBuyIsAcknowledgedOnlyOnceEveryRunningReplicaHasTheCommit() {
+    /// A buy held at both replicas, decided and replicated: waiting for its commits.
+    func committing() -> BuyCoordinator {
         var buy = coordinator()
         _ = buy.start()
         _ = buy.holdsAnswered(["catalog-1": .answered(.held(unitCost: 40, checked: true))])
         _ = buy.holdsAnswered(["catalog-2": .answered(.held(unitCost: 40, checked: true))])
         _ = buy.decide(log: log, abortRequested: false, timeMicros: 7)
         _ = buy.replicated()
+        return buy
+    }
+
+    @Test func aBuyIsAcknowledgedOnlyOnceEveryRunningReplicaHasTheCommit() {
+        var buy = committing()
         // catalog-2 did not answer: it gets the commit again, and the buy waits.
         #expect(buy.committed(acknowledgedBy: ["catalog-1"], refusedBy: []).isEmpty)
         guard case .commits(["catalog-2"], _) = buy.awaiting else {
@@ -134,12 +140,7 @@ import Testing
     }
 
     @Test func aCommitNobodyConfirmsEndsAsDecidedButUnconfirmed() {
-        var buy = coordinator()
-        _ = buy.start()
-        _ = buy.holdsAnswered(["catalog-1": .answered(.held(unitCost: 40, checked: true))])
-        _ = buy.holdsAnswered(["catalog-2": .answered(.held(unitCost: 40, checked: true))])
-        _ = buy.decide(log: log, abortRequested: false, timeMicros: 7)
-        _ = buy.replicated()
+        var buy = committing()
         for _ in 1..<BuyCoordinator.commitRounds {
             _ = buy.committed(acknowledgedBy: [], refusedBy: [])
             guard case .commits = buy.awaiting else {
