@@ -133,7 +133,8 @@ public actor CatalogNode {
 
     private func unsubscribe(_ id: UInt64) { subscribers.removeValue(forKey: id) }
 
-    func status() -> NodeStatus {
+    /// The node's status; heartbeats ask for it without latency summaries, the costly part.
+    func status(latencies: Bool = true) -> NodeStatus {
         let (up, down) = peers.peerNamesByState()
         return NodeStatus(
             name: spec.name,
@@ -141,7 +142,7 @@ public actor CatalogNode {
             address: spec.address,
             state: phase.rawValue,
             uptimeSeconds: Self.seconds(ContinuousClock.now - started),
-            latencies: latency.summaries(),
+            latencies: latencies ? latency.summaries() : [],
             peersUp: up,
             peersDown: down,
             stock: state.seeds.keys.sorted().map {

@@ -172,7 +172,8 @@ public final class FrontendNode: Sendable {
         return ClusterStatus(nodes: nodes.sorted { $0.name < $1.name }, unreachable: unreachable.sorted())
     }
 
-    func ownStatus() -> NodeStatus {
+    /// This node's own status; heartbeats ask for it without latency summaries, the costly part.
+    func ownStatus(latencies: Bool = true) -> NodeStatus {
         let (hits, misses) = cache.withLock { ($0.hits, $0.misses) }
         let (up, down) = peers.peerNamesByState()
         return NodeStatus(
@@ -183,7 +184,7 @@ public final class FrontendNode: Sendable {
             uptimeSeconds: CatalogNode.seconds(ContinuousClock.now - started),
             cacheHits: hits,
             cacheMisses: misses,
-            latencies: latency.summaries(),
+            latencies: latencies ? latency.summaries() : [],
             peersUp: up,
             peersDown: down
         )

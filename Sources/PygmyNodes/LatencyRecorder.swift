@@ -28,12 +28,7 @@ final class LatencyRecorder: Sendable {
         }
     }
 
-    /// Set for the duration of a `node.health` call that asked for no latencies (heartbeats): the
-    /// node's `status()` then gets an empty list from `summaries()` instead of computing every summary.
-    @TaskLocal static var omitSummaries = false
-
     func summaries() -> [LatencySummary] {
-        if Self.omitSummaries { return [] }
         return histograms.withLock { all in
             all.keys.sorted().map { op in
                 let h = all[op]!

@@ -294,7 +294,8 @@ public actor OrderNode {
         }
     }
 
-    func status() -> NodeStatus {
+    /// The node's status; heartbeats ask for it without latency summaries, the costly part.
+    func status(latencies: Bool = true) -> NodeStatus {
         let (up, down) = peers.peerNamesByState()
         return NodeStatus(
             name: spec.name,
@@ -302,7 +303,7 @@ public actor OrderNode {
             address: spec.address,
             state: recovering ? "recovering" : "ready",
             uptimeSeconds: CatalogNode.seconds(ContinuousClock.now - started),
-            latencies: latency.summaries(),
+            latencies: latencies ? latency.summaries() : [],
             peersUp: up,
             peersDown: down,
             orderCount: log.orders.count,

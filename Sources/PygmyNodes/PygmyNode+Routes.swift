@@ -20,11 +20,11 @@ extension PygmyNode {
 
     /// Registers `node.health`. A request with `latencies: false` (heartbeats) gets a status without
     /// latency summaries, which are by far the most expensive part of it.
-    static func registerHealth(on router: inout RPCRouter, _ status: @escaping @Sendable () async -> NodeStatus) {
-        router.register(NodeMethods.Heartbeat.self) { request, _ in
-            if request.wantsLatencies { return await status() }
-            return await LatencyRecorder.$omitSummaries.withValue(true) { await status() }
-        }
+    static func registerHealth(
+        on router: inout RPCRouter,
+        _ status: @escaping @Sendable (_ latencies: Bool) async -> NodeStatus
+    ) {
+        router.register(NodeMethods.Heartbeat.self) { request, _ in await status(request.wantsLatencies) }
     }
 
     static func registerFrontend(_ node: FrontendNode, on router: inout RPCRouter) {
@@ -36,7 +36,7 @@ extension PygmyNode {
         route(Frontend.Restock.self, l, on: &router) { r, _ in try await node.restock(r) }
         route(Frontend.SetCost.self, l, on: &router) { r, _ in try await node.setCost(r) }
         route(Frontend.Status.self, l, on: &router) { _, _ in await node.status() }
-        registerHealth(on: &router) { node.ownStatus() }
+        registerHealth(on: &router) { node.ownStatus(latencies: $0) }
     }
 
     static func registerCatalog(_ node: CatalogNode, on router: inout RPCRouter) {
@@ -59,7 +59,7 @@ extension PygmyNode {
             await node.subscribe(context.connection)
             return Empty()
         }
-        registerHealth(on: &router) { await node.status() }
+        registerHealth(on: &router) { await node.status(latencies: $0) }
     }
 
     static func registerOrder(_ node: OrderNode, on router: inout RPCRouter) {
@@ -75,6 +75,6 @@ extension PygmyNode {
             await node.join(r)
             return Empty()
         }
-        registerHealth(on: &router) { await node.status() }
+        registerHealth(on: &router) { await node.status(latencies: $0) }
     }
 }
