@@ -4,81 +4,111 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// The `Decoder` handed to `init(from:)`: a view of one slot of the input.
-final class _BinaryDecoder: Decoder {
+// Decoders and containers name their value's frame in the shared `DecoderStorage` (with the frame's serial,
+// so one kept too long is refused rather than misread). None of them stores a coding path: errors and
+// `codingPath` rebuild it from the frames. `_BinaryDecoder` fits in an existential's inline buffer, so
+// handing it to `init(from:)` allocates nothing, and the structs are plain values (the storage is a
+// pointer, see `DecoderStorage`), so copying one costs no reference counting.
+
+/// The `Decoder` handed to `init(from:)`: a view of one frame of the input.
+struct _BinaryDecoder: Decoder {
     let storage: DecoderStorage
-    let slot: Slot
-    let depth: Int
-    let codingPath: [any CodingKey]
+    let frame: Int32
+    /// Whether this decoder was handed to a value's `init(from:)`, so that its keyed container may be a
+    /// reused one (see `ContainerCache`).
+    let reusable: Bool
+    let serial: UInt64
+
+    var codingPath: [any CodingKey] { storage.isLive(frame, serial) ? storage.codingPath(of: frame) : [] }
     var userInfo: [CodingUserInfoKey: Any] { storage.userInfo }
 
-    init(storage: DecoderStorage, slot: Slot, depth: Int, codingPath: [any CodingKey]) {
-        self.storage = storage
-        self.slot = slot
-        self.depth = depth
-        self.codingPath = codingPath
+    /// Throws `valueNotFound` when the slot is nil.
+    @inline(__always)
+    private func requirePresent(_ type: Any.Type) throws {
+        try storage.checkLive(frame, serial)
+        if storage.frames[Int(frame)].slot.isNil {
+            throw DecodeFailure(kind: .missing(type)).at(storage.codingPath(of: frame))
+        }
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        try storage.requirePresent(slot, [String: Int].self, codingPath)
-        return KeyedDecodingContainer(KeyedBinaryDecodingContainer<Key>(decoder: self))
+        try requirePresent([String: Int].self)
+        return storage.keyedContainer(Key.self, frame: frame, serial: serial, reusable: reusable)
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        try storage.requirePresent(slot, [Int].self, codingPath)
-        return UnkeyedBinaryDecodingContainer(decoder: self)
+        try requirePresent([Int].self)
+        return UnkeyedBinaryDecodingContainer(storage: storage, frame: frame, serial: serial)
     }
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer {
-        SingleValueBinaryDecodingContainer(decoder: self)
+        try storage.checkLive(frame, serial)
+        return SingleValueBinaryDecodingContainer(storage: storage, frame: frame, serial: serial)
     }
 }
 
-/// A field of a keyed container: where its key text and its slot are.
-struct Field {
-    var key: Range<Int>
-    var slot: Slot
-    var next: Int
-}
+/// A keyed container: a run of `key, slot` fields. Lookups try the field after the last one read first
+/// (the frame's cursor), so decoding in encoding order (as synthesized `Codable` does) is a single pass that
+/// compares each key's bytes once; any other order, and unknown fields from newer peers, fall back to a scan.
+///
+/// Small, since the standard library's box copies the container for every call: the slot bounds and depth
+/// are read from the frame, and a reused container (see `ContainerCache`) reads its frame from its binding.
+struct KeyedBinaryDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    let storage: DecoderStorage
+    private let binding: UnsafeMutablePointer<FrameBinding>?
+    private let ownFrame: Int32
+    private let ownSerial: UInt64
 
-/// A keyed container: a run of `key, slot` fields. Lookups try the field after the last one read first,
-/// so decoding in encoding order (as synthesized `Codable` does) is a single pass; any other order, and
-/// unknown fields from newer peers, fall back to a scan.
-final class KeyedBinaryDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
-    let decoder: _BinaryDecoder
-    var storage: DecoderStorage { decoder.storage }
-    var codingPath: [any CodingKey] { decoder.codingPath }
-    /// Where the field after the last one found starts.
-    private var cursor: Int
-
-    init(decoder: _BinaryDecoder) {
-        self.decoder = decoder
-        self.cursor = decoder.slot.start
+    init(storage: DecoderStorage, binding: UnsafeMutablePointer<FrameBinding>?, frame: Int32, serial: UInt64) {
+        self.storage = storage
+        self.binding = binding
+        self.ownFrame = frame
+        self.ownSerial = serial
     }
 
-    private func field(at index: Int) throws -> Field {
-        var i = index
-        let end = decoder.slot.end
-        let key = try storage.readKey(at: &i, end: end, codingPath: codingPath)
-        let slot = try storage.readSlot(at: &i, end: end, codingPath: codingPath)
-        return Field(key: key, slot: slot, next: i)
-    }
+    var frame: Int32 { binding?.pointee.frame ?? ownFrame }
+    var serial: UInt64 { binding?.pointee.serial ?? ownSerial }
+
+    // Valid once the frame is known to be live.
+    private var start: Int { storage.frames[Int(frame)].slot.start }
+    private var end: Int { storage.frames[Int(frame)].slot.end }
+    private var depth: Int { Int(storage.frames[Int(frame)].depth) }
+
+    var codingPath: [any CodingKey] { storage.isLive(frame, serial) ? storage.codingPath(of: frame) : [] }
+
+    /// The coding path of the field `key`, for errors.
+    private func path(_ key: Key) -> [any CodingKey] { storage.codingPath(of: frame, then: .key(key)) }
 
     /// Finds `key`'s slot, or nil when the container has no such field.
+    @inline(__always)
     private func find(_ key: Key) throws -> Slot? {
-        let end = decoder.slot.end
-        if cursor < end {
-            let f = try field(at: cursor)
-            if storage.keyMatches(f.key, key) {
-                cursor = f.next
-                return f.slot
+        try storage.checkLive(frame, serial)
+        let input = storage.input
+        let cursor = storage.frames[Int(frame)].cursor
+        let end = end
+        do throws(DecodeFailure) {
+            if cursor < end {
+                let f = try input.readField(at: cursor, end: end)
+                if input.keyMatches(f.key, key, storage.keyMemo) {
+                    storage.frames[Int(frame)].cursor = f.next
+                    return f.slot
+                }
             }
+            return try scan(for: key)
+        } catch {
+            throw error.at(storage.codingPath(of: frame))
         }
-        var i = decoder.slot.start
+    }
+
+    @inline(never)
+    private func scan(for key: some CodingKey) throws(DecodeFailure) -> Slot? {
+        let input = storage.input
+        let end = end
+        var i = start
         while i < end {
-            let f = try field(at: i)
-            if storage.keyMatches(f.key, key) {
-                cursor = f.next
+            let f = try input.readField(at: i, end: end)
+            if input.keyMatches(f.key, key, storage.keyMemo) {
+                storage.frames[Int(frame)].cursor = f.next
                 return f.slot
             }
             i = f.next
@@ -86,24 +116,26 @@ final class KeyedBinaryDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
         return nil
     }
 
+    @inline(__always)
     private func require(_ key: Key) throws -> Slot {
         guard let slot = try find(key) else {
             throw DecodingError.keyNotFound(
                 key,
-                .init(codingPath: codingPath, debugDescription: "no field \"\(key.stringValue)\"")
+                .init(codingPath: storage.codingPath(of: frame), debugDescription: "no field \"\(key.stringValue)\"")
             )
         }
         return slot
     }
 
     var allKeys: [Key] {
+        guard storage.isLive(frame, serial) else { return [] }
+        let input = storage.input
+        let end = end
         var keys: [Key] = []
-        var i = decoder.slot.start
-        let end = decoder.slot.end
-        while i < end, let f = try? field(at: i) {
-            if let text = try? storage.keyString(f.key, codingPath: codingPath), let key = Key(stringValue: text) {
-                keys.append(key)
-            }
+        var i = start
+        while i < end, let f = try? input.readField(at: i, end: end) {
+            let text = input.makeString(input.base + f.key.lowerBound, count: f.key.count)
+            if let text, let key = Key(stringValue: text) { keys.append(key) }
             i = f.next
         }
         return keys
@@ -114,16 +146,20 @@ final class KeyedBinaryDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
     func decodeNil(forKey key: Key) throws -> Bool { try require(key).isNil }
 
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
-        try storage.bool(require(key), codingPath + [key])
+        if let slot = fastSlot(key), let value = try? storage.input.bool(slot) { return value }
+        return try leaf(key) { input, slot throws(DecodeFailure) in try input.bool(slot) }
     }
     func decode(_ type: String.Type, forKey key: Key) throws -> String {
-        try storage.string(require(key), codingPath + [key])
+        if let slot = fastSlot(key), let value = try? storage.input.string(slot) { return value }
+        return try leaf(key) { input, slot throws(DecodeFailure) in try input.string(slot) }
     }
     func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
-        try storage.double(require(key), codingPath + [key])
+        if let slot = fastSlot(key), let value = try? storage.input.double(slot) { return value }
+        return try leaf(key) { input, slot throws(DecodeFailure) in try input.double(slot) }
     }
     func decode(_ type: Float.Type, forKey key: Key) throws -> Float {
-        try storage.float(require(key), codingPath + [key])
+        if let slot = fastSlot(key), let value = try? storage.input.float(slot) { return value }
+        return try leaf(key) { input, slot throws(DecodeFailure) in try input.float(slot) }
     }
     func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try integer(type, key) }
     func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try integer(type, key) }
@@ -138,11 +174,50 @@ final class KeyedBinaryDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
 
     @inline(__always)
     private func integer<I: FixedWidthInteger>(_ type: I.Type, _ key: Key) throws -> I {
-        try storage.integer(type, require(key), codingPath + [key])
+        if let slot = fastSlot(key), let value = try? storage.input.integer(type, slot) { return value }
+        return try leaf(key) { input, slot throws(DecodeFailure) in try input.integer(type, slot) }
+    }
+
+    /// The slot of `key` when all is regular: the container is live and the field at the cursor is `key`'s,
+    /// with a one-byte key length and slot header (the cursor moves past it). Nil otherwise; the caller then
+    /// takes `leaf`, which finds the field however it is placed and throws the right error. Nothing here
+    /// throws, so the common case runs without the error paths' bookkeeping.
+    @inline(__always)
+    private func fastSlot(_ key: Key) -> Slot? {
+        let context = storage.context
+        guard Int(frame) < context.pointee.frameCount else { return nil }
+        let f = context.pointee.frames + Int(frame)
+        guard f.pointee.serial == serial else { return nil }
+        let input = context.pointee.input
+        let end = f.pointee.slot.end
+        var i = f.pointee.cursor
+        guard i < end else { return nil }
+        let keyLength = Int(input.base[i])
+        guard keyLength < 0x80, keyLength < end - i - 1 else { return nil }
+        let keyStart = i + 1
+        i = keyStart + keyLength
+        let header = Int(input.base[i])
+        i += 1
+        guard header < 0x80, header <= end - i + 1 else { return nil }
+        guard input.keyMatches(keyStart..<(keyStart + keyLength), key, context.pointee.keyMemo) else { return nil }
+        if header == 0 {
+            f.pointee.cursor = i
+            return Slot(start: i, end: i, isNil: true)
+        }
+        f.pointee.cursor = i + header - 1
+        return Slot(start: i, end: i + header - 1, isNil: false)
+    }
+
+    /// Decodes the leaf field `key` with `read`, throwing a descriptive error for anything amiss.
+    @inline(never)
+    private func leaf<R>(_ key: Key, _ read: (InputBytes, Slot) throws(DecodeFailure) -> R) throws -> R {
+        let slot = try require(key)
+        do throws(DecodeFailure) { return try read(storage.input, slot) } catch { throw error.at(path(key)) }
     }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try storage.decodeValue(type, slot: require(key), depth: decoder.depth + 1, codingPath: codingPath + [key])
+        let slot = try require(key)
+        return try storage.decodeValue(type, slot: slot, depth: depth + 1, parent: frame, component: .key(key))
     }
 
     // Absent fields and nil slots both decode as nil: this is what lets a message gain optional fields.
@@ -165,103 +240,142 @@ final class KeyedBinaryDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
     @inline(__always)
     private func present<T: Decodable>(_ type: T.Type, _ key: Key) throws -> T? {
         guard let slot = try find(key), !slot.isNil else { return nil }
-        return try storage.decodeValue(type, slot: slot, depth: decoder.depth + 1, codingPath: codingPath + [key])
+        return try storage.decodeValue(type, slot: slot, depth: depth + 1, parent: frame, component: .key(key))
     }
 
     func nestedContainer<NestedKey: CodingKey>(
         keyedBy type: NestedKey.Type,
         forKey key: Key
     ) throws -> KeyedDecodingContainer<NestedKey> {
-        try nestedDecoder(require(key), key).container(keyedBy: type)
+        try nestedDecoder(require(key), .key(key)).container(keyedBy: type)
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-        try nestedDecoder(require(key), key).unkeyedContainer()
+        try nestedDecoder(require(key), .key(key)).unkeyedContainer()
     }
 
     func superDecoder() throws -> any Decoder {
+        try storage.checkLive(frame, serial)
         let superKey = BinaryCodingKey.super
-        guard let slot = try findAny(superKey) else {
+        let found: Slot?
+        do throws(DecodeFailure) {
+            found = try findAny(superKey)
+        } catch {
+            throw error.at(storage.codingPath(of: frame))
+        }
+        guard let slot = found else {
             throw DecodingError.keyNotFound(
                 superKey,
-                .init(codingPath: codingPath, debugDescription: "no field \"super\"")
+                .init(codingPath: storage.codingPath(of: frame), debugDescription: "no field \"super\"")
             )
         }
-        return try nestedDecoder(slot, superKey)
+        return try nestedDecoder(slot, .key(superKey))
     }
 
-    func superDecoder(forKey key: Key) throws -> any Decoder { try nestedDecoder(require(key), key) }
+    func superDecoder(forKey key: Key) throws -> any Decoder { try nestedDecoder(require(key), .key(key)) }
 
-    private func findAny(_ key: some CodingKey) throws -> Slot? {
-        var i = decoder.slot.start
-        while i < decoder.slot.end {
-            let f = try field(at: i)
-            if storage.keyMatches(f.key, key) { return f.slot }
+    /// Finds a field without moving the cursor.
+    private func findAny(_ key: some CodingKey) throws(DecodeFailure) -> Slot? {
+        let input = storage.input
+        let end = end
+        var i = start
+        while i < end {
+            let f = try input.readField(at: i, end: end)
+            if input.keyMatches(f.key, key, storage.keyMemo) { return f.slot }
             i = f.next
         }
         return nil
     }
 
-    private func nestedDecoder(_ slot: Slot, _ key: some CodingKey) throws -> _BinaryDecoder {
-        guard decoder.depth < storage.maxDepth else {
-            throw storage.corrupted(codingPath, "nesting deeper than \(storage.maxDepth) levels")
-        }
-        return _BinaryDecoder(storage: storage, slot: slot, depth: decoder.depth + 1, codingPath: codingPath + [key])
+    private func nestedDecoder(_ slot: Slot, _ component: PathComponent) throws -> _BinaryDecoder {
+        try storage.nestedDecoder(slot: slot, depth: depth + 1, parent: frame, component: component)
     }
 }
 
 /// An unkeyed container: slots one after another until the enclosing slot ends.
+///
+/// A class, so that the existential holding it is one allocation however many fields it has, and so that
+/// `count` can be worked out once.
 final class UnkeyedBinaryDecodingContainer: UnkeyedDecodingContainer {
-    let decoder: _BinaryDecoder
-    var storage: DecoderStorage { decoder.storage }
-    var codingPath: [any CodingKey] { decoder.codingPath }
-    private(set) var currentIndex: Int = 0
-    private var position: Int
-    private lazy var elementCount: Int? = countElements()
+    let storage: DecoderStorage
+    let frame: Int32
+    let serial: UInt64
+    private let start: Int
+    private let end: Int
+    private let depth: Int
+    @exclusivity(unchecked) private(set) var currentIndex: Int = 0
+    @exclusivity(unchecked) private var position: Int
+    @exclusivity(unchecked) private var countedElements: Int?? = .none
 
-    init(decoder: _BinaryDecoder) {
-        self.decoder = decoder
-        self.position = decoder.slot.start
+    init(storage: DecoderStorage, frame: Int32, serial: UInt64) {
+        self.storage = storage
+        self.frame = frame
+        self.serial = serial
+        let slot = storage.frames[Int(frame)].slot
+        self.start = slot.start
+        self.end = slot.end
+        self.depth = Int(storage.frames[Int(frame)].depth)
+        self.position = slot.start
     }
 
-    var count: Int? { elementCount }
-    var isAtEnd: Bool { position >= decoder.slot.end }
+    var codingPath: [any CodingKey] { storage.isLive(frame, serial) ? storage.codingPath(of: frame) : [] }
+
+    var count: Int? {
+        if case .some(let n) = countedElements { return n }
+        let n = countElements()
+        countedElements = .some(n)
+        return n
+    }
+
+    var isAtEnd: Bool { position >= end }
 
     /// Counts the slots; nil if the payload is malformed (the error surfaces when that element is read).
     private func countElements() -> Int? {
-        var i = decoder.slot.start
+        guard storage.isLive(frame, serial) else { return nil }
+        let input = storage.input
+        var i = start
         var n = 0
-        while i < decoder.slot.end {
-            guard (try? storage.readSlot(at: &i, end: decoder.slot.end, codingPath: codingPath)) != nil else {
-                return nil
-            }
+        while i < end {
+            guard (try? input.readSlot(at: &i, end: end)) != nil else { return nil }
             n += 1
         }
         return n
     }
 
-    private var elementPath: [any CodingKey] { codingPath + [BinaryCodingKey(index: currentIndex)] }
+    /// The coding path of element `index`, for errors.
+    private func path(_ index: Int) -> [any CodingKey] { storage.codingPath(of: frame, then: .index(index)) }
 
-    private func next<T>(_ type: T.Type) throws -> Slot {
-        guard !isAtEnd else {
+    /// Reads the next element's slot.
+    @inline(__always)
+    private func next(_ type: Any.Type) throws -> Slot {
+        try storage.checkLive(frame, serial)
+        guard position < end else {
             throw DecodingError.valueNotFound(
                 type,
-                .init(codingPath: elementPath, debugDescription: "unkeyed container is at its end")
+                .init(codingPath: path(currentIndex), debugDescription: "unkeyed container is at its end")
             )
         }
-        let slot = try storage.readSlot(at: &position, end: decoder.slot.end, codingPath: elementPath)
+        var i = position
+        let slot: Slot
+        do throws(DecodeFailure) {
+            slot = try storage.input.readSlot(at: &i, end: end)
+        } catch {
+            throw error.at(path(currentIndex))
+        }
+        position = i
         currentIndex += 1
         return slot
     }
 
     func decodeNil() throws -> Bool {
-        guard !isAtEnd else {
+        try storage.checkLive(frame, serial)
+        guard position < end else {
             throw DecodingError.valueNotFound(
                 Any?.self,
-                .init(codingPath: elementPath, debugDescription: "unkeyed container is at its end")
+                .init(codingPath: path(currentIndex), debugDescription: "unkeyed container is at its end")
             )
         }
-        if storage.bytes[position] == 0 {
+        if storage.input.base[position] == 0 {
             position += 1
             currentIndex += 1
             return true
@@ -269,25 +383,61 @@ final class UnkeyedBinaryDecodingContainer: UnkeyedDecodingContainer {
         return false
     }
 
-    func decode(_ type: Bool.Type) throws -> Bool { try storage.bool(next(type), elementPath) }
-    func decode(_ type: String.Type) throws -> String { try storage.string(next(type), elementPath) }
-    func decode(_ type: Double.Type) throws -> Double { try storage.double(next(type), elementPath) }
-    func decode(_ type: Float.Type) throws -> Float { try storage.float(next(type), elementPath) }
-    func decode(_ type: Int.Type) throws -> Int { try storage.integer(type, next(type), elementPath) }
-    func decode(_ type: Int8.Type) throws -> Int8 { try storage.integer(type, next(type), elementPath) }
-    func decode(_ type: Int16.Type) throws -> Int16 { try storage.integer(type, next(type), elementPath) }
-    func decode(_ type: Int32.Type) throws -> Int32 { try storage.integer(type, next(type), elementPath) }
-    func decode(_ type: Int64.Type) throws -> Int64 { try storage.integer(type, next(type), elementPath) }
-    func decode(_ type: UInt.Type) throws -> UInt { try storage.integer(type, next(type), elementPath) }
-    func decode(_ type: UInt8.Type) throws -> UInt8 { try storage.integer(type, next(type), elementPath) }
-    func decode(_ type: UInt16.Type) throws -> UInt16 { try storage.integer(type, next(type), elementPath) }
-    func decode(_ type: UInt32.Type) throws -> UInt32 { try storage.integer(type, next(type), elementPath) }
-    func decode(_ type: UInt64.Type) throws -> UInt64 { try storage.integer(type, next(type), elementPath) }
+    func decode(_ type: Bool.Type) throws -> Bool {
+        let slot = try next(type)
+        do throws(DecodeFailure) { return try storage.input.bool(slot) } catch {
+            throw error.at(path(currentIndex - 1))
+        }
+    }
+    func decode(_ type: String.Type) throws -> String {
+        let slot = try next(type)
+        do throws(DecodeFailure) {
+            return try storage.input.string(slot)
+        } catch {
+            throw error.at(path(currentIndex - 1))
+        }
+    }
+    func decode(_ type: Double.Type) throws -> Double {
+        let slot = try next(type)
+        do throws(DecodeFailure) {
+            return try storage.input.double(slot)
+        } catch {
+            throw error.at(path(currentIndex - 1))
+        }
+    }
+    func decode(_ type: Float.Type) throws -> Float {
+        let slot = try next(type)
+        do throws(DecodeFailure) {
+            return try storage.input.float(slot)
+        } catch {
+            throw error.at(path(currentIndex - 1))
+        }
+    }
+    func decode(_ type: Int.Type) throws -> Int { try integer(type) }
+    func decode(_ type: Int8.Type) throws -> Int8 { try integer(type) }
+    func decode(_ type: Int16.Type) throws -> Int16 { try integer(type) }
+    func decode(_ type: Int32.Type) throws -> Int32 { try integer(type) }
+    func decode(_ type: Int64.Type) throws -> Int64 { try integer(type) }
+    func decode(_ type: UInt.Type) throws -> UInt { try integer(type) }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try integer(type) }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { try integer(type) }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { try integer(type) }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { try integer(type) }
+
+    @inline(__always)
+    private func integer<I: FixedWidthInteger>(_ type: I.Type) throws -> I {
+        let slot = try next(type)
+        do throws(DecodeFailure) {
+            return try storage.input.integer(type, slot)
+        } catch {
+            throw error.at(path(currentIndex - 1))
+        }
+    }
 
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        let path = elementPath
         let slot = try next(type)
-        return try storage.decodeValue(type, slot: slot, depth: decoder.depth + 1, codingPath: path)
+        let index = currentIndex - 1
+        return try storage.decodeValue(type, slot: slot, depth: depth + 1, parent: frame, component: .index(index))
     }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey>
@@ -298,40 +448,70 @@ final class UnkeyedBinaryDecodingContainer: UnkeyedDecodingContainer {
     func superDecoder() throws -> any Decoder { try nestedDecoder() }
 
     private func nestedDecoder() throws -> _BinaryDecoder {
-        let path = elementPath
         let slot = try next(Any.self)
-        guard decoder.depth < storage.maxDepth else {
-            throw storage.corrupted(path, "nesting deeper than \(storage.maxDepth) levels")
-        }
-        return _BinaryDecoder(storage: storage, slot: slot, depth: decoder.depth + 1, codingPath: path)
+        let index = currentIndex - 1
+        return try storage.nestedDecoder(slot: slot, depth: depth + 1, parent: frame, component: .index(index))
     }
 }
 
 /// A single-value container reads the whole slot its decoder was made for.
 struct SingleValueBinaryDecodingContainer: SingleValueDecodingContainer {
-    let decoder: _BinaryDecoder
-    var storage: DecoderStorage { decoder.storage }
-    var codingPath: [any CodingKey] { decoder.codingPath }
-    var slot: Slot { decoder.slot }
+    let storage: DecoderStorage
+    let frame: Int32
+    let serial: UInt64
 
-    func decodeNil() -> Bool { slot.isNil }
-    func decode(_ type: Bool.Type) throws -> Bool { try storage.bool(slot, codingPath) }
-    func decode(_ type: String.Type) throws -> String { try storage.string(slot, codingPath) }
-    func decode(_ type: Double.Type) throws -> Double { try storage.double(slot, codingPath) }
-    func decode(_ type: Float.Type) throws -> Float { try storage.float(slot, codingPath) }
-    func decode(_ type: Int.Type) throws -> Int { try storage.integer(type, slot, codingPath) }
-    func decode(_ type: Int8.Type) throws -> Int8 { try storage.integer(type, slot, codingPath) }
-    func decode(_ type: Int16.Type) throws -> Int16 { try storage.integer(type, slot, codingPath) }
-    func decode(_ type: Int32.Type) throws -> Int32 { try storage.integer(type, slot, codingPath) }
-    func decode(_ type: Int64.Type) throws -> Int64 { try storage.integer(type, slot, codingPath) }
-    func decode(_ type: UInt.Type) throws -> UInt { try storage.integer(type, slot, codingPath) }
-    func decode(_ type: UInt8.Type) throws -> UInt8 { try storage.integer(type, slot, codingPath) }
-    func decode(_ type: UInt16.Type) throws -> UInt16 { try storage.integer(type, slot, codingPath) }
-    func decode(_ type: UInt32.Type) throws -> UInt32 { try storage.integer(type, slot, codingPath) }
-    func decode(_ type: UInt64.Type) throws -> UInt64 { try storage.integer(type, slot, codingPath) }
+    var codingPath: [any CodingKey] { storage.isLive(frame, serial) ? storage.codingPath(of: frame) : [] }
+
+    /// The slot, once the frame is known to be live.
+    @inline(__always)
+    private func slot() throws -> Slot {
+        try storage.checkLive(frame, serial)
+        return storage.frames[Int(frame)].slot
+    }
+
+    @inline(__always)
+    private func read<R>(_ body: (InputBytes, Slot) throws(DecodeFailure) -> R) throws -> R {
+        let slot = try slot()
+        do throws(DecodeFailure) {
+            return try body(storage.input, slot)
+        } catch {
+            throw error.at(storage.codingPath(of: frame))
+        }
+    }
+
+    func decodeNil() -> Bool { storage.isLive(frame, serial) && storage.frames[Int(frame)].slot.isNil }
+    func decode(_ type: Bool.Type) throws -> Bool {
+        try read { input, slot throws(DecodeFailure) in try input.bool(slot) }
+    }
+    func decode(_ type: String.Type) throws -> String {
+        try read { input, slot throws(DecodeFailure) in try input.string(slot) }
+    }
+    func decode(_ type: Double.Type) throws -> Double {
+        try read { input, slot throws(DecodeFailure) in try input.double(slot) }
+    }
+    func decode(_ type: Float.Type) throws -> Float {
+        try read { input, slot throws(DecodeFailure) in try input.float(slot) }
+    }
+    func decode(_ type: Int.Type) throws -> Int { try integer(type) }
+    func decode(_ type: Int8.Type) throws -> Int8 { try integer(type) }
+    func decode(_ type: Int16.Type) throws -> Int16 { try integer(type) }
+    func decode(_ type: Int32.Type) throws -> Int32 { try integer(type) }
+    func decode(_ type: Int64.Type) throws -> Int64 { try integer(type) }
+    func decode(_ type: UInt.Type) throws -> UInt { try integer(type) }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try integer(type) }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { try integer(type) }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { try integer(type) }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { try integer(type) }
+
+    @inline(__always)
+    private func integer<I: FixedWidthInteger>(_ type: I.Type) throws -> I {
+        try read { input, slot throws(DecodeFailure) in try input.integer(type, slot) }
+    }
 
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
         // Same slot, one level deeper, so a chain of wrappers still counts against the depth limit.
-        try storage.decodeValue(type, slot: slot, depth: decoder.depth + 1, codingPath: codingPath)
+        let slot = try slot()
+        let depth = Int(storage.frames[Int(frame)].depth) + 1
+        return try storage.decodeValue(type, slot: slot, depth: depth, parent: frame, component: .none)
     }
 }

@@ -4,71 +4,114 @@ import FoundationEssentials
 import Foundation
 #endif
 
+// Every encoder and container below is a small struct that names one slot of the shared `EncoderState`
+// by its record, and the run it belongs to. None of them stores a coding path: `codingPath` is rebuilt from
+// the records on demand, so the fast path never builds key arrays. Each fits in an existential's inline
+// buffer (three words), so handing one out allocates nothing, and each is a plain value (the state is a
+// pointer, see `EncoderState`), so copying one costs no reference counting.
+
 /// The `Encoder` handed to `encode(to:)`: a view of one open slot of the shared `EncoderState`.
 struct _BinaryEncoder: Encoder {
     let state: EncoderState
-    let depth: Int
-    let slotID: UInt32
-    let codingPath: [any CodingKey]
-    var userInfo: [CodingUserInfoKey: Any] { state.userInfo }
+    let record: Int32
+    let depth: Int32
+    let run: UInt32
+    /// Whether this encoder was handed to a value's `encode(to:)`, so that its keyed container may be a
+    /// reused one (see `ContainerCache`).
+    let reusable: Bool
+
+    var codingPath: [any CodingKey] { state.codingPath(of: Int(record), run: run) }
+    var userInfo: [CodingUserInfoKey: Any] { state.isCurrent(run: run) ? state.userInfo : [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        KeyedEncodingContainer(
-            KeyedBinaryEncodingContainer<Key>(state: state, depth: depth, slotID: slotID, codingPath: codingPath)
-        )
+        state.keyedContainer(Key.self, record: record, depth: depth, run: run, reusable: reusable)
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
-        UnkeyedBinaryEncodingContainer(state: state, depth: depth, slotID: slotID, codingPath: codingPath)
+        UnkeyedBinaryEncodingContainer(state: state, record: record, depth: depth, run: run)
     }
 
     func singleValueContainer() -> any SingleValueEncodingContainer {
-        SingleValueBinaryEncodingContainer(state: state, depth: depth, slotID: slotID, codingPath: codingPath)
+        SingleValueBinaryEncodingContainer(state: state, record: record, depth: depth, run: run)
+    }
+}
+
+extension EncoderState {
+    /// Opens a slot for a nested container (after `key`, in a keyed container). Creating a nested container
+    /// cannot throw: an ordering error is thrown at the end of `encode`, and the encoder returned writes
+    /// nothing (every write through it throws).
+    func nestedEncoder(
+        record: Int32,
+        depth: Int32,
+        run: UInt32,
+        key: (some CodingKey)?,
+        component: PathComponent
+    ) -> _BinaryEncoder {
+        let record = Int(record)
+        let depth = Int(depth)
+        let nested: Int
+        if prepareNested(record: record, depth: depth, run: run) {
+            if let key { appendKey(key) }
+            nested = openSlot(parent: record, depth: depth + 1, component: component)
+        } else if isCurrent(run: run) {
+            nested = detachedRecord(parent: record, depth: depth + 1, component: component)
+        } else {
+            nested = -1  // from an earlier run: leave this run's state alone
+        }
+        return _BinaryEncoder(state: self, record: Int32(nested), depth: Int32(depth + 1), run: run, reusable: false)
     }
 }
 
 /// A keyed container: writes `key, slot` pairs into its slot, in the order of the calls.
+///
+/// A reused container (see `ContainerCache`) reads its slot from its binding.
 struct KeyedBinaryEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let state: EncoderState
-    let depth: Int
-    let slotID: UInt32
-    let codingPath: [any CodingKey]
+    private let binding: UnsafeMutablePointer<RecordBinding>?
+    private let ownRecord: Int32
+    private let ownDepth: Int32
+    private let ownRun: UInt32
 
-    /// Writes the key and opens the field's slot.
-    @inline(__always)
-    private func beginField(_ key: Key) throws {
-        try state.prepareWrite(depth: depth, slotID: slotID, codingPath: codingPath)
-        state.appendKey(key)
-        state.beginSlot()
+    init(state: EncoderState, binding: UnsafeMutablePointer<RecordBinding>?, record: Int32, depth: Int32, run: UInt32) {
+        self.state = state
+        self.binding = binding
+        self.ownRecord = record
+        self.ownDepth = depth
+        self.ownRun = run
     }
 
+    var record: Int32 { binding?.pointee.record ?? ownRecord }
+    var depth: Int32 { binding?.pointee.depth ?? ownDepth }
+    var run: UInt32 { binding?.pointee.run ?? ownRun }
+
+    var codingPath: [any CodingKey] { state.codingPath(of: Int(record), run: run) }
+
+    /// Checks the container may write, then writes the key.
     @inline(__always)
-    private func endField() { state.finishSlots(downTo: depth) }
+    private func beginField(_ key: Key) throws {
+        try state.prepareWrite(record: Int(record), depth: Int(depth), run: run)
+        state.appendKey(key)
+    }
 
     mutating func encodeNil(forKey key: Key) throws {
         try beginField(key)
-        try state.markNil(depth: depth + 1, slotID: state.currentSlotID, codingPath: codingPath)
-        endField()
+        state.appendByte(0)
     }
     mutating func encode(_ value: Bool, forKey key: Key) throws {
         try beginField(key)
-        state.appendBool(value)
-        endField()
+        state.appendBool(value, slot: true)
     }
     mutating func encode(_ value: String, forKey key: Key) throws {
         try beginField(key)
-        state.appendString(value)
-        endField()
+        state.appendString(value, slot: true)
     }
     mutating func encode(_ value: Double, forKey key: Key) throws {
         try beginField(key)
-        state.appendUInt64LE(value.bitPattern)
-        endField()
+        state.appendFixed64(value.bitPattern, slot: true)
     }
     mutating func encode(_ value: Float, forKey key: Key) throws {
         try beginField(key)
-        state.appendUInt32LE(value.bitPattern)
-        endField()
+        state.appendFixed32(value.bitPattern, slot: true)
     }
     mutating func encode(_ value: Int, forKey key: Key) throws { try encodeSigned(Int64(value), key) }
     mutating func encode(_ value: Int8, forKey key: Key) throws { try encodeSigned(Int64(value), key) }
@@ -84,29 +127,25 @@ struct KeyedBinaryEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProto
     @inline(__always)
     private func encodeSigned(_ value: Int64, _ key: Key) throws {
         try beginField(key)
-        state.appendSigned(value)
-        endField()
+        state.appendSigned(value, slot: true)
     }
 
     @inline(__always)
     private func encodeUnsigned(_ value: UInt64, _ key: Key) throws {
         try beginField(key)
-        state.appendVarInt(value)
-        endField()
+        state.appendUnsigned(value, slot: true)
     }
 
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         try beginField(key)
-        try state.encodeValue(value, depth: depth + 1, codingPath: codingPath + [key])
-        endField()
+        try state.encodeChild(value, parent: Int(record), depth: Int(depth), component: .key(key))
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(
         keyedBy keyType: NestedKey.Type,
         forKey key: Key
     ) -> KeyedEncodingContainer<NestedKey> {
-        let encoder = nestedEncoder(key)
-        return encoder.container(keyedBy: keyType)
+        nestedEncoder(key).container(keyedBy: keyType)
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
@@ -118,68 +157,54 @@ struct KeyedBinaryEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProto
 
     /// Opens a field slot that stays open until this container (or an ancestor) writes again.
     private func nestedEncoder(_ key: some CodingKey) -> _BinaryEncoder {
-        // Creating a nested container cannot throw; an ordering error is thrown at the end of `encode`.
-        state.prepareNested(depth: depth, slotID: slotID, codingPath: codingPath)
-        state.appendKey(key)
-        state.beginSlot()
-        return _BinaryEncoder(
-            state: state,
-            depth: depth + 1,
-            slotID: state.currentSlotID,
-            codingPath: codingPath + [key]
-        )
+        state.nestedEncoder(record: record, depth: depth, run: run, key: key, component: .key(key))
     }
 }
 
 /// An unkeyed container: one slot per element, no count (the enclosing slot's length bounds it).
 struct UnkeyedBinaryEncodingContainer: UnkeyedEncodingContainer {
     let state: EncoderState
-    let depth: Int
-    let slotID: UInt32
-    let codingPath: [any CodingKey]
-    private(set) var count: Int = 0
+    let record: Int32
+    let depth: Int32
+    let run: UInt32
+    /// 32 bits keep the container within an existential's inline buffer.
+    private var elements: UInt32 = 0
 
-    init(state: EncoderState, depth: Int, slotID: UInt32, codingPath: [any CodingKey]) {
+    init(state: EncoderState, record: Int32, depth: Int32, run: UInt32) {
         self.state = state
+        self.record = record
         self.depth = depth
-        self.slotID = slotID
-        self.codingPath = codingPath
+        self.run = run
     }
+
+    var count: Int { Int(elements) }
+    var codingPath: [any CodingKey] { state.codingPath(of: Int(record), run: run) }
 
     @inline(__always)
     private mutating func beginElement() throws {
-        try state.prepareWrite(depth: depth, slotID: slotID, codingPath: codingPath)
-        state.beginSlot()
-        count += 1
+        try state.prepareWrite(record: Int(record), depth: Int(depth), run: run)
+        elements &+= 1
     }
-
-    @inline(__always)
-    private func endElement() { state.finishSlots(downTo: depth) }
 
     mutating func encodeNil() throws {
         try beginElement()
-        try state.markNil(depth: depth + 1, slotID: state.currentSlotID, codingPath: codingPath)
-        endElement()
+        state.appendByte(0)
     }
     mutating func encode(_ value: Bool) throws {
         try beginElement()
-        state.appendBool(value)
-        endElement()
+        state.appendBool(value, slot: true)
     }
     mutating func encode(_ value: String) throws {
         try beginElement()
-        state.appendString(value)
-        endElement()
+        state.appendString(value, slot: true)
     }
     mutating func encode(_ value: Double) throws {
         try beginElement()
-        state.appendUInt64LE(value.bitPattern)
-        endElement()
+        state.appendFixed64(value.bitPattern, slot: true)
     }
     mutating func encode(_ value: Float) throws {
         try beginElement()
-        state.appendUInt32LE(value.bitPattern)
-        endElement()
+        state.appendFixed32(value.bitPattern, slot: true)
     }
     mutating func encode(_ value: Int) throws { try encodeSigned(Int64(value)) }
     mutating func encode(_ value: Int8) throws { try encodeSigned(Int64(value)) }
@@ -194,23 +219,16 @@ struct UnkeyedBinaryEncodingContainer: UnkeyedEncodingContainer {
 
     private mutating func encodeSigned(_ value: Int64) throws {
         try beginElement()
-        state.appendSigned(value)
-        endElement()
+        state.appendSigned(value, slot: true)
     }
     private mutating func encodeUnsigned(_ value: UInt64) throws {
         try beginElement()
-        state.appendVarInt(value)
-        endElement()
+        state.appendUnsigned(value, slot: true)
     }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
         try beginElement()
-        try state.encodeValue(
-            value,
-            depth: depth + 1,
-            codingPath: codingPath + [BinaryCodingKey(index: count - 1)]
-        )
-        endElement()
+        try state.encodeChild(value, parent: Int(record), depth: Int(depth), component: .index(count - 1))
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(
@@ -222,14 +240,14 @@ struct UnkeyedBinaryEncodingContainer: UnkeyedEncodingContainer {
     mutating func superEncoder() -> any Encoder { nestedEncoder() }
 
     private mutating func nestedEncoder() -> _BinaryEncoder {
-        state.prepareNested(depth: depth, slotID: slotID, codingPath: codingPath)
-        state.beginSlot()
-        count += 1
-        return _BinaryEncoder(
-            state: state,
-            depth: depth + 1,
-            slotID: state.currentSlotID,
-            codingPath: codingPath + [BinaryCodingKey(index: count - 1)]
+        let index = count
+        elements &+= 1
+        return state.nestedEncoder(
+            record: record,
+            depth: depth,
+            run: run,
+            key: BinaryCodingKey?.none,
+            component: .index(index)
         )
     }
 }
@@ -237,29 +255,31 @@ struct UnkeyedBinaryEncodingContainer: UnkeyedEncodingContainer {
 /// A single-value container writes its value straight into the slot it was created for.
 struct SingleValueBinaryEncodingContainer: SingleValueEncodingContainer {
     let state: EncoderState
-    let depth: Int
-    let slotID: UInt32
-    let codingPath: [any CodingKey]
+    let record: Int32
+    let depth: Int32
+    let run: UInt32
+
+    var codingPath: [any CodingKey] { state.codingPath(of: Int(record), run: run) }
 
     @inline(__always)
-    private func prepare() throws { try state.prepareWrite(depth: depth, slotID: slotID, codingPath: codingPath) }
+    private func prepare() throws { try state.prepareWrite(record: Int(record), depth: Int(depth), run: run) }
 
-    mutating func encodeNil() throws { try state.markNil(depth: depth, slotID: slotID, codingPath: codingPath) }
+    mutating func encodeNil() throws { try state.markNil(record: Int(record), depth: Int(depth), run: run) }
     mutating func encode(_ value: Bool) throws {
         try prepare()
-        state.appendBool(value)
+        state.appendBool(value, slot: false)
     }
     mutating func encode(_ value: String) throws {
         try prepare()
-        state.appendString(value)
+        state.appendString(value, slot: false)
     }
     mutating func encode(_ value: Double) throws {
         try prepare()
-        state.appendUInt64LE(value.bitPattern)
+        state.appendFixed64(value.bitPattern, slot: false)
     }
     mutating func encode(_ value: Float) throws {
         try prepare()
-        state.appendUInt32LE(value.bitPattern)
+        state.appendFixed32(value.bitPattern, slot: false)
     }
     mutating func encode(_ value: Int) throws { try encodeSigned(Int64(value)) }
     mutating func encode(_ value: Int8) throws { try encodeSigned(Int64(value)) }
@@ -274,33 +294,16 @@ struct SingleValueBinaryEncodingContainer: SingleValueEncodingContainer {
 
     private func encodeSigned(_ value: Int64) throws {
         try prepare()
-        state.appendSigned(value)
+        state.appendSigned(value, slot: false)
     }
     private func encodeUnsigned(_ value: UInt64) throws {
         try prepare()
-        state.appendVarInt(value)
+        state.appendUnsigned(value, slot: false)
     }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
         try prepare()
-        try state.encodeValue(value, depth: depth, codingPath: codingPath)
+        if state.appendLeaf(value, slot: false) { return }
+        try state.encodeNonLeaf(value, record: Int(record), depth: Int(depth))
     }
-}
-
-/// Coding keys the coder makes up itself: array indices and `super`.
-struct BinaryCodingKey: CodingKey {
-    let stringValue: String
-    let intValue: Int?
-
-    init(stringValue: String) {
-        self.stringValue = stringValue
-        self.intValue = nil
-    }
-    init(intValue: Int) {
-        self.stringValue = String(intValue)
-        self.intValue = intValue
-    }
-    init(index: Int) { self.init(intValue: index) }
-
-    static let `super` = BinaryCodingKey(stringValue: "super")
 }
