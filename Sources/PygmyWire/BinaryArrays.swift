@@ -36,6 +36,13 @@ extension Array: BinaryDecodableArray where Element: Decodable {
         var count = 0
         var i = slot.start
         while i < slot.end, (try? input.readSlot(at: &i, end: slot.end)) != nil { count += 1 }
+        // Reserving every element up front costs `stride` bytes per element, and a nil element takes one
+        // input byte: hostile input could make the decoder allocate far more than it was sent before the
+        // first element fails. Beyond a budget, the array grows as elements are read instead (the standard
+        // library's `init(from:)`, through an unkeyed container: the same bytes, decoded more slowly).
+        guard count <= maxReserved(forPayload: slot.end - slot.start) else {
+            return try [Element](from: _BinaryDecoder(storage: storage, frame: frame, reusable: false, serial: serial))
+        }
         return try [Element](unsafeUninitializedCapacity: count) { elements, initialized in
             var position = slot.start
             var index = 0
@@ -67,6 +74,15 @@ extension Array: BinaryDecodableArray where Element: Decodable {
                 initialized = index
             }
         }
+    }
+}
+
+extension Array where Element: Decodable {
+    /// The most elements reserved at once for an array whose payload is `payload` bytes: at most 64 KiB, or
+    /// 8 bytes of memory per input byte, whichever is more.
+    @inline(__always)
+    static func maxReserved(forPayload payload: Int) -> Int {
+        Swift.max(64 * 1024, 8 * payload) / Swift.max(1, MemoryLayout<Element>.stride)
     }
 }
 

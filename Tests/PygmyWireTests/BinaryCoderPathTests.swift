@@ -274,6 +274,24 @@ private final class Node: Codable, Equatable {
         #expect(bytes == [1, 2, 3])
     }
 
+    @Test func arraysOfNilSlotsAreNotReservedInFullUpFront() throws {
+        // 2^20 nil slots: one byte each. Reserving them all would take 9 MiB for `[Int?]` and far more for
+        // larger elements, so such arrays grow as they are read; the results are the same.
+        func arrayOfNils(_ count: Int) -> [UInt8] {
+            var bytes: [UInt8] = []
+            VarInt.append(UInt64(count) + 1, to: &bytes)
+            bytes += [UInt8](repeating: 0, count: count)
+            return bytes
+        }
+        for count in [3, 1 << 20] {
+            let bytes = arrayOfNils(count)
+            let nils = try BinaryDecoder().decode([Int?].self, from: bytes)
+            #expect(nils.count == count && nils.allSatisfy { $0 == nil })
+            #expect(try BinaryEncoder().encode(nils) == bytes)
+            #expect(throws: DecodingError.self) { try BinaryDecoder().decode([Book].self, from: bytes) }
+        }
+    }
+
     @Test func concurrentRunsDoNotMix() async throws {
         let books = (0..<50).map {
             Book(item: $0, title: "title \($0)", topic: "topic \($0 % 3)", stock: $0, cost: -$0)
