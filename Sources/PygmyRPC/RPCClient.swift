@@ -142,7 +142,16 @@ public final class RPCClient: Sendable {
             promise: promise
         )
         return try await withTaskCancellationHandler {
-            channel.writeAndFlush(ClientCommand.call(call), promise: nil)
+            // If the channel closed after it was handed out (the write never reaches the connection handler,
+            // which would otherwise fail or time out the call), fail the call here: without this the call
+            // waited forever, and a node's heartbeat round with it (found by the chaos runner under load).
+            let written = channel.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenFailure { error in
+                promise.fail(
+                    TransportError(.connectionClosed, "the connection closed before the call was sent: \(error)")
+                )
+            }
+            channel.writeAndFlush(ClientCommand.call(call), promise: written)
             return try await promise.futureResult.get()
         } onCancel: {
             channel.writeAndFlush(ClientCommand.cancel(streamID: streamID), promise: nil)
