@@ -9,7 +9,8 @@ import PygmyRPC
 ///
 /// Decisions come from `CatalogState` (pure); this actor persists them to SQLite and applies them. Each
 /// operation decides, queues invalidation pushes, persists and applies without suspending in between, so
-/// concurrent holds cannot both see the same copies.
+/// concurrent holds cannot both see the same copies. The deterministic simulation re-creates this actor's
+/// orchestration (rejoin, stale holds, anti-entropy) in `PygmySimulation/SimCatalog.swift`: keep them in step.
 public actor CatalogNode {
     public enum Phase: String, Sendable {
         /// Restarted: records commits and unchecked holds, serves no reads, until it has merged its

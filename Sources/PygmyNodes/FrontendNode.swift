@@ -6,7 +6,8 @@ import Synchronization
 
 /// The frontend: the only node clients talk to. Serves search and lookup from its read cache, spreads
 /// requests over live replicas round robin, retries on another replica when one fails mid-call, and
-/// keeps its cache correct with the catalog replicas' invalidation pushes and its own writes.
+/// keeps its cache correct with the catalog replicas' invalidation pushes and its own writes. The
+/// deterministic simulation re-creates it in `PygmySimulation/SimFrontend.swift`: keep them in step.
 public final class FrontendNode: Sendable {
     public let spec: NodeSpec
     let topology: Topology

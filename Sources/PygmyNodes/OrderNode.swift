@@ -7,7 +7,8 @@ import PygmyRPC
 /// the durable order log, replicates each outcome to its peers before answering, and answers catalog
 /// replicas that ask about the outcome of a hold.
 ///
-/// See `docs/DESIGN.md`, "Buying", for the protocol and why it never sells a copy twice.
+/// See `docs/DESIGN.md`, "Buying", for the protocol and why it never sells a copy twice. The deterministic
+/// simulation re-creates this actor's orchestration in `PygmySimulation/SimOrder.swift`: keep them in step.
 public actor OrderNode {
     public let spec: NodeSpec
     let topology: Topology
