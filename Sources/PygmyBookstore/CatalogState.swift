@@ -292,10 +292,11 @@ public struct CatalogState: Sendable {
             out.append(.reject(requestId: requestId))
         }
         let committedThere = Set(snapshot.committed.map(\.requestId))
+        let rejectedThere = Set(snapshot.rejected ?? [])
         for hold in snapshot.holds
         where holds[hold.requestId] == nil && committed[hold.requestId] == nil
             && !committedThere.contains(hold.requestId) && !rejected.contains(hold.requestId)
-            && !(snapshot.rejected ?? []).contains(hold.requestId) && quantities.contains(hold.quantity)
+            && !rejectedThere.contains(hold.requestId) && quantities.contains(hold.quantity)
         {
             out.append(.hold(hold))
         }

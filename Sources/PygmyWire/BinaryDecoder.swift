@@ -132,22 +132,7 @@ struct InputBytes {
 
     @inline(never)
     func readLongVarInt(at index: inout Int, end: Int) -> UInt64? {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        var i = index
-        while i < end {
-            let byte = base[i]
-            i += 1
-            if shift == 63 && byte > 1 { return nil }  // the tenth byte may only carry the top bit
-            result |= UInt64(byte & 0x7F) << shift
-            if byte < 0x80 {
-                index = i
-                return result
-            }
-            shift += 7
-            if shift > 63 { return nil }
-        }
-        return nil
+        VarInt.read(from: base, at: &index, end: end)
     }
 
     /// Reads a slot header at `index` and returns the slot, leaving `index` just past its payload.

@@ -33,6 +33,15 @@ public enum VarInt {
     /// Returns `nil` when the varint is truncated, longer than ten bytes, or overflows 64 bits.
     @inlinable
     public static func read(_ bytes: [UInt8], at index: inout Int, end: Int) -> UInt64? {
+        bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return nil }
+            return read(from: base, at: &index, end: min(end, buffer.count))
+        }
+    }
+
+    /// `read(_:at:end:)` over memory: the one implementation, which the binary decoder uses too.
+    @inlinable
+    public static func read(from bytes: UnsafePointer<UInt8>, at index: inout Int, end: Int) -> UInt64? {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         var i = index
