@@ -168,6 +168,10 @@ public enum Durability: String, Sendable, Codable {
 
     private func configuration() -> Configuration {
         var configuration = Configuration()
+        // Another connection may hold the file briefly: a restarted node opening it while the
+        // previous incarnation's last connection checkpoints the WAL on close. Wait instead of
+        // failing the start with SQLITE_BUSY ("database is locked").
+        configuration.busyMode = .timeout(10)
         let synchronous = self == .power ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA journal_mode = WAL")
