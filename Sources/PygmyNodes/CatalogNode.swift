@@ -29,12 +29,14 @@ public actor CatalogNode {
     private var state: CatalogState
     public private(set) var phase: Phase = .joining
     private var subscribers: [UInt64: RPCServerConnection] = [:]
+    private var antiEntropyGate: AntiEntropyGate<String>
 
     init(spec: NodeSpec, topology: Topology, peers: Peers, durability: Durability, logger: Logger) throws {
         self.spec = spec
         self.topology = topology
         self.peers = peers
         self.logger = logger
+        self.antiEntropyGate = AntiEntropyGate(maxInterval: topology.antiEntropyMaxInterval)
         self.store = try CatalogStore(directory: topology.resolve(spec.dataDir ?? spec.name), durability: durability)
         var loaded = try store.load()
         if loaded.seeds.isEmpty {
@@ -259,13 +261,19 @@ public actor CatalogNode {
     }
 
     /// Pulls committed buys, restocks and prices from a ready peer: convergence without waiting for a
-    /// restart. Only from peers whose last heartbeat showed a different digest: pulling a whole snapshot
-    /// every few heartbeats cost a quarter of a replica's CPU once the log had grown (docs/BENCH.md).
+    /// restart. Only from peers whose last heartbeat showed a different digest, and which `AntiEntropyGate`
+    /// finds stably different or not pulled for a while: pulling a whole snapshot every few heartbeats
+    /// cost a quarter of a replica's CPU once the log had grown (docs/BENCH.md).
     func antiEntropy() async {
         guard phase == .ready else { return }
         for peer in peers.up(.catalog) {
             guard let status = peers.status(peer), status.state == Phase.ready.rawValue,
-                status.digest != state.digest.value
+                antiEntropyGate.shouldPull(
+                    from: peer,
+                    peerDigest: status.digest,
+                    ownDigest: state.digest.value,
+                    now: peers.now
+                )
             else { continue }
             guard let snapshot = try? await peers.call(peer, Catalog.Snapshot.self, Empty()) else { continue }
             var withoutHolds = snapshot

@@ -25,6 +25,7 @@ public actor OrderNode {
     /// Request ids a catalog asked about while their buy was still undecided: they must not commit.
     private var abortRequested: Set<String> = []
     private var recovering = true
+    private var antiEntropyGate: AntiEntropyGate<String>
     /// Test hook called at each step of a buy; a hook that throws makes the buy stop there as if the
     /// process had died (nothing after that step happens, nothing is cleaned up).
     private var faultHook: (@Sendable (BuyStep) async throws -> Void)?
@@ -40,6 +41,7 @@ public actor OrderNode {
         self.peers = peers
         self.logger = logger
         let orders = topology.nodes(.order).map(\.name)
+        self.antiEntropyGate = AntiEntropyGate(maxInterval: topology.antiEntropyMaxInterval)
         self.store = try OrderStore(directory: topology.resolve(spec.dataDir ?? spec.name), durability: durability)
         self.log = try store.load(
             replicaIndex: orders.firstIndex(of: spec.name) ?? 0,
@@ -349,8 +351,16 @@ public actor OrderNode {
 
     /// Pulls the peers' logs so replicas converge even if a replication was lost.
     func antiEntropy() async {
-        // Only from peers whose last heartbeat showed a log with a different digest.
-        for peer in peers.up(.order) where peers.status(peer)?.digest != log.digest.value {
+        // Only from peers whose last heartbeat showed a log with a different digest, and which
+        // `AntiEntropyGate` finds stably different or not pulled for a while.
+        let now = peers.now
+        for peer in peers.up(.order)
+        where antiEntropyGate.shouldPull(
+            from: peer,
+            peerDigest: peers.status(peer)?.digest,
+            ownDigest: log.digest.value,
+            now: now
+        ) {
             if let snapshot = try? await peers.call(peer, Order.List.self, OrdersRequest()) {
                 try? merge(ReplicateRequest(orders: snapshot.orders, rejections: snapshot.rejections))
             }

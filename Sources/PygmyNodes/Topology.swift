@@ -102,6 +102,8 @@ public struct Topology: Codable, Sendable, Hashable {
     public var heartbeatInterval: Duration { .milliseconds(heartbeatMillis ?? 200) }
     /// Silence after which a peer counts as down (five heartbeat intervals).
     public var failureTimeout: Duration { heartbeatInterval * 5 }
+    /// The longest a replica goes without pulling a peer whose state keeps differing (`AntiEntropyGate`).
+    public var antiEntropyMaxInterval: Duration { heartbeatInterval * 50 }
     public var holdTimeout: Duration { .milliseconds(holdTimeoutMillis ?? 3000) }
 
     /// The limits `spec`'s server runs with: its own over the cluster's (fields neither gives: defaults).

@@ -217,7 +217,7 @@ final class SimCatalog: SimNode {
     private func antiEntropy(_ done: @escaping () -> Void) {
         guard ready else { return done() }
         let sources = up(.catalog).filter {
-            lastStatus[$0]?.ready == true && lastStatus[$0]?.digest != state.digest.value
+            lastStatus[$0]?.ready == true && shouldPull(from: $0, ownDigest: state.digest.value)
         }
         callEach(sources, { _ in .snapshot }, timeout: settings.callTimeout * 2) { [unowned self] replies in
             for case (_, .response(.snapshot(var snapshot))) in replies {

@@ -17,6 +17,8 @@ class SimNode {
     var peersByRole: [SimRole: [String]] = [:]
     var detector = FailureDetector<String>(peers: [], timeout: .zero, now: .zero)
     var lastStatus: [String: SimStatus] = [:]
+    /// When to pull a peer's whole state (volatile, like the real nodes' gate).
+    var antiEntropyGate = AntiEntropyGate<String>(maxInterval: .zero)
     let settings: SimSettings
 
     init(name: String, role: SimRole, world: SimWorld, settings: SimSettings) {
@@ -34,6 +36,10 @@ class SimNode {
     func isUp(_ peer: String) -> Bool { detector.isUp(peer, now: clock) }
     /// Peers of `role` the failure detector considers up, sorted by name.
     func up(_ role: SimRole) -> [String] { peers(role).filter(isUp) }
+    /// Whether to pull `peer`'s whole state now, from its last heartbeat's digest (`AntiEntropyGate`).
+    func shouldPull(from peer: String, ownDigest: UInt64) -> Bool {
+        antiEntropyGate.shouldPull(from: peer, peerDigest: lastStatus[peer]?.digest, ownDigest: ownDigest, now: clock)
+    }
 
     // MARK: Life cycle
 
@@ -41,6 +47,7 @@ class SimNode {
     func boot() {
         detector = FailureDetector(peers: allPeers, timeout: settings.failureTimeout, now: clock)
         lastStatus = [:]
+        antiEntropyGate = AntiEntropyGate(maxInterval: .microseconds(settings.antiEntropyMaxInterval))
         every(settings.heartbeat) { [unowned self] done in heartbeatRound(done) }
     }
 
@@ -195,6 +202,8 @@ class SimNode {
 public struct SimSettings: Sendable {
     public var heartbeat: Int64 = 100_000
     public var failureTimeout: Duration { .microseconds(heartbeat * 5) }
+    /// As `Topology.antiEntropyMaxInterval`: 50 heartbeats.
+    public var antiEntropyMaxInterval: Int64 { heartbeat * 50 }
     public var holdTimeout: Int64 = 1_500_000
     public var callTimeout: Int64 = 2_000_000
     /// How long the frontend keeps retrying a buy whose outcome it does not know.

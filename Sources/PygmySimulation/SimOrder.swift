@@ -284,7 +284,7 @@ final class SimOrder: SimNode {
     override var status: SimStatus { SimStatus(ready: true, incarnation: incarnation, digest: log.digest.value) }
 
     private func antiEntropy(_ done: @escaping () -> Void) {
-        let sources = up(.order).filter { lastStatus[$0]?.digest != log.digest.value }
+        let sources = up(.order).filter { shouldPull(from: $0, ownDigest: log.digest.value) }
         callEach(sources, { _ in .listOrders }, timeout: settings.callTimeout * 2) { [unowned self] replies in
             for case (_, .response(.log(let peerLog))) in replies {
                 apply(log.mutationsToMerge(orders: peerLog.orders, rejections: peerLog.rejections))
