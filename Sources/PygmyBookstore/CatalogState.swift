@@ -164,7 +164,9 @@ public struct CatalogState: Sendable {
             item: item,
             title: seed.title,
             topic: seed.topic,
-            stock: max(0, available(item)),
+            // Committed state only: a hold is tentative until its buy commits, so readers do not see it
+            // (and a hold need not invalidate the frontends' caches).
+            stock: max(0, stockOnHand(item)),
             cost: prices[item]?.cost ?? seed.cost
         )
     }
@@ -308,19 +310,19 @@ public struct CatalogState: Sendable {
         holds.values.filter { nowMicros - $0.createdMicros >= timeoutMicros }.sorted { $0.requestId < $1.requestId }
     }
 
-    /// The items (with their topics) that applying `mutations` changes: what a replica invalidates in
-    /// the frontends' caches before it writes.
+    /// The items (with their topics) whose reads applying `mutations` changes: what a replica invalidates
+    /// in the frontends' caches before it writes. Holds, their release and refusals change no read
+    /// (lookups report copies on hand), so they invalidate nothing: a buy costs the frontends one
+    /// invalidation per replica, at its commit.
     public func invalidations(for mutations: [CatalogMutation]) -> [Invalidation] {
         var items = Set<ItemID>()
         for mutation in mutations {
             switch mutation {
-            case .hold(let hold): items.insert(hold.item)
-            case .releaseHold(let id): if let hold = holds[id] { items.insert(hold.item) }
+            case .hold, .releaseHold, .reject: break
             case .commit(let buy): items.insert(buy.item)
             case .restock(let restock): items.insert(restock.item)
             case .setPrice(let price): items.insert(price.item)
             case .addBook(let seed): items.insert(seed.item)
-            case .reject(let id): if let hold = holds[id] { items.insert(hold.item) }
             }
         }
         return items.sorted().map { item in
