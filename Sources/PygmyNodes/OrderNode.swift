@@ -188,8 +188,10 @@ public actor OrderNode {
 
     /// One replica's answer to a hold. (Kept out of the task group's closure on purpose: returning a tuple
     /// literal with a `try await` element from inside `do`/`catch` in an async closure is miscompiled by
-    /// Swift 6.3.1 with `-O` and crashes the order replica; see docs/BENCH.md, "Known issue".)
-    private func holdReply(_ replica: String, _ hold: HoldRequest) async -> BuyCoordinator.HoldReply {
+    /// Swift 6.3.1 with `-O` and crashes the order replica; see docs/BENCH.md, "Known issue".) Nonisolated:
+    /// the call needs nothing of the actor's, and a task group's child would otherwise hop onto the actor
+    /// to make it and again to return.
+    private nonisolated func holdReply(_ replica: String, _ hold: HoldRequest) async -> BuyCoordinator.HoldReply {
         do {
             let outcome = try await peers.call(replica, Catalog.Hold.self, hold, timeout: .seconds(2))
             return .answered(outcome)
@@ -241,7 +243,7 @@ public actor OrderNode {
         }
     }
 
-    private func commitResult(_ replica: String, _ buy: CommittedBuy) async -> Result<Void, any Error> {
+    private nonisolated func commitResult(_ replica: String, _ buy: CommittedBuy) async -> Result<Void, any Error> {
         do {
             _ = try await peers.call(replica, Catalog.Commit.self, buy, timeout: .seconds(2))
             return .success(())
