@@ -20,6 +20,9 @@ public actor CatalogNode {
     }
 
     public let spec: NodeSpec
+    /// The node's event loop (`NodeExecutor`): the actor runs there, with its connections.
+    let executor: NodeExecutor
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     let topology: Topology
     let peers: Peers
     let latency = LatencyRecorder()
@@ -31,7 +34,15 @@ public actor CatalogNode {
     private var subscribers: [UInt64: RPCServerConnection] = [:]
     private var antiEntropyGate: AntiEntropyGate<String>
 
-    init(spec: NodeSpec, topology: Topology, peers: Peers, durability: Durability, logger: Logger) throws {
+    init(
+        spec: NodeSpec,
+        topology: Topology,
+        peers: Peers,
+        durability: Durability,
+        executor: NodeExecutor,
+        logger: Logger
+    ) throws {
+        self.executor = executor
         self.spec = spec
         self.topology = topology
         self.peers = peers

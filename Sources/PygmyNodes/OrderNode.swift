@@ -11,6 +11,9 @@ import PygmyRPC
 /// simulation re-creates this actor's orchestration in `PygmySimulation/SimOrder.swift`: keep them in step.
 public actor OrderNode {
     public let spec: NodeSpec
+    /// The node's event loop (`NodeExecutor`): the actor runs there, with its connections.
+    let executor: NodeExecutor
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     let topology: Topology
     let peers: Peers
     let latency = LatencyRecorder()
@@ -35,7 +38,15 @@ public actor OrderNode {
 
     public func setFaultHook(_ hook: (@Sendable (BuyStep) async throws -> Void)?) { faultHook = hook }
 
-    init(spec: NodeSpec, topology: Topology, peers: Peers, durability: Durability, logger: Logger) throws {
+    init(
+        spec: NodeSpec,
+        topology: Topology,
+        peers: Peers,
+        durability: Durability,
+        executor: NodeExecutor,
+        logger: Logger
+    ) throws {
+        self.executor = executor
         self.spec = spec
         self.topology = topology
         self.peers = peers
@@ -66,7 +77,8 @@ public actor OrderNode {
         }
         if let task = running[request.requestId] { return try await task.value }
         if let outcome = log.outcome(of: request.requestId) { return try await answerFromLog(outcome) }
-        let task = Task { try await self.coordinate(request) }
+        // On the node's loop, with the calls its task groups make to the peers.
+        let task = Task(executorPreference: executor) { try await self.coordinate(request) }
         running[request.requestId] = task
         defer { running.removeValue(forKey: request.requestId) }
         return try await task.value

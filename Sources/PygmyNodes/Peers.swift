@@ -36,6 +36,7 @@ final class Peers: Sendable {
         topology: Topology,
         security: (any RPCTransportSecurity)?,
         role: PeerRole,
+        eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(),
         logger: Logger
     ) {
         var peers: [String: Peer] = [:]
@@ -56,7 +57,13 @@ final class Peers: Sendable {
             }
             peers[spec.name] = Peer(
                 spec: spec,
-                client: RPCClient(host: spec.host, port: spec.port, configuration: configuration, logger: logger)
+                client: RPCClient(
+                    host: spec.host,
+                    port: spec.port,
+                    configuration: configuration,
+                    group: eventLoop,
+                    logger: logger
+                )
             )
         }
         self.peers = peers

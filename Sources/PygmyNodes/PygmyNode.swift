@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOPosix
 import PygmyBookstore
 import PygmyRPC
 import PygmyTLS
@@ -26,9 +27,21 @@ public final class PygmyNode: Service, Sendable {
     }
 
     /// Builds the node `name` of `topology`.
+    ///
+    /// The node's server connections, its clients to its peers and its actor all run on one event loop
+    /// (`NodeExecutor`): a call is decoded, handled, passed on and answered on one thread.
     /// - Parameters:
     ///   - durability: how SQLite commits (catalog and order replicas).
-    public init(name: String, topology: Topology, durability: Durability = .process, logger: Logger? = nil) throws {
+    ///   - eventLoop: the node's loop; by default one of the process-wide singleton group's.
+    public init(
+        name: String,
+        topology: Topology,
+        durability: Durability = .process,
+        eventLoop: (any EventLoop)? = nil,
+        logger: Logger? = nil
+    ) throws {
+        let loop = eventLoop ?? MultiThreadedEventLoopGroup.singleton.next()
+        let executor = NodeExecutor(loop)
         let spec = try topology.node(named: name)
         var logger = logger ?? Logger(label: "pygmy.\(spec.role.rawValue)")
         logger[metadataKey: "node"] = "\(name)"
@@ -48,7 +61,14 @@ public final class PygmyNode: Service, Sendable {
         case .catalog: wireRole = .catalog
         case .order: wireRole = .order
         }
-        peers = Peers(specs: peerSpecs, topology: topology, security: clientSecurity, role: wireRole, logger: logger)
+        peers = Peers(
+            specs: peerSpecs,
+            topology: topology,
+            security: clientSecurity,
+            role: wireRole,
+            eventLoop: loop,
+            logger: logger
+        )
         var router = RPCRouter()
         switch spec.role {
         case .frontend:
@@ -61,6 +81,7 @@ public final class PygmyNode: Service, Sendable {
                 topology: topology,
                 peers: peers,
                 durability: durability,
+                executor: executor,
                 logger: logger
             )
             role = .catalog(node)
@@ -71,6 +92,7 @@ public final class PygmyNode: Service, Sendable {
                 topology: topology,
                 peers: peers,
                 durability: durability,
+                executor: executor,
                 logger: logger
             )
             role = .order(node)
@@ -85,7 +107,7 @@ public final class PygmyNode: Service, Sendable {
             $0.shutdownGracePeriod = .seconds(5)
             topology.serverLimits(for: spec).apply(to: &$0)
         }
-        server = RPCServer(configuration: configuration, router: router, logger: logger)
+        server = RPCServer(configuration: configuration, router: router, group: loop, logger: logger)
     }
 
     static func security(
