@@ -190,7 +190,7 @@ public actor OrderNode {
     private func holds(_ hold: HoldRequest, at replicas: [String]) async -> [String: BuyCoordinator.HoldReply] {
         await withTaskGroup(of: (String, BuyCoordinator.HoldReply).self) { group in
             for replica in replicas {
-                group.addTask { (replica, await self.holdReply(replica, hold)) }
+                group.addTask(executorPreference: executor) { (replica, await self.holdReply(replica, hold)) }
             }
             var replies: [String: BuyCoordinator.HoldReply] = [:]
             for await (replica, reply) in group { replies[replica] = reply }
@@ -216,7 +216,7 @@ public actor OrderNode {
     private func release(_ abort: AbortRequest, at replicas: [String]) async {
         await withTaskGroup(of: Void.self) { group in
             for replica in replicas {
-                group.addTask {
+                group.addTask(executorPreference: executor) {
                     _ = try? await self.peers.call(replica, Catalog.Abort.self, abort, timeout: .seconds(2))
                 }
             }
@@ -226,7 +226,7 @@ public actor OrderNode {
     private func replicate(_ request: ReplicateRequest) async {
         await withTaskGroup(of: Void.self) { group in
             for peer in peers.up(.order) {
-                group.addTask {
+                group.addTask(executorPreference: executor) {
                     _ = try? await self.peers.call(peer, Order.Replicate.self, request, timeout: .seconds(2))
                 }
             }
@@ -247,7 +247,7 @@ public actor OrderNode {
         }
         return await withTaskGroup(of: (String, Result<Void, any Error>).self) { group in
             for replica in replicas {
-                group.addTask { (replica, await self.commitResult(replica, buy)) }
+                group.addTask(executorPreference: executor) { (replica, await self.commitResult(replica, buy)) }
             }
             var replies = CommitReplies()
             for await (replica, result) in group { replies.record(replica, result) }
