@@ -159,7 +159,7 @@ enum BenchEcho {
         let deadline = start + .milliseconds(Int64(seconds * 1000))
         let total = try await withThrowingTaskGroup(of: Int.self) { group in
             for client in connections {
-                group.addTask {
+                group.addTask(executorPreference: client.executor) {
                     var count = 0
                     while ContinuousClock.now < deadline {
                         _ = try await client.call(Method.self, payload)
