@@ -204,6 +204,17 @@ struct BenchExperiments: Sendable {
         let seeds = Self.seeds(cluster)
         let client = try cluster.client()
         try await client.connect()
+        // On the connection's own thread, as a latency-minded caller would run (see `RPCClient.executor`).
+        return try await withTaskExecutorPreference(client.executor) {
+            try await hitMissMeasured(cluster, client, seeds)
+        }
+    }
+
+    private func hitMissMeasured(
+        _ cluster: BenchCluster,
+        _ client: RPCClient,
+        _ seeds: [CatalogSeed]
+    ) async throws -> HitMissResults {
         for seed in seeds {
             _ = try await client.call(Frontend.Lookup.self, LookupRequest(item: seed.item))
             _ = try await client.call(Frontend.Search.self, SearchRequest(topic: seed.topic))

@@ -111,7 +111,9 @@ struct BenchLoad: Sendable {
         }
         let tally = try await withThrowingTaskGroup(of: Tally.self) { [window] group in
             for (index, client) in connections.enumerated() {
-                group.addTask {
+                // Each client on its connection's thread, as a latency-minded caller would run
+                // (see `RPCClient.executor`).
+                group.addTask(executorPreference: client.executor) {
                     await self.clientLoop(index: index, client: client, admin: admin, run: run, window: window)
                 }
             }

@@ -14,6 +14,19 @@ import Testing
         }
     }
 
+    @Test func callsUnderTheClientsExecutorRunOnItsConnectionsEventLoop() async throws {
+        try await withTestServer { (_: RPCServer, port: Int) async throws -> Void in
+            let client = RPCClient(host: "127.0.0.1", port: port)
+            try await withTaskExecutorPreference(client.executor) { () async throws -> Void in
+                for i in 0..<20 {
+                    #expect(try await client.call(Echo.self, "call \(i)") == "call \(i)")
+                    #expect(client.eventLoop.inEventLoop)
+                }
+            }
+            await client.close()
+        }
+    }
+
     @Test func manyConcurrentCallsShareOneConnectionAndComeBackOutOfOrder() async throws {
         try await withTestServer { (server: RPCServer, port: Int) async throws -> Void in
             let client = RPCClient(host: "127.0.0.1", port: port)
