@@ -46,9 +46,7 @@ public final class FrontendNode: Sendable {
         let key = CacheKey.search(topic: request.topic.lowercased())
         let lookup = cache.withLock { $0.get(key) }
         if case .hit(.search(let response)) = lookup { return response }
-        let response = try await onSomeReplica(.catalog, preferSameThread: true) {
-            try await self.peers.call($0, Catalog.Search.self, request)
-        }
+        let response = try await onSomeReplica(.catalog) { try await self.peers.call($0, Catalog.Search.self, request) }
         if case .miss(let ticket) = lookup { cache.withLock { $0.fill(ticket, .search(response)) } }
         return response
     }
@@ -57,9 +55,7 @@ public final class FrontendNode: Sendable {
         let key = CacheKey.lookup(item: request.item)
         let lookup = cache.withLock { $0.get(key) }
         if case .hit(.book(let book)) = lookup { return book }
-        let book = try await onSomeReplica(.catalog, preferSameThread: true) {
-            try await self.peers.call($0, Catalog.Lookup.self, request)
-        }
+        let book = try await onSomeReplica(.catalog) { try await self.peers.call($0, Catalog.Lookup.self, request) }
         if case .miss(let ticket) = lookup { cache.withLock { $0.fill(ticket, .book(book)) } }
         return book
     }
@@ -131,24 +127,9 @@ public final class FrontendNode: Sendable {
 
     /// Runs `body` on the live replicas of `role` in round-robin order until one answers. Moves on to the
     /// next replica when one is unreachable, failing or still resynchronising.
-    ///
-    /// With `preferSameThread` (reads, which any ready replica answers alike), replicas whose connection
-    /// runs on the event loop this request is being served on go first: the call to them is written and
-    /// answered on this thread, with no wake-up of another thread either way. Round robin still decides
-    /// among those, and requests arriving on the other loop go to the other replicas first.
-    private func onSomeReplica<T: Sendable>(
-        _ role: NodeRole,
-        preferSameThread: Bool = false,
-        _ body: (String) async throws -> T
-    ) async throws -> T {
+    private func onSomeReplica<T: Sendable>(_ role: NodeRole, _ body: (String) async throws -> T) async throws -> T {
         var candidates = peers.rotation(role)
         if candidates.isEmpty { candidates = peers.names(role) }  // no heartbeat yet: try them all
-        if preferSameThread, candidates.count > 1 {
-            let local = candidates.filter { peers.client($0).eventLoop.inEventLoop }
-            if !local.isEmpty, local.count < candidates.count {
-                candidates = local + candidates.filter { !peers.client($0).eventLoop.inEventLoop }
-            }
-        }
         var lastError: (any Error)?
         for replica in candidates {
             do {
