@@ -174,8 +174,15 @@ public enum Durability: String, Sendable, Codable {
         configuration.busyMode = .timeout(10)
         let synchronous = self == .power ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
+            // One process owns a replica's file: exclusive locking takes the lock once instead of with
+            // fcntl calls around every transaction (8% of an order replica's CPU under load), and keeps a
+            // second process that was pointed at the same directory out.
+            try db.execute(sql: "PRAGMA locking_mode = EXCLUSIVE")
             try db.execute(sql: "PRAGMA journal_mode = WAL")
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            // Checkpoint every 10,000 pages (40 MB of log) rather than 1,000: each checkpoint syncs the
+            // file, and at 1,000 pages a busy order replica checkpointed several times a second.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 10000")
         }
         return configuration
     }
