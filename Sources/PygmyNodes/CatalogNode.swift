@@ -34,21 +34,12 @@ public actor CatalogNode {
     private var subscribers: [UInt64: RPCServerConnection] = [:]
     private var antiEntropyGate: AntiEntropyGate<String>
 
-    init(
-        spec: NodeSpec,
-        topology: Topology,
-        peers: Peers,
-        durability: Durability,
-        executor: NodeExecutor,
-        logger: Logger
-    ) throws {
-        self.executor = executor
-        self.spec = spec
-        self.topology = topology
-        self.peers = peers
-        self.logger = logger
+    init(_ environment: ReplicaEnvironment) throws {
+        (spec, topology, peers, executor, logger) = (
+            environment.spec, environment.topology, environment.peers, environment.executor, environment.logger
+        )
         self.antiEntropyGate = AntiEntropyGate(maxInterval: topology.antiEntropyMaxInterval)
-        self.store = try CatalogStore(directory: topology.resolve(spec.dataDir ?? spec.name), durability: durability)
+        self.store = try CatalogStore(directory: environment.dataDirectory, durability: environment.durability)
         var loaded = try store.load()
         if loaded.seeds.isEmpty {
             let seeds = try topology.seedBooks().map(CatalogMutation.addBook)

@@ -38,22 +38,13 @@ public actor OrderNode {
 
     public func setFaultHook(_ hook: (@Sendable (BuyStep) async throws -> Void)?) { faultHook = hook }
 
-    init(
-        spec: NodeSpec,
-        topology: Topology,
-        peers: Peers,
-        durability: Durability,
-        executor: NodeExecutor,
-        logger: Logger
-    ) throws {
-        self.executor = executor
-        self.spec = spec
-        self.topology = topology
-        self.peers = peers
-        self.logger = logger
+    init(_ environment: ReplicaEnvironment) throws {
+        (spec, topology, peers, executor, logger) = (
+            environment.spec, environment.topology, environment.peers, environment.executor, environment.logger
+        )
         let orders = topology.nodes(.order).map(\.name)
         self.antiEntropyGate = AntiEntropyGate(maxInterval: topology.antiEntropyMaxInterval)
-        self.store = try OrderStore(directory: topology.resolve(spec.dataDir ?? spec.name), durability: durability)
+        self.store = try OrderStore(directory: environment.dataDirectory, durability: environment.durability)
         self.log = try store.load(
             replicaIndex: orders.firstIndex(of: spec.name) ?? 0,
             replicaCount: max(1, orders.count)

@@ -69,6 +69,14 @@ public final class PygmyNode: Service, Sendable {
             eventLoop: loop,
             logger: logger
         )
+        let replica = ReplicaEnvironment(
+            spec: spec,
+            topology: topology,
+            peers: peers,
+            durability: durability,
+            executor: executor,
+            logger: logger
+        )
         var router = RPCRouter()
         switch spec.role {
         case .frontend:
@@ -76,25 +84,11 @@ public final class PygmyNode: Service, Sendable {
             role = .frontend(node)
             Self.registerFrontend(node, on: &router)
         case .catalog:
-            let node = try CatalogNode(
-                spec: spec,
-                topology: topology,
-                peers: peers,
-                durability: durability,
-                executor: executor,
-                logger: logger
-            )
+            let node = try CatalogNode(replica)
             role = .catalog(node)
             Self.registerCatalog(node, on: &router)
         case .order:
-            let node = try OrderNode(
-                spec: spec,
-                topology: topology,
-                peers: peers,
-                durability: durability,
-                executor: executor,
-                logger: logger
-            )
+            let node = try OrderNode(replica)
             role = .order(node)
             Self.registerOrder(node, on: &router)
         }
