@@ -164,6 +164,9 @@ public actor CatalogNode {
         return out
     }
 
+    /// Closes the database (`PygmyNode.stop`, `crash`); the node is dead to its peers by then.
+    func closeStore() { store.close() }
+
     public func currentSnapshot() -> CatalogSnapshot { state.snapshot() }
 
     // MARK: Joining and background work

@@ -7,6 +7,12 @@ import PygmyBookstore
 final class CatalogStore: Sendable {
     private let database: DatabaseQueue
 
+    /// Closes the database: its exclusive lock is released, and every later use throws. A node that stops
+    /// (or a test's simulated crash) closes its store so that its next start can open the file at once.
+    func close() {
+        try? database.close()
+    }
+
     /// Opens (creating if needed) the database in `directory`.
     init(directory: String, durability: Durability) throws {
         database = try durability.open(directory: directory, file: "catalog.sqlite")

@@ -319,6 +319,9 @@ public actor OrderNode {
         )
     }
 
+    /// Closes the database (`PygmyNode.stop`, `crash`); the node is dead to its peers by then.
+    func closeStore() { store.close() }
+
     public func orders() -> [OrderRecord] { log.orderedLog }
 
     // MARK: Recovery and background work

@@ -6,6 +6,12 @@ import PygmyBookstore
 final class OrderStore: Sendable {
     private let database: DatabaseQueue
 
+    /// Closes the database: its exclusive lock is released, and every later use throws. A node that stops
+    /// (or a test's simulated crash) closes its store so that its next start can open the file at once.
+    func close() {
+        try? database.close()
+    }
+
     init(directory: String, durability: Durability) throws {
         database = try durability.open(directory: directory, file: "orders.sqlite")
         try database.write { db in

@@ -159,6 +159,7 @@ public final class PygmyNode: Service, Sendable {
         await server.shutdown()
         background.cancelAll()
         await peers.closeAll()
+        await closeStore()
     }
 
     /// Stops at once, as a crash would as far as peers can tell: no goAway, no draining, in-flight calls
@@ -167,6 +168,16 @@ public final class PygmyNode: Service, Sendable {
         background.cancelAll()
         await server.shutdown(gracePeriod: .zero)
         await peers.closeAll()
+        await closeStore()
+    }
+
+    /// Closes a replica's database (a process that dies releases its lock; one that lives on must).
+    private func closeStore() async {
+        switch role {
+        case .frontend: break
+        case .catalog(let node): await node.closeStore()
+        case .order(let node): await node.closeStore()
+        }
     }
 
     public func run() async throws {
