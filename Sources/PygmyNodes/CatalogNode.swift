@@ -164,6 +164,9 @@ public actor CatalogNode {
         return out
     }
 
+    /// Whether the actor is running on its node's event loop (for tests of the threading design).
+    func runsOnItsLoop() -> Bool { executor.eventLoop.inEventLoop }
+
     /// Closes the database (`PygmyNode.stop`, `crash`); the node is dead to its peers by then.
     func closeStore() { store.close() }
 

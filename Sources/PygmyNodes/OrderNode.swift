@@ -29,6 +29,7 @@ public actor OrderNode {
     private var abortRequested: Set<String> = []
     private var recovering = true
     private var antiEntropyGate: AntiEntropyGate<String>
+    private var redelivery: RedeliverySchedule
     /// Test hook called at each step of a buy; a hook that throws makes the buy stop there as if the
     /// process had died (nothing after that step happens, nothing is cleaned up).
     private var faultHook: (@Sendable (BuyStep) async throws -> Void)?
@@ -44,6 +45,7 @@ public actor OrderNode {
         )
         let orders = topology.nodes(.order).map(\.name)
         self.antiEntropyGate = AntiEntropyGate(maxInterval: topology.antiEntropyMaxInterval)
+        self.redelivery = RedeliverySchedule(grace: topology.redeliveryGrace)
         self.store = try OrderStore(directory: environment.dataDirectory, durability: environment.durability)
         self.log = try store.load(
             replicaIndex: orders.firstIndex(of: spec.name) ?? 0,
@@ -319,6 +321,9 @@ public actor OrderNode {
         )
     }
 
+    /// Whether the actor is running on its node's event loop (for tests of the threading design).
+    func runsOnItsLoop() -> Bool { executor.eventLoop.inEventLoop }
+
     /// Closes the database (`PygmyNode.stop`, `crash`); the node is dead to its peers by then.
     func closeStore() { store.close() }
 
@@ -339,13 +344,18 @@ public actor OrderNode {
             await release(AbortRequest(requestId: pending.requestId, coordinator: spec.name), at: peers.up(.catalog))
         }
         recovering = false
-        await redeliver()
+        await redeliver(log.undelivered.sorted())
     }
 
-    /// Resends commits of orders not yet acknowledged by every catalog replica.
+    /// Resends commits of orders not yet acknowledged by every catalog replica once they are due
+    /// (`RedeliverySchedule`: their coordinator has had time to deliver them itself).
     func redeliver() async {
-        for id in log.undelivered.sorted() {
-            if let record = log.orders[id] { _ = await deliverLogged(record) }
+        await redeliver(redelivery.due(log.undelivered, now: peers.now))
+    }
+
+    private func redeliver(_ ids: [String]) async {
+        for id in ids {
+            if let record = log.orders[id], log.undelivered.contains(id) { _ = await deliverLogged(record) }
         }
     }
 

@@ -104,6 +104,8 @@ public struct Topology: Codable, Sendable, Hashable {
     public var failureTimeout: Duration { heartbeatInterval * 5 }
     /// The longest a replica goes without pulling a peer whose state keeps differing (`AntiEntropyGate`).
     public var antiEntropyMaxInterval: Duration { heartbeatInterval * 50 }
+    /// How long an order stays undelivered at a replica before it re-sends the commits (`RedeliverySchedule`).
+    public var redeliveryGrace: Duration { heartbeatInterval * 10 }
     public var holdTimeout: Duration { .milliseconds(holdTimeoutMillis ?? 3000) }
 
     /// The limits `spec`'s server runs with: its own over the cluster's (fields neither gives: defaults).

@@ -204,6 +204,8 @@ public struct SimSettings: Sendable {
     public var failureTimeout: Duration { .microseconds(heartbeat * 5) }
     /// As `Topology.antiEntropyMaxInterval`: 50 heartbeats.
     public var antiEntropyMaxInterval: Int64 { heartbeat * 50 }
+    /// As `Topology.redeliveryGrace`: 10 heartbeats.
+    public var redeliveryGrace: Int64 { heartbeat * 10 }
     public var holdTimeout: Int64 = 1_500_000
     public var callTimeout: Int64 = 2_000_000
     /// How long the frontend keeps retrying a buy whose outcome it does not know.

@@ -13,13 +13,16 @@ final class SimOrder: SimNode {
     private var nextToken = 0
     /// Called after every change to the log, for the invariant checks.
     var onWrite: (SimOrder) -> Void = { _ in }
+    private var redelivery: RedeliverySchedule
 
     init(name: String, index: Int, count: Int, world: SimWorld, settings: SimSettings) {
         log = OrderLogState(replicaIndex: index, replicaCount: count)
+        redelivery = RedeliverySchedule(grace: .microseconds(settings.redeliveryGrace))
         super.init(name: name, role: .order, world: world, settings: settings)
     }
 
     override func lostVolatileState() {
+        redelivery = RedeliverySchedule(grace: .microseconds(settings.redeliveryGrace))
         running = [:]
         abortRequested = []
         buyTargets = [:]
@@ -249,7 +252,7 @@ final class SimOrder: SimNode {
             }
             var pending = log.pending.keys.filter { running[$0] == nil }.sorted()[...]
             func next() {
-                guard let id = pending.popFirst() else { return redeliver {} }
+                guard let id = pending.popFirst() else { return redeliver(all: true) {} }
                 apply([.forget(requestId: id)])
                 callAll(
                     up(.catalog),
@@ -263,11 +266,12 @@ final class SimOrder: SimNode {
         }
     }
 
-    private func redeliver(_ done: @escaping () -> Void) {
-        var ids = log.undelivered.sorted()[...]
+    /// `OrderNode.redeliver`: the orders `RedeliverySchedule` finds due (all of them after a restart).
+    private func redeliver(all: Bool = false, _ done: @escaping () -> Void) {
+        var ids = (all ? log.undelivered.sorted() : redelivery.due(log.undelivered, now: clock))[...]
         func next() {
             guard let id = ids.popFirst() else { return done() }
-            guard let record = log.orders[id] else { return next() }
+            guard let record = log.orders[id], log.undelivered.contains(id) else { return next() }
             deliverLogged(record) { _, _ in next() }
         }
         next()
