@@ -55,10 +55,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private var receivedSinceLastTick = false
     private var pingSentAt: NIODeadline?
     private var handshakeTimer: Scheduled<Void>?
-    /// Flush coalescing: frames are written as they are ready and flushed together once per event-loop
-    /// tick (see `writeFrame`).
-    private var unflushed = false
-    private var flushScheduled = false
+    /// Frames are written as they are ready and flushed together once per event-loop tick.
+    private let flusher = FlushCoalescer()
 
     init(
         settings: Settings,
@@ -77,10 +75,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     /// Drops the context, which holds this handler: without this every connection would stay in memory.
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        flusher.detach()
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        flusher.attach(context)
         if context.channel.isActive { sendHello(context) }
     }
 
@@ -141,7 +141,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         case .ping(let value):
             var buffer = context.channel.allocator.buffer(capacity: 18)
             FrameWriter.write(.pong(value), to: &buffer)
-            writeFrame(buffer, context)
+            flusher.write(wrapOutboundOut(buffer))
         case .pong:
             pingSentAt = nil
         case .goAway(let reason):
@@ -149,7 +149,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             draining = true
             onGoAway()
             if pending.isEmpty && queued.isEmpty {
-                flushNow()
+                flusher.flushNow()
                 context.close(promise: nil)
             }
         case .unknown:
@@ -206,47 +206,20 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         pending[call.streamID] = entry
         if pending.count == 1 {
             // Alone on the connection: nothing to share a flush with, so flush at once, without a task.
-            unflushed = false
-            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            flusher.writeAndFlush(wrapOutboundOut(buffer))
         } else {
-            writeFrame(buffer, context)
+            flusher.write(wrapOutboundOut(buffer))
         }
     }
 
     /// The flush that follows each `RPCClient` write: the frames were written and their flush is already
-    /// scheduled by `writeFrame`, so calls made together leave in one flush.
+    /// scheduled by the coalescer, so calls made together leave in one flush.
     func flush(context: ChannelHandlerContext) {
-        if unflushed { scheduleFlush(context) }
-    }
-
-    /// Writes a frame and makes sure a flush follows in this event-loop tick: at the end of the current
-    /// read burst (`channelReadComplete`) or else in a task queued behind the work already queued on the
-    /// loop, so frames written together share one flush (one `write` system call) and none waits for a
-    /// later event.
-    private func writeFrame(_ buffer: ByteBuffer, _ context: ChannelHandlerContext) {
-        context.write(wrapOutboundOut(buffer), promise: nil)
-        unflushed = true
-        scheduleFlush(context)
-    }
-
-    private func scheduleFlush(_ context: ChannelHandlerContext) {
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            bound.value.flushScheduled = false
-            bound.value.flushNow()
-        }
-    }
-
-    private func flushNow() {
-        guard unflushed, let context else { return }
-        unflushed = false
-        context.flush()
+        flusher.flushIfPending()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        flushNow()
+        flusher.flushNow()
         context.fireChannelReadComplete()
     }
 
@@ -261,7 +234,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         call.promise.fail(error)
         var buffer = context.channel.allocator.buffer(capacity: 10)
         FrameWriter.write(.cancel(streamID: streamID), to: &buffer)
-        writeFrame(buffer, context)
+        flusher.write(wrapOutboundOut(buffer))
         callFinished(context)
     }
 
@@ -270,7 +243,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             send(next, context)
         }
         if draining && pending.isEmpty && queued.isEmpty {
-            flushNow()
+            flusher.flushNow()
             context.close(promise: nil)
         }
     }
@@ -306,7 +279,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         pingSentAt = .now()
         var buffer = context.channel.allocator.buffer(capacity: 18)
         FrameWriter.write(.ping(UInt64(truncatingIfNeeded: pingSentAt!.uptimeNanoseconds)), to: &buffer)
-        writeFrame(buffer, context)
+        flusher.write(wrapOutboundOut(buffer))
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -320,7 +293,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     /// Records why the connection ends and closes it; `channelInactive` fails what is left.
     private func fail(_ error: any Error) {
         if closeReason == nil { closeReason = error }
-        flushNow()
+        flusher.flushNow()
         context?.close(promise: nil)
     }
 

@@ -44,10 +44,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Set once the connection is being closed: frames that arrived in the same read are dropped.
     private var closing = false
     private var handshakeTimeout: Scheduled<Void>?
-    /// Flush coalescing: frames are written as they are ready and flushed together once per event-loop
-    /// tick (see `writeFrame`).
-    private var unflushed = false
-    private var flushScheduled = false
+    /// Frames are written as they are ready and flushed together once per event-loop tick.
+    private let flusher = FlushCoalescer()
 
     init(
         router: RPCRouter,
@@ -67,10 +65,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Drops the context, which holds this handler: without this every connection would stay in memory.
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        flusher.detach()
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        flusher.attach(context)
         self.executor = EventLoopExecutor(context.eventLoop)
         if let address = context.channel.remoteAddress { remoteAddress = "\(address)" }
         logger[metadataKey: "peer"] = "\(remoteAddress)"
@@ -174,11 +174,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .ping(let value):
             var buffer = context.channel.allocator.buffer(capacity: 18)
             FrameWriter.write(.pong(value), to: &buffer)
-            writeFrame(buffer, context)
+            flusher.write(wrapOutboundOut(buffer))
         case .pong, .unknown:
             break  // pongs answer our pings (none yet); unknown kinds are ignored by the versioning rules
         case .goAway:
-            flushNow()
+            flusher.flushNow()
             context.close(promise: nil)
         case .response, .error, .push:
             failConnection(context, WireError(.malformedFrame, "a client may not send \(frame) frames"))
@@ -266,10 +266,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             FrameWriter.finish(lengthIndex: start, in: &buffer)
             // The only call in flight has nothing to share a flush with: flush at once, without a task.
             if inFlight.count <= 1 {
-                unflushed = false
-                context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+                flusher.writeAndFlush(wrapOutboundOut(buffer))
             } else {
-                writeFrame(buffer, context)
+                flusher.write(wrapOutboundOut(buffer))
             }
         case .failure(let error as RPCError):
             writeError(streamID, error, context)
@@ -306,7 +305,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             context.read()
         }
         if draining && inFlight.isEmpty && waiting.isEmpty {
-            flushNow()  // the last responses must leave before the close
+            flusher.flushNow()  // the last responses must leave before the close
             context.close(promise: nil)
         }
     }
@@ -314,44 +313,16 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func writeError(_ streamID: UInt32, _ error: RPCError, _ context: ChannelHandlerContext) {
         var buffer = context.channel.allocator.buffer(capacity: 16 + error.message.utf8.count)
         FrameWriter.write(.error(streamID: streamID, code: error.code.rawValue, message: error.message), to: &buffer)
-        writeFrame(buffer, context)
-    }
-
-    /// Writes a frame and makes sure a flush follows in this event-loop tick: at the end of the current
-    /// read burst (`channelReadComplete`) or else in a task queued behind the work already queued on the
-    /// loop, so the responses of calls that finish together share one flush (one `write` system call)
-    /// and no frame waits for a later event. (A response while no other call is in flight is flushed at
-    /// once instead: see `completeCall`.)
-    private func writeFrame(_ buffer: ByteBuffer, _ context: ChannelHandlerContext) {
-        context.write(wrapOutboundOut(buffer), promise: nil)
-        unflushed = true
-        scheduleFlush(context)
-    }
-
-    private func scheduleFlush(_ context: ChannelHandlerContext) {
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            bound.value.flushScheduled = false
-            bound.value.flushNow()
-        }
+        flusher.write(wrapOutboundOut(buffer))
     }
 
     /// A flush from outside the handler (pushes, `RPCServerConnection.push`): coalesced the same way.
     func flush(context: ChannelHandlerContext) {
-        unflushed = true
-        scheduleFlush(context)
-    }
-
-    private func flushNow() {
-        guard unflushed, let context else { return }
-        unflushed = false
-        context.flush()
+        flusher.requestFlush()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        flushNow()
+        flusher.flushNow()
         context.fireChannelReadComplete()
     }
 
@@ -386,7 +357,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             let code: RPCError.Code = wire.code == .frameTooLarge ? .resourceExhausted : .protocolViolation
             writeError(0, RPCError(code, wire.description), context)
         }
-        flushNow()
+        flusher.flushNow()
         context.close(promise: nil)
     }
 }
