@@ -384,34 +384,16 @@ final class UnkeyedBinaryDecodingContainer: UnkeyedDecodingContainer {
     }
 
     func decode(_ type: Bool.Type) throws -> Bool {
-        let slot = try next(type)
-        do throws(DecodeFailure) { return try storage.input.bool(slot) } catch {
-            throw error.at(path(currentIndex - 1))
-        }
+        try leaf(type) { input, slot throws(DecodeFailure) in try input.bool(slot) }
     }
     func decode(_ type: String.Type) throws -> String {
-        let slot = try next(type)
-        do throws(DecodeFailure) {
-            return try storage.input.string(slot)
-        } catch {
-            throw error.at(path(currentIndex - 1))
-        }
+        try leaf(type) { input, slot throws(DecodeFailure) in try input.string(slot) }
     }
     func decode(_ type: Double.Type) throws -> Double {
-        let slot = try next(type)
-        do throws(DecodeFailure) {
-            return try storage.input.double(slot)
-        } catch {
-            throw error.at(path(currentIndex - 1))
-        }
+        try leaf(type) { input, slot throws(DecodeFailure) in try input.double(slot) }
     }
     func decode(_ type: Float.Type) throws -> Float {
-        let slot = try next(type)
-        do throws(DecodeFailure) {
-            return try storage.input.float(slot)
-        } catch {
-            throw error.at(path(currentIndex - 1))
-        }
+        try leaf(type) { input, slot throws(DecodeFailure) in try input.float(slot) }
     }
     func decode(_ type: Int.Type) throws -> Int { try integer(type) }
     func decode(_ type: Int8.Type) throws -> Int8 { try integer(type) }
@@ -426,9 +408,15 @@ final class UnkeyedBinaryDecodingContainer: UnkeyedDecodingContainer {
 
     @inline(__always)
     private func integer<I: FixedWidthInteger>(_ type: I.Type) throws -> I {
+        try leaf(type) { input, slot throws(DecodeFailure) in try input.integer(type, slot) }
+    }
+
+    /// Reads the next element as a leaf value; a malformed value fails with the element's coding path.
+    @inline(__always)
+    private func leaf<R>(_ type: Any.Type, _ read: (InputBytes, Slot) throws(DecodeFailure) -> R) throws -> R {
         let slot = try next(type)
         do throws(DecodeFailure) {
-            return try storage.input.integer(type, slot)
+            return try read(storage.input, slot)
         } catch {
             throw error.at(path(currentIndex - 1))
         }
