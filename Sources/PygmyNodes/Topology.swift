@@ -39,6 +39,10 @@ public struct NodeSpec: Codable, Sendable, Hashable {
     public var listenHost: String?
     /// Server limits of this node; the fields it gives override the cluster's `limits`.
     public var limits: RPCServerLimits?
+    /// Port of this node's Prometheus endpoint (`GET /metrics`); absent: no endpoint.
+    public var metricsPort: Int?
+    /// Address the metrics endpoint listens on; absent: 127.0.0.1 (loopback only).
+    public var metricsHost: String?
 
     public init(
         name: String,
@@ -49,7 +53,9 @@ public struct NodeSpec: Codable, Sendable, Hashable {
         cache: Bool? = nil,
         tls: NodeTLS? = nil,
         listenHost: String? = nil,
-        limits: RPCServerLimits? = nil
+        limits: RPCServerLimits? = nil,
+        metricsPort: Int? = nil,
+        metricsHost: String? = nil
     ) {
         self.name = name
         self.role = role
@@ -60,6 +66,8 @@ public struct NodeSpec: Codable, Sendable, Hashable {
         self.tls = tls
         self.listenHost = listenHost
         self.limits = limits
+        self.metricsPort = metricsPort
+        self.metricsHost = metricsHost
     }
 
     public var address: String { "\(host):\(port)" }
@@ -69,6 +77,9 @@ public struct NodeSpec: Codable, Sendable, Hashable {
 ///
 /// JSON with `//` line comments allowed; see `deploy/topology.example.jsonc`.
 public struct Topology: Codable, Sendable, Hashable {
+    /// Names this cluster (a UUID). Nodes and clients configured with it refuse peers of another
+    /// cluster at the hello; `pygmy cluster up` and `pygmy topology init` make one.
+    public var clusterId: String?
     public var nodes: [NodeSpec]
     /// Seed data for the catalog (relative to the topology file); absent: the original four books.
     public var books: String?
@@ -90,7 +101,7 @@ public struct Topology: Codable, Sendable, Hashable {
     public var baseDirectory: String = "."
 
     enum CodingKeys: String, CodingKey {
-        case nodes, books, heartbeatMillis, holdTimeoutMillis, cacheCapacity, periodicRestockCount
+        case clusterId, nodes, books, heartbeatMillis, holdTimeoutMillis, cacheCapacity, periodicRestockCount
         case periodicRestockSeconds, limits
     }
 
