@@ -15,6 +15,8 @@ public struct NodeTLS: Codable, Sendable, Hashable {
     public var key: String
     public var ca: String
 
+    enum CodingKeys: String, CodingKey, CaseIterable { case certificate, key, ca }
+
     public init(certificate: String, key: String, ca: String) {
         self.certificate = certificate
         self.key = key
@@ -43,6 +45,10 @@ public struct NodeSpec: Codable, Sendable, Hashable {
     public var metricsPort: Int?
     /// Address the metrics endpoint listens on; absent: 127.0.0.1 (loopback only).
     public var metricsHost: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, role, host, port, dataDir, cache, tls, listenHost, limits, metricsPort, metricsHost
+    }
 
     public init(
         name: String,
@@ -100,7 +106,7 @@ public struct Topology: Codable, Sendable, Hashable {
     /// The directory relative paths resolve against (the topology file's directory).
     public var baseDirectory: String = "."
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case clusterId, nodes, books, heartbeatMillis, holdTimeoutMillis, cacheCapacity, periodicRestockCount
         case periodicRestockSeconds, limits
     }
@@ -109,6 +115,9 @@ public struct Topology: Codable, Sendable, Hashable {
         self.nodes = nodes
         self.baseDirectory = baseDirectory
     }
+
+    /// The cluster id as a UUID (nil when the topology names none).
+    public var clusterUUID: UUID? { clusterId.flatMap(UUID.init(uuidString:)) }
 
     public var heartbeatInterval: Duration { .milliseconds(heartbeatMillis ?? 200) }
     /// Silence after which a peer counts as down (five heartbeat intervals).
@@ -143,8 +152,14 @@ public struct Topology: Codable, Sendable, Hashable {
     /// Reads the seed books: the `books` file, or the original four.
     public func seedBooks() throws -> [CatalogSeed] {
         guard let books else { return CatalogSeed.original }
-        let data = try Data(contentsOf: URL(fileURLWithPath: resolve(books)))
-        return try JSONDecoder().decode([CatalogSeed].self, from: data)
+        let path = resolve(books)
+        let text = try Self.readConfigurationFile(path, what: "books file")
+        let keys = ["item", "title", "topic", "stock", "cost"]
+        do {
+            return try StrictJSON.decode([CatalogSeed].self, from: text, schema: .list(.leaves(keys)))
+        } catch let problem as StrictJSON.Problem {
+            throw TopologyError("books file \(path), \(problem)")
+        }
     }
 
     /// Checks what a typo would otherwise turn into a confusing runtime failure.
@@ -163,8 +178,25 @@ public struct Topology: Codable, Sendable, Hashable {
             if let problem = node.limits?.problem() {
                 throw TopologyError("node \(node.name): limits: \(problem)")
             }
+            if let port = node.metricsPort, !(0...65535).contains(port) {
+                throw TopologyError(
+                    "node \(node.name): metricsPort \(port) is out of range (0 to 65535; 0 picks a free port)"
+                )
+            }
+            if node.name.isEmpty || node.host.isEmpty {
+                throw TopologyError("every node needs a non-empty name and host")
+            }
         }
         if let problem = limits?.problem() { throw TopologyError("limits: \(problem)") }
+        if let clusterId, UUID(uuidString: clusterId) == nil {
+            throw TopologyError(
+                "clusterId \"\(clusterId)\" is not a UUID; make one with `pygmy topology init` or `uuidgen`"
+            )
+        }
+        for (name, value) in [("heartbeatMillis", heartbeatMillis), ("holdTimeoutMillis", holdTimeoutMillis)] {
+            if let value, value <= 0 { throw TopologyError("\(name) must be positive, not \(value)") }
+        }
+        if let cacheCapacity, cacheCapacity < 0 { throw TopologyError("cacheCapacity must not be negative") }
         for role in NodeRole.allCases where nodes(role).isEmpty {
             throw TopologyError("the topology has no \(role.rawValue) node")
         }
@@ -174,27 +206,56 @@ public struct Topology: Codable, Sendable, Hashable {
         }
     }
 
-    /// Loads a topology file (JSON; lines starting with `//` are comments).
+    /// Every key a topology file may hold, level by level (see `StrictJSON`).
+    static let schema: ConfigSchema = {
+        let limits = ConfigSchema.leaves(RPCServerLimits.fieldNames)
+        var node: [String: ConfigSchema] = Dictionary(
+            uniqueKeysWithValues: NodeSpec.CodingKeys.allCases.map { ($0.stringValue, .leaf) }
+        )
+        node["tls"] = .leaves(NodeTLS.CodingKeys.allCases.map(\.stringValue))
+        node["limits"] = limits
+        var top: [String: ConfigSchema] = Dictionary(
+            uniqueKeysWithValues: CodingKeys.allCases.map { ($0.stringValue, .leaf) }
+        )
+        top["nodes"] = .list(.object(node))
+        top["limits"] = limits
+        return .object(top)
+    }()
+
+    /// Loads a topology file (JSON; lines starting with `//` are comments) strictly: a syntax error, an
+    /// unknown key or a value of the wrong type is a `TopologyError` naming the file, line and column.
     public static func load(path: String) throws -> Topology {
         let url = URL(fileURLWithPath: path)
-        let text: String
-        do {
-            text = try String(contentsOf: url, encoding: .utf8)
-        } catch {
-            throw TopologyError("cannot read topology file \(path): \(error.localizedDescription)")
-        }
-        let json = text.split(separator: "\n", omittingEmptySubsequences: false)
-            .filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("//") }
-            .joined(separator: "\n")
+        let text = try readConfigurationFile(path, what: "topology file")
         var topology: Topology
         do {
-            topology = try JSONDecoder().decode(Topology.self, from: Data(json.utf8))
-        } catch {
-            throw TopologyError("topology file \(path) is not valid: \(error)")
+            topology = try StrictJSON.decode(Topology.self, from: text, schema: schema)
+        } catch let problem as StrictJSON.Problem {
+            throw TopologyError("topology file \(path), \(problem)")
         }
         topology.baseDirectory = url.deletingLastPathComponent().path
-        try topology.validate()
+        do {
+            try topology.validate()
+        } catch let error as TopologyError {
+            throw TopologyError("topology file \(path): \(error.description)")
+        }
         return topology
+    }
+
+    /// The text of a configuration file, or an error that says why it cannot be read.
+    static func readConfigurationFile(_ path: String, what: String) throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw TopologyError("cannot read \(what) \(path): no such file")
+        }
+        guard !isDirectory.boolValue else { throw TopologyError("cannot read \(what) \(path): it is a directory") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TopologyError("cannot read \(what) \(path): permission denied")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw TopologyError("cannot read \(what) \(path): it is not UTF-8 text")
+        }
+        return text
     }
 
     public func write(to path: String) throws {

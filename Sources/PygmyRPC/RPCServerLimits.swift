@@ -17,6 +17,14 @@ public struct RPCServerLimits: Codable, Sendable, Hashable {
     /// How long a graceful shutdown waits for in-flight calls.
     public var shutdownGracePeriodMillis: Int?
 
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case handshakeTimeoutMillis, frameTimeoutMillis, idleTimeoutMillis, maxConnections, maxFrameLength
+        case maxConcurrentCallsPerConnection, shutdownGracePeriodMillis
+    }
+
+    /// The keys of the `limits` object, for strict configuration checks.
+    public static let fieldNames = CodingKeys.allCases.map(\.stringValue)
+
     public init(
         handshakeTimeoutMillis: Int? = nil,
         frameTimeoutMillis: Int? = nil,
