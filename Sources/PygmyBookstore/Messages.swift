@@ -228,6 +228,8 @@ public struct NodeStatus: Codable, Sendable, Hashable {
     /// Replicas: the fingerprint of their mergeable state (`ReplicaDigest`); anti-entropy pulls from a peer
     /// only when it differs from its own.
     public var digest: UInt64?
+    /// The node's Pygmy version (absent from nodes older than 0.5).
+    public var version: String?
 
     public init(
         name: String,

@@ -165,7 +165,20 @@ public enum Durability: String, Sendable, Codable {
 
     /// Opens (creating if needed) `directory/file` with these settings.
     func open(directory: String, file: String) throws -> DatabaseQueue {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw TopologyError(
+                "data directory \(directory) is a file, not a directory; move it away or change dataDir in the topology"
+            )
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw TopologyError(
+                "cannot create data directory \(directory) (\((error as NSError).localizedDescription)); "
+                    + "check its parent's permissions or change dataDir in the topology"
+            )
+        }
         return try DatabaseQueue(
             path: (directory as NSString).appendingPathComponent(file),
             configuration: configuration()

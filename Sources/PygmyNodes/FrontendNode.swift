@@ -177,7 +177,7 @@ public final class FrontendNode: Sendable {
     func ownStatus(latencies: Bool = true) -> NodeStatus {
         let (hits, misses) = cache.withLock { ($0.hits, $0.misses) }
         let (up, down) = peers.peerNamesByState()
-        return NodeStatus(
+        var status = NodeStatus(
             name: spec.name,
             role: NodeRole.frontend.rawValue,
             address: spec.address,
@@ -189,6 +189,8 @@ public final class FrontendNode: Sendable {
             peersUp: up,
             peersDown: down
         )
+        status.version = PygmyVersion.current
+        return status
     }
 
     /// Subscribes to invalidations on every catalog connection that is new since the last subscription.

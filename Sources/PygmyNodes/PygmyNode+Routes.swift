@@ -24,7 +24,11 @@ extension PygmyNode {
         on router: inout RPCRouter,
         _ status: @escaping @Sendable (_ latencies: Bool) async -> NodeStatus
     ) {
-        router.register(NodeMethods.Heartbeat.self) { request, _ in await status(request.wantsLatencies) }
+        router.register(NodeMethods.Heartbeat.self) { request, _ in
+            var answer = await status(request.wantsLatencies)
+            answer.version = PygmyVersion.current
+            return answer
+        }
     }
 
     static func registerFrontend(_ node: FrontendNode, on router: inout RPCRouter) {

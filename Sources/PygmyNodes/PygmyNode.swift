@@ -104,7 +104,26 @@ public final class PygmyNode: Service, Sendable {
         server = RPCServer(configuration: configuration, router: router, group: loop, logger: logger)
     }
 
-    static func security(
+    /// How this node's connections are secured, in words for its start-up log line.
+    public static func securityMode(_ spec: NodeSpec) -> String {
+        guard let tls = spec.tls else { return "off (plaintext: for one trusted host only)" }
+        return "mutual TLS (certificate \(tls.certificate), CA \(tls.ca))"
+    }
+
+    /// The limits a node's server runs with that its topology sets, as `name=value` pairs.
+    public static func describe(_ limits: RPCServerLimits) -> String {
+        let fields: [(String, Int?)] = [
+            ("handshakeTimeoutMillis", limits.handshakeTimeoutMillis),
+            ("frameTimeoutMillis", limits.frameTimeoutMillis), ("idleTimeoutMillis", limits.idleTimeoutMillis),
+            ("maxConnections", limits.maxConnections), ("maxFrameLength", limits.maxFrameLength),
+            ("maxConcurrentCallsPerConnection", limits.maxConcurrentCallsPerConnection),
+            ("shutdownGracePeriodMillis", limits.shutdownGracePeriodMillis),
+        ]
+        let set = fields.compactMap { name, value in value.map { "\(name)=\($0)" } }
+        return set.isEmpty ? "defaults" : set.joined(separator: " ")
+    }
+
+    public static func security(
         for spec: NodeSpec,
         in topology: Topology,
         logger: Logger
@@ -127,7 +146,15 @@ public final class PygmyNode: Service, Sendable {
     /// order replicas). Returns once the server accepts connections.
     public func start() async throws {
         try await server.start()
-        logger.info("\(spec.role.rawValue) node listening", metadata: ["address": "\(spec.address)"])
+        logger.info(
+            "\(spec.role.rawValue) node listening",
+            metadata: [
+                "address": "\(spec.address)", "version": "\(PygmyVersion.current)",
+                "cluster": "\(topology.clusterId ?? "none (peers of any cluster accepted)")",
+                "tls": "\(Self.securityMode(spec))",
+                "limits": "\(Self.describe(topology.serverLimits(for: spec)))",
+            ]
+        )
         let interval = topology.heartbeatInterval
         background.spawn { [peers] in await peers.runHeartbeats() }
         switch role {

@@ -160,27 +160,56 @@ struct Price: AsyncParsableCommand {
 }
 
 struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show every node: role, address, state, cache counters.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show every node: role, address, state, version, cache counters.",
+        discussion: """
+            --check exits 7 unless every node is up and ready; --wait keeps asking until they are (at most
+            --timeout seconds), then behaves as --check. For scripts: pygmy status --wait --timeout 30 && ...
+            """
+    )
+
+    @Flag(name: .long, help: "Exit 7 unless every node is up and ready.")
+    var check = false
+
+    @Flag(name: .long, help: "Wait (up to --timeout) until every node is up and ready; implies --check.")
+    var wait = false
 
     @OptionGroup var options: ClientOptions
 
+    /// Why the cluster is not wholly ready, or nil when it is.
+    static func notReady(_ status: ClusterStatus) -> String? {
+        var problems = status.unreachable.map { "\($0) is unreachable" }
+        problems += status.nodes.filter { $0.state != "ready" }.map { "\($0.name) is \($0.state)" }
+        return problems.isEmpty ? nil : problems.joined(separator: ", ")
+    }
+
     func run() async throws {
         try await reporting(json: options.json) { output in
-            let status = try await options.withClient { try await $0.call(Frontend.Status.self, Empty()) }
+            let deadline = ContinuousClock.now + .milliseconds(Int64(options.timeout * 1000))
+            var status = try await options.withClient { try await $0.call(Frontend.Status.self, Empty()) }
+            while wait, Self.notReady(status) != nil, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(200))
+                if let next = try? await options.withClient({ try await $0.call(Frontend.Status.self, Empty()) }) {
+                    status = next
+                }
+            }
             output.emit(status) { StatusTable.render(status) }
+            if check || wait, let problem = Self.notReady(status) {
+                throw CommandFailure(code: "notReady", message: "not every node is ready: \(problem)", exit: Exit.busy)
+            }
         }
     }
 }
 
 enum StatusTable {
     static func render(_ status: ClusterStatus) -> String {
-        var lines = ["NODE        ROLE      ADDRESS               STATE      UP      CACHE hit/miss"]
+        var lines = ["NODE        ROLE      ADDRESS               STATE      UP      VERSION  CACHE hit/miss"]
         for node in status.nodes {
             let cache = node.cacheHits.map { "\($0)/\(node.cacheMisses ?? 0)" } ?? "-"
             lines.append(
                 [
                     node.name.padding(11), node.role.padding(9), node.address.padding(21), node.state.padding(10),
-                    "up".padding(7), cache,
+                    "up".padding(7), (node.version ?? "?").padding(8), cache,
                 ].joined(separator: " ")
             )
         }

@@ -6,14 +6,36 @@ import PygmyTLS
 
 /// Where and how to reach the frontend; shared by every client command.
 struct ClientOptions: ParsableArguments {
-    @Option(name: .long, help: "Frontend address, HOST:PORT.")
+    @Option(name: .long, help: "Frontend address, HOST:PORT (default: $PYGMY_FRONTEND, else 127.0.0.1:7100).")
     var frontend: String?
 
     @Option(
         name: .long,
-        help: "A local cluster's directory (made by `pygmy cluster up`): its topology and certificates."
+        help:
+            "A local cluster's directory (made by `pygmy cluster up`): its topology and certificates (default: $PYGMY_CLUSTER)."
     )
     var cluster: String?
+
+    /// The frontend port `pygmy cluster up` uses by default, and so the clients' default too.
+    static let defaultFrontendPort = 7100
+
+    /// The environment's defaults, which flags override: `PYGMY_CLUSTER`, `PYGMY_FRONTEND` and
+    /// `PYGMY_CERTS_DIR` (a directory holding `<role>.crt`, `<role>.key` and `ca.crt`).
+    static var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    /// The cluster directory in effect: `--cluster`, else `PYGMY_CLUSTER` unless `--frontend` is given.
+    var effectiveCluster: String? {
+        if let cluster { return cluster }
+        guard frontend == nil, let value = Self.environment["PYGMY_CLUSTER"], !value.isEmpty else { return nil }
+        return value
+    }
+
+    /// The frontend address in effect: `--frontend`, else `PYGMY_FRONTEND`, else 127.0.0.1:7100.
+    var effectiveFrontend: String {
+        if let frontend { return frontend }
+        if let value = Self.environment["PYGMY_FRONTEND"], !value.isEmpty { return value }
+        return "127.0.0.1:\(Self.defaultFrontendPort)"
+    }
 
     @Option(name: .long, help: "Client certificate (PEM) for a TLS cluster.")
     var cert: String?
@@ -34,6 +56,9 @@ struct ClientOptions: ParsableArguments {
         if frontend != nil && cluster != nil { throw ValidationError("give --frontend or --cluster, not both") }
         if let frontend, parseAddress(frontend) == nil {
             throw ValidationError("--frontend must be HOST:PORT, not \"\(frontend)\"")
+        }
+        if frontend == nil && effectiveCluster == nil && parseAddress(effectiveFrontend) == nil {
+            throw ValidationError("PYGMY_FRONTEND must be HOST:PORT, not \"\(effectiveFrontend)\"")
         }
         let tlsOptions = [cert, key, ca].compactMap { $0 }.count
         if tlsOptions != 0 && tlsOptions != 3 { throw ValidationError("TLS needs all of --cert, --key and --ca") }
@@ -57,9 +82,9 @@ struct ClientOptions: ParsableArguments {
     /// cluster directory (`client` or `admin`).
     func makeClient(certificateRole: String = "client") throws -> RPCClient {
         var host = "127.0.0.1"
-        var port = 7000
+        var port = Self.defaultFrontendPort
         var tls: TLSConfiguration?
-        if let cluster {
+        if let cluster = effectiveCluster {
             let topology = try Topology.load(path: (cluster as NSString).appendingPathComponent("topology.json"))
             let front = topology.nodes(.frontend)[0]
             host = front.host
@@ -68,8 +93,11 @@ struct ClientOptions: ParsableArguments {
                 let certs = (cluster as NSString).appendingPathComponent("certs")
                 tls = TLSConfiguration.node(named: certificateRole, in: certs)
             }
-        } else if let frontend, let address = parseAddress(frontend) {
+        } else if let address = parseAddress(effectiveFrontend) {
             (host, port) = address
+        }
+        if cert == nil, effectiveCluster == nil, let certs = Self.environment["PYGMY_CERTS_DIR"], !certs.isEmpty {
+            tls = TLSConfiguration.node(named: certificateRole, in: certs)
         }
         if let cert, let key, let ca {
             tls = TLSConfiguration(certificateChainFile: cert, privateKeyFile: key, trustedCAFile: ca)

@@ -27,6 +27,25 @@ struct LocalCluster {
         heartbeatMillis: Int = 100
     ) throws -> LocalCluster {
         let cluster = LocalCluster(directory: (directory as NSString).standardizingPath)
+        // Every check before anything is written: a running cluster keeps its topology, and a busy port
+        // is named instead of letting the other process answer our health check.
+        if let running = nodeNames.first(where: cluster.isRunning) {
+            throw CommandFailure(
+                code: "alreadyRunning",
+                message:
+                    "a cluster in \(cluster.directory) is already running (\(running), pid \(cluster.pid(running) ?? 0)); "
+                    + "stop it with `pygmy cluster down --dir \(directory)` or use another --dir",
+                exit: Exit.failure
+            )
+        }
+        for (offset, name) in nodeNames.enumerated() where !isPortFree(basePort + offset) {
+            throw CommandFailure(
+                code: "portInUse",
+                message: "port \(basePort + offset) on 127.0.0.1 (for \(name)) is in use by another process, "
+                    + "perhaps another Pygmy cluster; choose other ports with --base-port",
+                exit: Exit.failure
+            )
+        }
         let fm = FileManager.default
         for sub in ["", "logs", "pids", "data"] {
             try fm.createDirectory(atPath: cluster.path(sub), withIntermediateDirectories: true)
@@ -48,11 +67,39 @@ struct LocalCluster {
             )
         }
         var topology = Topology(nodes: specs, baseDirectory: cluster.directory)
+        topology.clusterId = UUID().uuidString
         topology.heartbeatMillis = heartbeatMillis
         try topology.validate()
         try topology.write(to: cluster.topologyPath)
         if tls { try cluster.makeCertificates(specs) }
         return cluster
+    }
+
+    /// Whether 127.0.0.1:`port` can be bound now (another process may still take it a moment later; the
+    /// start-up check then reports the node that could not bind).
+    static func isPortFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return true }
+        defer { close(fd) }
+        // As the nodes' servers do: a port in TIME_WAIT after a stopped cluster is free to listen on.
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+
+    /// The first line of node `name`'s log that reports an error (for a node that died at start).
+    func firstErrorLine(_ name: String) -> String? {
+        guard let log = try? String(contentsOfFile: path("logs", "\(name).log"), encoding: .utf8) else { return nil }
+        let lines = log.split(separator: "\n").map(String.init)
+        return lines.first { $0.localizedCaseInsensitiveContains("error") } ?? lines.last
     }
 
     /// Runs `certs/make-certs.sh` for the nodes (plus the client and admin roles) into `DIR/certs`.
@@ -199,7 +246,18 @@ struct LocalCluster {
     func waitUntilHealthy(timeout: Duration = .seconds(30), client: RPCClient) async throws {
         let deadline = ContinuousClock.now + timeout
         var last = "no answer from the frontend"
+        let started = Self.nodeNames.filter(isRunning)
         while ContinuousClock.now < deadline {
+            // A node that exits during start-up (a port it could not bind, a bad file) fails the start
+            // at once, with its own words, instead of a health check another cluster might answer.
+            if let dead = started.first(where: { !isRunning($0) }) {
+                throw CommandFailure(
+                    code: "nodeExited",
+                    message: "\(dead) exited during start-up: \(firstErrorLine(dead) ?? "no log")"
+                        + " (log: \(path("logs", "\(dead).log")))",
+                    exit: Exit.failure
+                )
+            }
             do {
                 let status = try await client.call(Frontend.Status.self, Empty(), timeout: .seconds(2))
                 let running = Set(Self.nodeNames.filter(isRunning))

@@ -6,17 +6,24 @@ import ServiceLifecycle
 
 struct Node: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run one node in the foreground (logs to stderr; stops cleanly on SIGINT/SIGTERM)."
+        abstract: "Run one node in the foreground (logs to stderr; stops cleanly on SIGINT/SIGTERM).",
+        discussion: """
+            With --check, validates the topology (every key, value and TLS file; only the named node's with
+            --name) and exits: 0 if it is valid, 64 with the first problem otherwise. Nothing is started.
+            """
     )
 
-    @Argument(help: "The node's role: frontend, catalog or order.")
-    var role: NodeRole
+    @Argument(help: "The node's role: frontend, catalog or order (not needed with --check).")
+    var role: NodeRole?
 
     @Option(name: .long, help: "The topology file shared by every node.")
     var config: String
 
-    @Option(name: .long, help: "This node's name in the topology.")
-    var name: String
+    @Option(name: .long, help: "This node's name in the topology (not needed with --check).")
+    var name: String?
+
+    @Flag(name: .long, help: "Validate the topology and TLS files, start nothing.")
+    var check = false
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
@@ -24,7 +31,52 @@ struct Node: AsyncParsableCommand {
     @Option(name: .long, help: "SQLite durability: process (survives a crash) or power (fsync per commit).")
     var durability: Durability = .process
 
+    func validate() throws {
+        guard !check else { return }
+        guard role != nil else { throw ValidationError("give the node's role (frontend, catalog or order)") }
+        guard name != nil else { throw ValidationError("give the node's name with --name (or validate with --check)") }
+    }
+
+    /// `--check`: everything a start would read, read and checked; nothing bound or written.
+    func runCheck() throws {
+        let topology: Topology
+        do {
+            topology = try Topology.load(path: config)
+            let nodes = try name.map { [try topology.node(named: $0)] } ?? topology.nodes
+            for spec in nodes {
+                if let role, spec.role != role {
+                    throw ValidationError(
+                        "node \(spec.name) is a \(spec.role.rawValue) in \(config), not a \(role.rawValue)"
+                    )
+                }
+                _ = try PygmyNode.security(for: spec, in: topology, logger: Logger(label: "pygmy.check"))
+            }
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let tls = topology.nodes.allSatisfy { $0.tls != nil } ? "mutual TLS" : "plaintext"
+        print(
+            "topology \(config) is valid: \(topology.nodes.count) nodes (\(topology.nodes.map(\.name).joined(separator: ", "))), "
+                + "cluster \(topology.clusterId ?? "without an id"), \(tls)"
+        )
+    }
+
     func run() async throws {
+        if check {
+            do {
+                return try runCheck()
+            } catch let error as ValidationError {
+                let failure = CommandFailure(
+                    code: "invalidTopology",
+                    message: error.message,
+                    exit: Exit.invalidArguments
+                )
+                throw Output(json: false).fail(failure)
+            }
+        }
+        guard let role, let name else { throw ValidationError("give the node's role and --name") }
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

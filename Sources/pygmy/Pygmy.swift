@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PygmyNodes
 
 /// The `pygmy` command.
 @main
@@ -20,6 +21,7 @@ struct Pygmy: AsyncParsableCommand {
               7   cluster busy or not ready (retry later)
               64  invalid arguments
             """,
+        version: PygmyVersion.current,
         subcommands: [
             Search.self, Lookup.self, Buy.self, Orders.self, Restock.self, Price.self, Status.self,
             Node.self, Cluster.self, Demo.self, Bench.self, Chaos.self, Sim.self,

@@ -23,10 +23,17 @@ enum PygmyProcess {
     }
 
     /// Runs `pygmy arguments…` to completion (killed after `timeout`).
-    static func run(_ arguments: [String], timeout: Duration = .seconds(60)) throws -> Result {
+    static func run(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        timeout: Duration = .seconds(60)
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
