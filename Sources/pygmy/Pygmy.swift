@@ -39,6 +39,18 @@ struct Pygmy: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
+            // With --json, argument errors too are one JSON object on stdout (the exit code is unchanged).
+            let code = exitCode(for: error)
+            if CommandLine.arguments.contains("--json"), !(error is ExitCode), code != .success {
+                let message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                let name = code == Exit.invalidArguments ? "invalidArguments" : "error"
+                print(
+                    Output.encode([
+                        "error": ["code": name, "message": message.replacingOccurrences(of: "Error: ", with: "")]
+                    ])
+                )
+                Foundation.exit(code.rawValue)
+            }
             exit(withError: error)
         }
     }

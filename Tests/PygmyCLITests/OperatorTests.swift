@@ -15,6 +15,16 @@ import Testing
         #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
     }
 
+    @Test func jsonModeReportsArgumentErrorsAsOneObject() throws {
+        for arguments in [["buy", "1", "--quantity", "0"], ["lookup", "one"], ["restock", "1", "0"]] {
+            let result = try PygmyProcess.run(arguments + ["--json"])
+            #expect(result.status == 64, "\(arguments)")
+            let error = try #require(try json(result.stdout)["error"] as? [String: Any], "\(arguments): \(result.stdout)")
+            #expect(error["code"] as? String == "invalidArguments")
+            #expect((error["message"] as? String)?.isEmpty == false)
+        }
+    }
+
     @Test func clusterUpChecksBeforeItWritesAndStatusCheckTellsScriptsTheTruth() throws {
         let dir = PygmyProcess.temporaryDirectory("pygmy-ops")
         let other = PygmyProcess.temporaryDirectory("pygmy-ops-other") + "/shop"
