@@ -19,7 +19,8 @@ import Testing
         for arguments in [["buy", "1", "--quantity", "0"], ["lookup", "one"], ["restock", "1", "0"]] {
             let result = try PygmyProcess.run(arguments + ["--json"])
             #expect(result.status == 64, "\(arguments)")
-            let error = try #require(try json(result.stdout)["error"] as? [String: Any], "\(arguments): \(result.stdout)")
+            let object = try json(result.stdout)
+            let error = try #require(object["error"] as? [String: Any], "\(arguments): \(result.stdout)")
             #expect(error["code"] as? String == "invalidArguments")
             #expect((error["message"] as? String)?.isEmpty == false)
         }
