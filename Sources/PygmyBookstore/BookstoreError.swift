@@ -16,6 +16,9 @@ public struct BookstoreError: Error, Sendable, Hashable, CustomStringConvertible
         case invalidValue = 1006
         /// Not enough replicas are up to do this safely.
         case unavailable = 1007
+        /// The request id was already used for a buy of another item or quantity: a new purchase needs a
+        /// new request id (as payment APIs refuse a reused idempotency key with other parameters).
+        case requestIdReused = 1008
     }
 
     public var code: Code

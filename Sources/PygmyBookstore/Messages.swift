@@ -36,13 +36,17 @@ public struct BuyResponse: Codable, Sendable, Hashable {
     /// Total paid.
     public var cost: Int
     public var requestId: String
+    /// True when this answer repeats an outcome decided earlier for the same request id (a retry, or the
+    /// frontend's own retry after a failover); absent when this call decided it.
+    public var replayed: Bool?
 
-    public init(order: Int, item: ItemID, quantity: Int, cost: Int, requestId: String) {
+    public init(order: Int, item: ItemID, quantity: Int, cost: Int, requestId: String, replayed: Bool? = nil) {
         self.order = order
         self.item = item
         self.quantity = quantity
         self.cost = cost
         self.requestId = requestId
+        self.replayed = replayed
     }
 
     public init(_ record: OrderRecord) {

@@ -69,7 +69,25 @@ public actor OrderNode {
             throw BookstoreError(.invalidValue, "request id must be 1 to 128 bytes")
         }
         if let task = running[request.requestId] { return try await task.value }
-        if let outcome = log.outcome(of: request.requestId) { return try await answerFromLog(outcome) }
+        if let outcome = log.outcome(of: request.requestId) {
+            if case .ordered(let record) = outcome, record.item != request.item || record.quantity != request.quantity {
+                throw BookstoreError(
+                    .requestIdReused,
+                    "request id \(request.requestId) was already used for order \(record.order) "
+                        + "(\(record.quantity) × item \(record.item)); a new purchase needs a new request id"
+                )
+            }
+            do {
+                var response = try await answerFromLog(outcome)
+                response.replayed = true
+                return response
+            } catch let error as BookstoreError where error.code != .unavailable {
+                throw BookstoreError(
+                    error.code,
+                    "\(error.message) (replayed: the outcome decided earlier for request id \(request.requestId))"
+                )
+            }
+        }
         // On the node's loop, with the calls its task groups make to the peers.
         let task = Task(executorPreference: executor) { try await self.coordinate(request) }
         running[request.requestId] = task

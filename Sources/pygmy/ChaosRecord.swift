@@ -23,7 +23,8 @@ enum ChaosOutcome: Sendable, Hashable {
             if let code = BookstoreError.Code(rawValue: error.code.rawValue) {
                 switch code {
                 case .outOfStock, .unknownItem, .invalidValue: return .refused(code)
-                case .unknownTopic, .inProgress, .notReady, .unavailable: return .unknown("\(code)")
+                case .unknownTopic, .inProgress, .notReady, .unavailable, .requestIdReused:
+                    return .unknown("\(code)")
                 }
             }
             return .unknown("\(error.code)")

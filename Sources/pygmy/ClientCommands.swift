@@ -78,6 +78,8 @@ struct Buy: AsyncParsableCommand {
             let order = try await options.withClient { try await $0.call(Frontend.Buy.self, request) }
             output.emit(order) {
                 "order \(order.order): \(order.quantity) × item \(order.item) for \(order.cost) (request \(order.requestId))"
+                    + (order.replayed == true
+                        ? "\nreplayed: this request id was decided earlier; nothing new was bought" : "")
             }
         }
     }

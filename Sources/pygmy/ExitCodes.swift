@@ -36,7 +36,7 @@ struct CommandFailure: Error {
                 switch app {
                 case .outOfStock: exit = Exit.outOfStock
                 case .unknownItem, .unknownTopic: exit = Exit.notFound
-                case .invalidValue: exit = Exit.invalidArguments
+                case .invalidValue, .requestIdReused: exit = Exit.invalidArguments
                 case .inProgress, .notReady, .unavailable: exit = Exit.busy
                 }
                 self.init(code: "\(app)", message: rpc.message, exit: exit)

@@ -774,8 +774,11 @@ struct HostileNetworkLimitsTests {
             (#"{"idleTimeoutMillis": -5}"#, "limits: idleTimeoutMillis must not be negative"),
             (#"{"maxFrameLength": 8}"#, "limits: maxFrameLength must be"),
         ] {
-            let text = Self.topology(port: 7000)
-                .replacingOccurrences(of: #""limits": {"maxConnections": 3,"#, with: #""limits": \#(limits), "x": {"#)
+            // The frontend's whole limits object replaced (strict loading refuses a key left over).
+            let full = Self.topology(port: 7000)
+            let start = try #require(full.range(of: #""limits": {"maxConnections": 3,"#))
+            let end = try #require(full.range(of: #""maxFrameLength": 2048}"#, range: start.upperBound..<full.endIndex))
+            let text = full.replacingCharacters(in: start.lowerBound..<end.upperBound, with: #""limits": \#(limits)"#)
             let path = directory + "/topology.json"
             try text.write(toFile: path, atomically: true, encoding: .utf8)
             #expect { try Topology.load(path: path) } throws: { "\($0)".contains("node frontend: " + message) }

@@ -65,6 +65,20 @@ import Testing
         #expect(lookup.status == 0, "\(lookup.stderr)")
         #expect(try json(lookup.stdout)["item"] as? Int == 1)
 
+        // A request id reused with other parameters is refused; the same one again is marked replayed.
+        let first = try PygmyProcess.run(["buy", "1", "--request-id", "op-x", "--cluster", dir, "--json"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try json(first.stdout)["replayed"] == nil)
+        let reused = try PygmyProcess.run([
+            "buy", "2", "--quantity", "3", "--request-id", "op-x", "--cluster", dir, "--json",
+        ])
+        #expect(reused.status == 64, "\(reused.stdout)")
+        let reusedError = try #require(try json(reused.stdout)["error"] as? [String: Any])
+        #expect(reusedError["code"] as? String == "requestIdReused")
+        #expect((reusedError["message"] as? String)?.contains("new request id") == true)
+        let retry = try PygmyProcess.run(["buy", "1", "--request-id", "op-x", "--cluster", dir])
+        #expect(retry.status == 0 && retry.stdout.contains("replayed"), "\(retry.stdout)")
+
         // One catalog down: status --check says so and exits 7.
         #expect(try PygmyProcess.run(["cluster", "kill", "--dir", dir, "catalog-2"]).status == 0)
         var degraded = try PygmyProcess.run(["status", "--check", "--cluster", dir])
