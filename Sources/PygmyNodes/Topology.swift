@@ -41,13 +41,9 @@ public struct NodeSpec: Codable, Sendable, Hashable {
     public var listenHost: String?
     /// Server limits of this node; the fields it gives override the cluster's `limits`.
     public var limits: RPCServerLimits?
-    /// Port of this node's Prometheus endpoint (`GET /metrics`); absent: no endpoint.
-    public var metricsPort: Int?
-    /// Address the metrics endpoint listens on; absent: 127.0.0.1 (loopback only).
-    public var metricsHost: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, role, host, port, dataDir, cache, tls, listenHost, limits, metricsPort, metricsHost
+        case name, role, host, port, dataDir, cache, tls, listenHost, limits
     }
 
     public init(
@@ -59,9 +55,7 @@ public struct NodeSpec: Codable, Sendable, Hashable {
         cache: Bool? = nil,
         tls: NodeTLS? = nil,
         listenHost: String? = nil,
-        limits: RPCServerLimits? = nil,
-        metricsPort: Int? = nil,
-        metricsHost: String? = nil
+        limits: RPCServerLimits? = nil
     ) {
         self.name = name
         self.role = role
@@ -72,8 +66,6 @@ public struct NodeSpec: Codable, Sendable, Hashable {
         self.tls = tls
         self.listenHost = listenHost
         self.limits = limits
-        self.metricsPort = metricsPort
-        self.metricsHost = metricsHost
     }
 
     public var address: String { "\(host):\(port)" }
@@ -177,11 +169,6 @@ public struct Topology: Codable, Sendable, Hashable {
             }
             if let problem = node.limits?.problem() {
                 throw TopologyError("node \(node.name): limits: \(problem)")
-            }
-            if let port = node.metricsPort, !(0...65535).contains(port) {
-                throw TopologyError(
-                    "node \(node.name): metricsPort \(port) is out of range (0 to 65535; 0 picks a free port)"
-                )
             }
             if node.name.isEmpty || node.host.isEmpty {
                 throw TopologyError("every node needs a non-empty name and host")

@@ -75,7 +75,7 @@ final class Trip: Sendable {
             let log = await cluster.order("order-1").orders()
             #expect(log.filter { $0.requestId == id }.count == 1)
             // A later retry of the same id returns the same order.
-            #expect(try await cluster.buy(1, quantity: 2, requestId: id) == order)
+            #expect(try await cluster.buy(1, quantity: 2, requestId: id).decided == order.decided)
         }
     }
 
