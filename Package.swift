@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "PygmyRPC", targets: ["PygmyRPC"]),
         .library(name: "PygmyTLS", targets: ["PygmyTLS"]),
         .library(name: "PygmyBookstore", targets: ["PygmyBookstore"]),
+        .library(name: "PygmyReplica", targets: ["PygmyReplica"]),
         .library(name: "PygmyNodes", targets: ["PygmyNodes"]),
         .library(name: "PygmySimulation", targets: ["PygmySimulation"]),
     ],
@@ -76,10 +77,17 @@ let package = Package(
             dependencies: [],
             swiftSettings: optimisedSwift6
         ),
-        // Deterministic simulation of the whole store over the pure state machines (seeded, no I/O).
+        // The node cores: one pure state machine per role (catalog, order, frontend), inputs in and
+        // effects out, run by both the production shell (PygmyNodes) and the simulator.
+        .target(
+            name: "PygmyReplica",
+            dependencies: ["PygmyBookstore"],
+            swiftSettings: optimisedSwift6
+        ),
+        // Deterministic simulation of the whole store: the simulator shell over the node cores.
         .target(
             name: "PygmySimulation",
-            dependencies: ["PygmyBookstore"],
+            dependencies: ["PygmyBookstore", "PygmyReplica"],
             swiftSettings: optimisedSwift6
         ),
         // The nodes: actors that run the state machines over RPC and SQLite.

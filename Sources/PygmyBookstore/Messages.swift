@@ -49,6 +49,13 @@ public struct BuyResponse: Codable, Sendable, Hashable {
         self.replayed = replayed
     }
 
+    /// The outcome without the `replayed` mark: what a retry must agree on with the first answer.
+    public var decided: BuyResponse {
+        var outcome = self
+        outcome.replayed = nil
+        return outcome
+    }
+
     public init(_ record: OrderRecord) {
         self.init(
             order: record.order,

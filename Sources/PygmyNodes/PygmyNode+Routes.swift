@@ -1,5 +1,6 @@
 import PygmyBookstore
 import PygmyRPC
+import PygmyReplica
 
 extension PygmyNode {
     /// Registers `method` with latency measurement and the mapping of `BookstoreError` to RPC errors.
@@ -18,6 +19,25 @@ extension PygmyNode {
         }
     }
 
+    /// Registers `method` as a request to a node core: `request` builds it, `answer` takes the typed
+    /// answer out of the core's response.
+    static func route<M: RPCMethod>(
+        _ method: M.Type,
+        _ latency: LatencyRecorder,
+        on router: inout RPCRouter,
+        handle: @escaping @Sendable (PeerRequest, RPCContext) async throws -> PeerResponse,
+        request: @escaping @Sendable (M.Request) -> PeerRequest,
+        answer: @escaping @Sendable (PeerResponse) -> M.Response?
+    ) {
+        route(method, latency, on: &router) { r, context in
+            let response = try await handle(request(r), context)
+            guard let typed = answer(response) else {
+                throw RPCError(.internalError, "\(M.name) got an unexpected answer from the node core: \(response)")
+            }
+            return typed
+        }
+    }
+
     /// Registers `node.health`. A request with `latencies: false` (heartbeats) gets a status without
     /// latency summaries, which are by far the most expensive part of it.
     static func registerHealth(
@@ -33,34 +53,36 @@ extension PygmyNode {
 
     static func registerFrontend(_ node: FrontendNode, on router: inout RPCRouter) {
         let l = node.latency
-        route(Frontend.Search.self, l, on: &router) { r, _ in try await node.search(r) }
-        route(Frontend.Lookup.self, l, on: &router) { r, _ in try await node.lookup(r) }
-        route(Frontend.Buy.self, l, on: &router) { r, _ in try await node.buy(r) }
-        route(Frontend.Orders.self, l, on: &router) { r, _ in try await node.orders(r) }
-        route(Frontend.Restock.self, l, on: &router) { r, _ in try await node.restock(r) }
-        route(Frontend.SetCost.self, l, on: &router) { r, _ in try await node.setCost(r) }
+        let handle: @Sendable (PeerRequest, RPCContext) async throws -> PeerResponse = { r, _ in
+            try await node.handle(r)
+        }
+        route(Frontend.Search.self, l, on: &router, handle: handle, request: { .search($0) }, answer: \.search)
+        route(Frontend.Lookup.self, l, on: &router, handle: handle, request: { .lookup($0) }, answer: \.book)
+        route(Frontend.Buy.self, l, on: &router, handle: handle, request: { .buy($0) }, answer: \.bought)
+        route(Frontend.Orders.self, l, on: &router, handle: handle, request: { .listOrders($0) }) {
+            $0.log.map { OrdersResponse(orders: $0.orders) }
+        }
+        route(Frontend.Restock.self, l, on: &router, handle: handle, request: { .restock($0) }, answer: \.book)
+        route(Frontend.SetCost.self, l, on: &router, handle: handle, request: { .setCost($0) }, answer: \.book)
         route(Frontend.Status.self, l, on: &router) { _, _ in await node.status() }
-        registerHealth(on: &router) { node.ownStatus(latencies: $0) }
+        registerHealth(on: &router) { await node.ownStatus(latencies: $0) }
     }
 
     static func registerCatalog(_ node: CatalogNode, on router: inout RPCRouter) {
         let l = node.latency
-        route(Catalog.Search.self, l, on: &router) { r, _ in try await node.search(r) }
-        route(Catalog.Lookup.self, l, on: &router) { r, _ in try await node.lookup(r) }
-        route(Catalog.Hold.self, l, on: &router) { r, _ in try await node.hold(r) }
-        route(Catalog.Commit.self, l, on: &router) { r, _ in
-            try await node.commit(r)
-            return Empty()
+        let handle: @Sendable (PeerRequest, RPCContext) async throws -> PeerResponse = { r, _ in
+            try await node.handle(r)
         }
-        route(Catalog.Abort.self, l, on: &router) { r, _ in
-            try await node.abort(r)
-            return Empty()
-        }
-        route(Catalog.Restock.self, l, on: &router) { r, _ in try await node.restock(r) }
-        route(Catalog.SetCost.self, l, on: &router) { r, _ in try await node.setCost(r) }
-        route(Catalog.Snapshot.self, l, on: &router) { _, _ in await node.snapshot() }
+        route(Catalog.Search.self, l, on: &router, handle: handle, request: { .search($0) }, answer: \.search)
+        route(Catalog.Lookup.self, l, on: &router, handle: handle, request: { .lookup($0) }, answer: \.book)
+        route(Catalog.Hold.self, l, on: &router, handle: handle, request: { .hold($0) }, answer: \.hold)
+        route(Catalog.Commit.self, l, on: &router, handle: handle, request: { .commit($0) }, answer: \.empty)
+        route(Catalog.Abort.self, l, on: &router, handle: handle, request: { .abort($0) }, answer: \.empty)
+        route(Catalog.Restock.self, l, on: &router, handle: handle, request: { .restock($0) }, answer: \.book)
+        route(Catalog.SetCost.self, l, on: &router, handle: handle, request: { .setCost($0) }, answer: \.book)
+        route(Catalog.Snapshot.self, l, on: &router, handle: handle, request: { _ in .snapshot }, answer: \.snapshot)
         router.register(Catalog.Subscribe.self) { _, context in
-            await node.subscribe(context.connection)
+            _ = try await node.handle(.subscribe, context.connection)
             return Empty()
         }
         registerHealth(on: &router) { await node.status(latencies: $0) }
@@ -68,17 +90,26 @@ extension PygmyNode {
 
     static func registerOrder(_ node: OrderNode, on router: inout RPCRouter) {
         let l = node.latency
-        route(Order.Buy.self, l, on: &router) { r, _ in try await node.buy(r) }
-        route(Order.List.self, l, on: &router) { r, _ in await node.list(r) }
-        route(Order.Replicate.self, l, on: &router) { r, _ in
-            try await node.merge(r)
-            return Empty()
+        let handle: @Sendable (PeerRequest, RPCContext) async throws -> PeerResponse = { r, _ in
+            try await node.handle(r)
         }
-        route(Order.Resolve.self, l, on: &router) { r, _ in await node.resolve(r) }
-        route(Order.Join.self, l, on: &router) { r, _ in
-            await node.join(r)
-            return Empty()
-        }
+        route(Order.Buy.self, l, on: &router, handle: handle, request: { .buy($0) }, answer: \.bought)
+        route(Order.List.self, l, on: &router, handle: handle, request: { .listOrders($0) }, answer: \.log)
+        route(Order.Replicate.self, l, on: &router, handle: handle, request: { .replicate($0) }, answer: \.empty)
+        route(Order.Resolve.self, l, on: &router, handle: handle, request: { .resolve($0) }, answer: \.resolution)
+        route(Order.Join.self, l, on: &router, handle: handle, request: { .join($0) }, answer: \.empty)
         registerHealth(on: &router) { await node.status(latencies: $0) }
     }
+}
+
+/// The typed answers inside a core's response, for the routes.
+extension PeerResponse {
+    var empty: Empty? { if case .ok = self { Empty() } else { nil } }
+    var search: SearchResponse? { if case .search(let r) = self { r } else { nil } }
+    var book: Book? { if case .book(let b, _) = self { b } else { nil } }
+    var bought: BuyResponse? { if case .bought(let r) = self { r } else { nil } }
+    var hold: HoldOutcome? { if case .hold(let r) = self { r } else { nil } }
+    var snapshot: CatalogSnapshot? { if case .snapshot(let r) = self { r } else { nil } }
+    var resolution: Resolution? { if case .resolution(let r) = self { r } else { nil } }
+    var log: OrderLogSnapshot? { if case .log(let r) = self { r } else { nil } }
 }

@@ -14,7 +14,7 @@ import ServiceLifecycle
 public final class PygmyNode: Service, Sendable {
     public let spec: NodeSpec
     public let topology: Topology
-    let peers: Peers
+    let clients: PeerClients
     let server: RPCServer
     let logger: Logger
     private let role: Role
@@ -33,12 +33,15 @@ public final class PygmyNode: Service, Sendable {
     /// - Parameters:
     ///   - durability: how SQLite commits (catalog and order replicas).
     ///   - eventLoop: the node's loop; by default one of the process-wide singleton group's.
+    ///   - onStorageFailure: called when a write to the node's store fails; the node has stopped serving
+    ///     by then. `pygmy node` exits, so its supervisor restarts it from what is durable.
     public init(
         name: String,
         topology: Topology,
         durability: Durability = .process,
         eventLoop: (any EventLoop)? = nil,
-        logger: Logger? = nil
+        logger: Logger? = nil,
+        onStorageFailure: (@Sendable (any Error) -> Void)? = nil
     ) throws {
         let loop = eventLoop ?? MultiThreadedEventLoopGroup.singleton.next()
         let executor = NodeExecutor(loop)
@@ -61,7 +64,7 @@ public final class PygmyNode: Service, Sendable {
         case .catalog: wireRole = .catalog
         case .order: wireRole = .order
         }
-        peers = Peers(
+        clients = PeerClients(
             specs: peerSpecs,
             topology: topology,
             security: clientSecurity,
@@ -72,15 +75,22 @@ public final class PygmyNode: Service, Sendable {
         let replica = ReplicaEnvironment(
             spec: spec,
             topology: topology,
-            peers: peers,
+            clients: clients,
             durability: durability,
             executor: executor,
-            logger: logger
+            logger: logger,
+            onStorageFailure: onStorageFailure ?? { _ in }
         )
         var router = RPCRouter()
         switch spec.role {
         case .frontend:
-            let node = FrontendNode(spec: spec, topology: topology, peers: peers, logger: logger)
+            let node = FrontendNode(
+                spec: spec,
+                topology: topology,
+                clients: clients,
+                executor: executor,
+                logger: logger
+            )
             role = .frontend(node)
             Self.registerFrontend(node, on: &router)
         case .catalog:
@@ -142,8 +152,8 @@ public final class PygmyNode: Service, Sendable {
         return (security, security)
     }
 
-    /// Binds the port and starts the background work (heartbeats; rejoin for catalogs; recovery for
-    /// order replicas). Returns once the server accepts connections.
+    /// Binds the port and boots the node's core, which starts its background work (heartbeats; rejoin for
+    /// catalogs; recovery for order replicas). Returns once the server accepts connections.
     public func start() async throws {
         try await server.start()
         logger.info(
@@ -155,29 +165,24 @@ public final class PygmyNode: Service, Sendable {
                 "limits": "\(Self.describe(topology.serverLimits(for: spec)))",
             ]
         )
-        let interval = topology.heartbeatInterval
-        background.spawn { [peers] in await peers.runHeartbeats() }
         switch role {
         case .frontend(let node):
-            background.every(interval) { await node.maintainSubscriptions() }
+            await node.shell.boot()
             if let count = topology.periodicRestockCount, count > 0 {
                 let period = Duration.seconds(topology.periodicRestockSeconds ?? 30)
                 background.every(period) { await node.periodicRestock(count: count) }
             }
-        case .catalog(let node):
-            background.spawn {
-                try? await Task.sleep(for: interval)  // a first round of heartbeats
-                await node.join()
-            }
-            background.every(topology.holdTimeout / 2) { await node.resolveStaleHolds() }
-            background.every(interval * 5) { await node.antiEntropy() }
-        case .order(let node):
-            background.spawn {
-                try? await Task.sleep(for: interval)
-                await node.recover()
-            }
-            background.every(interval * 2) { await node.redeliver() }
-            background.every(interval * 5) { await node.antiEntropy() }
+        case .catalog(let node): await node.shell.boot()
+        case .order(let node): await node.shell.boot()
+        }
+    }
+
+    /// Stops the node's core: no more inputs, timers cancelled, waiting requests answered.
+    private func halt(_ why: String) async {
+        switch role {
+        case .frontend(let node): await node.shell.halt(why)
+        case .catalog(let node): await node.shell.halt(why)
+        case .order(let node): await node.shell.halt(why)
         }
     }
 
@@ -185,7 +190,8 @@ public final class PygmyNode: Service, Sendable {
     public func stop() async {
         await server.shutdown()
         background.cancelAll()
-        await peers.closeAll()
+        await halt("the node is shutting down")
+        await clients.closeAll()
         await closeStore()
     }
 
@@ -193,8 +199,9 @@ public final class PygmyNode: Service, Sendable {
     /// cut off. What the node persisted stays; what it held in memory is gone with this object.
     public func crash() async {
         background.cancelAll()
+        await halt("the node crashed")
         await server.shutdown(gracePeriod: .zero)
-        await peers.closeAll()
+        await clients.closeAll()
         await closeStore()
     }
 
@@ -202,8 +209,8 @@ public final class PygmyNode: Service, Sendable {
     private func closeStore() async {
         switch role {
         case .frontend: break
-        case .catalog(let node): await node.closeStore()
-        case .order(let node): await node.closeStore()
+        case .catalog(let node): node.closeStore()
+        case .order(let node): node.closeStore()
         }
     }
 

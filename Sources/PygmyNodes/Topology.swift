@@ -1,6 +1,7 @@
 import Foundation
 import PygmyBookstore
 import PygmyRPC
+import PygmyReplica
 
 /// Which part a node plays.
 public enum NodeRole: String, Codable, Sendable, CaseIterable {
@@ -111,14 +112,18 @@ public struct Topology: Codable, Sendable, Hashable {
     /// The cluster id as a UUID (nil when the topology names none).
     public var clusterUUID: UUID? { clusterId.flatMap(UUID.init(uuidString:)) }
 
-    public var heartbeatInterval: Duration { .milliseconds(heartbeatMillis ?? 200) }
+    /// The node cores' timing: the defaults of `ReplicaTiming`, with the heartbeat interval and hold
+    /// timeout this topology sets.
+    public var timing: ReplicaTiming {
+        .defaults {
+            $0.heartbeatInterval = .milliseconds(heartbeatMillis ?? 200)
+            $0.holdTimeout = .milliseconds(holdTimeoutMillis ?? 3000)
+        }
+    }
+    public var heartbeatInterval: Duration { timing.heartbeatInterval }
     /// Silence after which a peer counts as down (five heartbeat intervals).
-    public var failureTimeout: Duration { heartbeatInterval * 5 }
-    /// The longest a replica goes without pulling a peer whose state keeps differing (`AntiEntropyGate`).
-    public var antiEntropyMaxInterval: Duration { heartbeatInterval * 50 }
-    /// How long an order stays undelivered at a replica before it re-sends the commits (`RedeliverySchedule`).
-    public var redeliveryGrace: Duration { heartbeatInterval * 10 }
-    public var holdTimeout: Duration { .milliseconds(holdTimeoutMillis ?? 3000) }
+    public var failureTimeout: Duration { timing.failureTimeout }
+    public var holdTimeout: Duration { timing.holdTimeout }
 
     /// The limits `spec`'s server runs with: its own over the cluster's (fields neither gives: defaults).
     public func serverLimits(for spec: NodeSpec) -> RPCServerLimits {

@@ -46,7 +46,7 @@ public final class RPCClient: Sendable {
         case idle
         case connecting(EventLoopFuture<any Channel>)
         case ready(any Channel)
-        case backingOff(until: ContinuousClock.Instant, lastError: String)
+        case backingOff(until: ContinuousClock.Instant, lastError: String, refused: Bool)
         case shutdown
     }
 
@@ -234,10 +234,14 @@ public final class RPCClient: Sendable {
                 return .wait(future)
             case .shutdown:
                 return .fail(TransportError(.shutdown, "the client was closed"))
-            case .backingOff(let until, let lastError) where ContinuousClock.now < until:
+            case .backingOff(let until, let lastError, let refused) where ContinuousClock.now < until:
                 let ms = (until - .now).components.attoseconds / 1_000_000_000_000_000
                 return .fail(
-                    TransportError(.backingOff, "\(host):\(port) unreachable (\(lastError)); next attempt in \(ms) ms")
+                    TransportError(
+                        .backingOff,
+                        "\(host):\(port) unreachable (\(lastError)); next attempt in \(ms) ms",
+                        refused: refused
+                    )
                 )
             case .idle, .backingOff:
                 let promise = eventLoop.makePromise(of: (any Channel).self)
@@ -276,7 +280,11 @@ public final class RPCClient: Sendable {
                     guard case .connecting = s.connection else { return }
                     s.consecutiveFailures += 1
                     let delay = configuration.backoff.delay(afterFailures: s.consecutiveFailures, using: &s.random)
-                    s.connection = .backingOff(until: .now.advanced(by: delay), lastError: "\(transportError)")
+                    s.connection = .backingOff(
+                        until: .now.advanced(by: delay),
+                        lastError: "\(transportError)",
+                        refused: transportError.refused
+                    )
                 }
                 logger.debug("connect failed", metadata: ["error": "\(transportError)"])
                 promise.fail(transportError)
@@ -290,6 +298,16 @@ public final class RPCClient: Sendable {
         state.withLock { s in
             if case .ready(let current) = s.connection, current === channel { s.connection = .idle }
         }
+    }
+
+    /// Whether a connect error is a refusal (ECONNREFUSED from every address tried).
+    static func isRefusal(_ error: any Error) -> Bool {
+        if let io = error as? IOError { return io.errnoCode == ECONNREFUSED }
+        if let multiple = error as? NIOConnectionError {
+            return !multiple.connectionErrors.isEmpty
+                && multiple.connectionErrors.allSatisfy { isRefusal($0.error) }
+        }
+        return false
     }
 
     private func makeConnection() async throws -> any Channel {
@@ -336,7 +354,11 @@ public final class RPCClient: Sendable {
             channel = try await bootstrap.connect(host: host, port: port).get()
         } catch {
             ready.fail(error)
-            throw TransportError(.connectFailed, "cannot connect to \(host):\(port): \(error)")
+            throw TransportError(
+                .connectFailed,
+                "cannot connect to \(host):\(port): \(error)",
+                refused: Self.isRefusal(error)
+            )
         }
         do {
             try await ready.futureResult.get()

@@ -74,10 +74,15 @@ public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible
 
     public var kind: Kind
     public var message: String
+    /// For `.connectFailed` and `.backingOff`: the peer's host refused the connection (nothing listens on
+    /// the port), as opposed to a timeout or an unreachable network. Only a refusal says the peer's
+    /// process is not running.
+    public var refused: Bool
 
-    public init(_ kind: Kind, _ message: String) {
+    public init(_ kind: Kind, _ message: String, refused: Bool = false) {
         self.kind = kind
         self.message = message
+        self.refused = refused
     }
 
     public var description: String { "\(kind.rawValue): \(message)" }

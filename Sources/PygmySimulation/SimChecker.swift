@@ -1,13 +1,35 @@
 import PygmyBookstore
+import PygmyReplica
 
 /// The invariants, checked as the run goes (on every write) and once the cluster has converged.
 final class SimChecker {
     let cluster: SimCluster
     private var ledger: SimLedger { cluster.ledger }
 
+    /// The first order record any replica stored for each request id.
+    private var recorded: [String: OrderRecord] = [:]
+
     init(cluster: SimCluster) {
         self.cluster = cluster
-        for catalog in cluster.catalogs { catalog.onWrite = { [unowned self] in catalogWritten($0) } }
+        for catalog in cluster.catalogs {
+            catalog.onPersist = { [unowned self, unowned catalog] in catalogWritten(catalog) }
+        }
+        for order in cluster.orders {
+            order.onPersist = { [unowned self, unowned order] in orderWritten(order) }
+        }
+    }
+
+    /// No request id ever becomes two different orders, in any log, at any step.
+    private func orderWritten(_ order: SimOrder) {
+        for (id, record) in order.log.orders {
+            if let first = recorded[id] {
+                if first != record {
+                    ledger.violation("request id \(id) is order \(first) at one replica and \(record) at \(order.name)")
+                }
+            } else {
+                recorded[id] = record
+            }
+        }
     }
 
     /// Called after every event: nothing to do between writes yet (writes are checked as they happen).
@@ -35,7 +57,7 @@ final class SimChecker {
     /// Whether the replicas agree: every server up, catalogs ready with equal commits and restocks and no
     /// holds, order logs equal with nothing pending.
     var converged: Bool {
-        guard cluster.servers.allSatisfy(\.alive), cluster.catalogs.allSatisfy(\.ready) else { return false }
+        guard cluster.allUp, cluster.catalogs.allSatisfy(\.ready) else { return false }
         let first = cluster.catalogs[0].state
         for catalog in cluster.catalogs {
             let state = catalog.state
@@ -86,7 +108,7 @@ final class SimChecker {
                 case .acknowledged(let response):
                     if record == nil {
                         ledger.violation("acknowledged buy \(id) (order \(response.order)) is missing from \(name)")
-                    } else if BuyResponse(record!) != response {
+                    } else if BuyResponse(record!).decided != response.decided {
                         ledger.violation("\(name) records buy \(id) as \(record!), but the client was told \(response)")
                     }
                 case .rejected(let code):

@@ -7,7 +7,6 @@ final class SimLedger {
     var restocks: [String: (RestockRequest, Bool)] = [:]
     private(set) var acknowledgedByItem: [ItemID: Set<String>] = [:]
     private(set) var violations: [String] = []
-    var cacheHits = 0
     private var unfinishedClients: Int
     var clientsDone: Bool { unfinishedClients == 0 }
     var onViolation: (String) -> Void = { _ in }

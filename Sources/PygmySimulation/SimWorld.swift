@@ -1,60 +1,34 @@
-import PygmyBookstore
+import PygmyReplica
 
-/// What the network and the fault injector do in one run; drawn from the seed.
-public struct SimFaults: Sendable, CustomStringConvertible {
-    /// One-way message delay, in microseconds.
-    public var delay: ClosedRange<Int64> = 50...2_000
-    /// Chance that a message takes a long detour (reordering it behind later ones).
-    public var slowChance = 0.02
-    public var slowDelay: ClosedRange<Int64> = 20_000...400_000
-    public var dropChance = 0.0
-    public var duplicateChance = 0.0
-    /// Crash a replica every so often while the clients run.
-    public var crashes = true
-    public var crashGap: ClosedRange<Int64> = 200_000...1_500_000
-    public var downtime: ClosedRange<Int64> = 50_000...3_000_000
-    /// Let both replicas of one kind be down at once.
-    public var allowDoubleFaults = false
-    /// Also crash the frontend now and then.
-    public var crashFrontend = true
-
-    public init() {}
-
-    /// Faults drawn from `random`: every seed gets its own mix.
-    public static func random(_ random: inout SimRandom) -> SimFaults {
-        var faults = SimFaults()
-        faults.delay = 20...random.micros(200...5_000)
-        faults.slowChance = random.chance(0.5) ? 0 : Double(random.int(1...50)) / 1000
-        faults.dropChance = random.chance(0.3) ? 0 : Double(random.int(1...40)) / 1000
-        faults.duplicateChance = random.chance(0.5) ? 0 : Double(random.int(1...30)) / 1000
-        faults.crashes = !random.chance(0.1)
-        faults.crashGap = 100_000...random.micros(300_000...2_000_000)
-        faults.downtime = 10_000...random.micros(100_000...3_000_000)
-        faults.allowDoubleFaults = random.chance(0.15)
-        faults.crashFrontend = random.chance(0.3)
-        return faults
-    }
-
-    public var description: String {
-        "delay \(delay.lowerBound)...\(delay.upperBound) µs, slow \(slowChance), drop \(dropChance), "
-            + "duplicate \(duplicateChance), crashes \(crashes) every \(crashGap.upperBound / 1000) ms max, "
-            + "down ≤ \(downtime.upperBound / 1000) ms, double faults \(allowDoubleFaults), "
-            + "frontend crashes \(crashFrontend)"
-    }
+/// A directed link between two simulated hosts: calls from `from` to `to` travel on it, and answers on
+/// the reverse one.
+struct SimLink: Hashable {
+    var from: String
+    var to: String
 }
 
-/// The simulated world: one clock, one agenda, one random generator, and the network between nodes.
+/// The simulated world: one clock, one agenda, one random generator, and the network between hosts.
 /// Single-threaded and deterministic: the same seed gives the same run, event for event.
+///
+/// The network has one connection per caller and callee (as the nodes' RPC clients do), numbered by a
+/// generation that changes when either end crashes or the connection is reset: what was in flight on an
+/// old connection is lost. A cut link silently drops what is sent on it (like a firewall's drop rule).
 final class SimWorld {
     private(set) var now: Int64 = 0
     var random: SimRandom
     var faults: SimFaults
     private var queue = EventQueue()
-    private(set) var nodes: [String: SimNode] = [:]
+    private(set) var hosts: [String: SimHost] = [:]
     private(set) var events = 0
     /// The last lines of the trace, printed with a failure.
     private(set) var trace: [String] = []
     let traceLimit: Int
+    /// Links that drop everything sent on them.
+    private(set) var blocked: Set<SimLink> = []
+    private var generations: [SimLink: UInt64] = [:]
+    private var connections: [ConnectionID: (link: SimLink, generation: UInt64)] = [:]
+    private var connectionNumbers: [SimLink: [UInt64: ConnectionID]] = [:]
+    private var nextConnection: UInt64 = 1
 
     init(random: SimRandom, faults: SimFaults, traceLimit: Int = 400) {
         self.random = random
@@ -62,7 +36,8 @@ final class SimWorld {
         self.traceLimit = traceLimit
     }
 
-    func add(_ node: SimNode) { nodes[node.name] = node }
+    func add(_ host: SimHost) { hosts[host.name] = host }
+    func host(_ name: String) -> SimHost { hosts[name]! }
 
     func at(_ time: Int64, _ run: @escaping () -> Void) { queue.push(at: max(time, now), run) }
     func after(_ delay: Int64, _ run: @escaping () -> Void) { at(now + delay, run) }
@@ -86,20 +61,73 @@ final class SimWorld {
         if !stopWhen() { now = max(now, time) }
     }
 
-    // MARK: Network
+    // MARK: Links and connections
+
+    func isBlocked(_ from: String, _ to: String) -> Bool { blocked.contains(SimLink(from: from, to: to)) }
+
+    func block(_ from: String, _ to: String) { blocked.insert(SimLink(from: from, to: to)) }
+    func unblock(_ from: String, _ to: String) { blocked.remove(SimLink(from: from, to: to)) }
+
+    /// The generation of the connection from `caller` to `callee`.
+    func generation(_ caller: String, _ callee: String) -> UInt64 {
+        generations[SimLink(from: caller, to: callee), default: 1]
+    }
+
+    /// The id the callee sees for that connection.
+    func connectionID(_ caller: String, _ callee: String, _ generation: UInt64) -> ConnectionID {
+        let link = SimLink(from: caller, to: callee)
+        if let id = connectionNumbers[link]?[generation] { return id }
+        let id = ConnectionID(nextConnection)
+        nextConnection += 1
+        connectionNumbers[link, default: [:]][generation] = id
+        connections[id] = (link, generation)
+        return id
+    }
+
+    func connection(_ id: ConnectionID) -> (link: SimLink, generation: UInt64)? { connections[id] }
+
+    /// Ends the connection from `caller` to `callee`: calls in flight on it fail as lost at the caller,
+    /// and the callee learns it closed (its push subscriptions on it end).
+    func reset(_ caller: String, _ callee: String, _ why: String) {
+        let link = SimLink(from: caller, to: callee)
+        let old = generation(caller, callee)
+        generations[link] = old + 1
+        host(caller).connectionEnded(to: callee, generation: old, why)
+        let id = connectionID(caller, callee, old)
+        host(callee).closed(id)
+        connectionNumbers[link]?[old] = nil
+    }
+
+    // MARK: Messages
 
     private func delay() -> Int64 {
         random.chance(faults.slowChance) ? random.micros(faults.slowDelay) : random.micros(faults.delay)
     }
 
-    /// Carries `deliver` to `to` after a random delay; it may be lost or arrive twice. `lossless`
-    /// messages (pushes, which travel on a TCP connection that breaks rather than loses data) are
-    /// only delayed.
-    func transmit(to: String, lossless: Bool = false, _ deliver: @escaping () -> Void) {
-        if !lossless && random.chance(faults.dropChance) { return }
+    /// Carries `deliver` from `from` to `to` after a random delay, unless the link is cut; it may be lost
+    /// or arrive twice. `lossless` messages (a refusal, a push on a live connection) are only delayed.
+    /// A message lost on a `connection` breaks it (TCP does not lose data silently: the connection
+    /// resets, and both ends learn it); one lost without a connection just vanishes.
+    func transmit(
+        from: String,
+        to: String,
+        lossless: Bool = false,
+        connection: SimLink? = nil,
+        _ deliver: @escaping () -> Void
+    ) {
+        if isBlocked(from, to) { return }
+        if !lossless && random.chance(faults.dropChance) {
+            if let connection {
+                let generation = generation(connection.from, connection.to)
+                after(delay()) { [unowned self] in
+                    guard self.generation(connection.from, connection.to) == generation else { return }
+                    log("LOST message \(from)→\(to): connection \(connection.from)→\(connection.to) reset")
+                    reset(connection.from, connection.to, "connection reset")
+                }
+            }
+            return
+        }
         after(delay(), deliver)
         if !lossless && random.chance(faults.duplicateChance) { after(delay(), deliver) }
     }
-
-    func node(_ name: String) -> SimNode { nodes[name]! }
 }

@@ -135,12 +135,3 @@ import Testing
         }
     }
 }
-
-extension BuyResponse {
-    /// The answer without its `replayed` mark: what was decided, for comparing a retry with the first.
-    var decided: BuyResponse {
-        var copy = self
-        copy.replayed = nil
-        return copy
-    }
-}

@@ -1,0 +1,83 @@
+import PygmyBookstore
+
+/// Stale holds and anti-entropy.
+extension CatalogReplica {
+    /// Asks about holds older than the hold timeout: their coordinator first; when it does not answer,
+    /// the other live order replicas, whether any has the buy committed. A hold is released only on the
+    /// coordinator's word that no commit exists.
+    mutating func resolveStaleHolds() {
+        let timeout = timing.holdTimeout.microseconds
+        for hold in state.staleHolds(nowMicros: time.wallMicros, timeoutMicros: timeout)
+        where resolving[hold.requestId] == nil {
+            let request = PeerRequest.resolve(ResolveRequest(requestId: hold.requestId))
+            if peers.names(.order).contains(hold.coordinator) {
+                resolving[hold.requestId] = 1
+                call(
+                    hold.coordinator,
+                    request,
+                    .resolve(requestId: hold.requestId, atCoordinator: true),
+                    timeout: timing.resolveTimeout
+                )
+            } else {
+                askOthers(about: hold.requestId, coordinator: hold.coordinator)
+            }
+        }
+    }
+
+    private mutating func askOthers(about requestId: String, coordinator: String) {
+        let others = peers.up(.order, now: now).filter { $0 != coordinator }
+        guard !others.isEmpty else {
+            resolving.removeValue(forKey: requestId)
+            return
+        }
+        resolving[requestId] = others.count
+        for order in others {
+            call(
+                order,
+                .resolve(ResolveRequest(requestId: requestId)),
+                .resolve(requestId: requestId, atCoordinator: false),
+                timeout: timing.resolveTimeout
+            )
+        }
+    }
+
+    mutating func resolveReplied(_ requestId: String, atCoordinator: Bool, _ result: CallResult) {
+        guard let hold = state.holds[requestId] else {
+            resolving.removeValue(forKey: requestId)
+            return
+        }
+        switch result.response {
+        case .resolution(.committed(let buy))?:
+            log(.debug, "stale hold \(requestId): committed")
+            write((try? state.decideCommit(buy)) ?? [])
+            resolving.removeValue(forKey: requestId)
+            return
+        case .resolution(.aborted)? where atCoordinator:
+            log(.debug, "stale hold \(requestId): aborted by \(hold.coordinator)")
+            write(state.decideAbort(requestId: requestId, coordinator: hold.coordinator))
+            resolving.removeValue(forKey: requestId)
+            return
+        case .resolution? where atCoordinator:
+            resolving.removeValue(forKey: requestId)
+            return
+        default:
+            break
+        }
+        if atCoordinator { return askOthers(about: requestId, coordinator: hold.coordinator) }
+        let left = (resolving[requestId] ?? 1) - 1
+        if left <= 0 { resolving.removeValue(forKey: requestId) } else { resolving[requestId] = left }
+    }
+
+    /// Pulls committed buys, restocks and prices from ready peers whose last heartbeat showed a different
+    /// digest and which `AntiEntropyGate` finds stably different or not pulled for a while.
+    mutating func antiEntropy() {
+        guard phase == .ready else { return }
+        for peer in peers.up(.catalog, now: now) where !pulling.contains(peer) {
+            guard let status = peers.statuses[peer], status.isReady,
+                gate.shouldPull(from: peer, peerDigest: status.digest, ownDigest: state.digest.value, now: now)
+            else { continue }
+            pulling.insert(peer)
+            call(peer, .snapshot, .pull(peer), timeout: timing.resyncTimeout)
+        }
+    }
+}

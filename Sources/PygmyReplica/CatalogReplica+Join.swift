@@ -1,0 +1,136 @@
+import PygmyBookstore
+
+/// Where a rejoin stands: the current attempt and the replies its stage still expects.
+struct JoinProgress: Sendable {
+    var started: Duration = .zero
+    var attempt = 0
+    var active = false
+    var pending: Set<String> = []
+    var sources: [String] = []
+}
+
+/// One call of a rejoin, and whom it went to.
+enum JoinStage: Sendable {
+    case barrier(String)
+    case snapshot(String)
+    case log(String)
+
+    var peer: String? {
+        switch self {
+        case .barrier(let peer), .snapshot(let peer), .log(let peer): peer
+        }
+    }
+}
+
+/// The rejoin protocol (docs/DESIGN.md, "Catalog rejoin"): a restarted replica
+/// 1. asks every live order replica for the join barrier (from then on every buy holds here; the call
+///    returns once the buys that started without this replica have finished);
+/// 2. merges a ready peer's state, or, with none ready after a grace period (a cold start of the whole
+///    cluster), every reachable peer's, but only once every order replica is up: then the order logs of
+///    step 3 vouch for every commit;
+/// 3. merges every committed order from the live order replicas;
+/// 4. becomes ready: checks stock on holds and serves reads.
+/// A failed step starts the attempt over after a heartbeat interval.
+extension CatalogReplica {
+    var joinGrace: Duration { timing.failureTimeout * 2 }
+
+    mutating func joinStep() {
+        guard phase == .joining, !join.active else { return }
+        // Give the failure detector time to form an opinion of every order replica: the barrier must not
+        // be skipped just because no heartbeat has come back yet.
+        if peers.names(.order).contains(where: { !peers.isUp($0, now: now) }) && now - join.started < joinGrace {
+            effects.append(.schedule(.join, after: timing.heartbeatInterval / 2))
+            return
+        }
+        join.attempt += 1
+        join.active = true
+        let orders = peers.up(.order, now: now)
+        join.pending = Set(orders)
+        guard !orders.isEmpty else { return mergeSources() }
+        for order in orders {
+            call(
+                order,
+                .join(JoinRequest(catalog: config.name)),
+                .join(attempt: join.attempt, .barrier(order)),
+                timeout: timing.joinBarrierTimeout + timing.callTimeout
+            )
+        }
+    }
+
+    mutating func joinReplied(attempt: Int, _ stage: JoinStage, _ result: CallResult) {
+        guard attempt == join.attempt, join.active, let peer = stage.peer else { return }
+        switch (stage, result) {
+        case (.barrier, .answered(.ok, _)): break
+        case (.snapshot, .answered(.snapshot(let snapshot), _)):
+            write(state.mutationsToMerge(snapshot))
+        case (.log, .answered(.log(let log), _)):
+            let commits = log.orders.map { CommittedBuy(requestId: $0.requestId, item: $0.item, quantity: $0.quantity) }
+            write(
+                state.mutationsToMerge(
+                    CatalogSnapshot(books: [], prices: [], holds: [], committed: commits, restocks: [])
+                )
+            )
+        default:
+            return retryJoin("\(stage) at \(peer): \(result)")
+        }
+        join.pending.remove(peer)
+        guard join.pending.isEmpty else { return }
+        switch stage {
+        case .barrier: mergeSources()
+        case .snapshot: mergeOrderLogs()
+        case .log: becomeReady()
+        }
+    }
+
+    /// Step 2: the state of a ready peer, or of every reachable peer after a cold start.
+    private mutating func mergeSources() {
+        let catalogs = peers.names(.catalog)
+        let ready = catalogs.filter { peers.isUp($0, now: now) && peers.statuses[$0]?.isReady == true }
+        let sources: [String]
+        if let first = ready.first {
+            sources = [first]
+        } else if now - join.started >= joinGrace || catalogs.isEmpty,
+            peers.names(.order).allSatisfy({ peers.isUp($0, now: now) })
+        {
+            // Without a ready peer, only the logs of every order replica vouch for every commit (each order
+            // is durable at its coordinator before any commit is sent). Found by the simulator: a replica
+            // that became ready with one order replica down missed commits.
+            sources = catalogs.filter { peers.isUp($0, now: now) }
+        } else {
+            return retryJoin("no ready catalog replica to copy from yet")
+        }
+        join.sources = sources
+        join.pending = Set(sources)
+        guard !sources.isEmpty else { return mergeOrderLogs() }
+        for source in sources {
+            call(source, .snapshot, .join(attempt: join.attempt, .snapshot(source)), timeout: timing.resyncTimeout)
+        }
+    }
+
+    /// Step 3: every commit the live order replicas' logs know.
+    private mutating func mergeOrderLogs() {
+        let orders = peers.up(.order, now: now)
+        join.pending = Set(orders)
+        guard !orders.isEmpty else { return becomeReady() }
+        for order in orders {
+            call(
+                order,
+                .listOrders(OrdersRequest()),
+                .join(attempt: join.attempt, .log(order)),
+                timeout: timing.resyncTimeout
+            )
+        }
+    }
+
+    private mutating func becomeReady() {
+        join.active = false
+        phase = .ready
+        log(.info, "catalog replica ready (merged from \(join.sources.joined(separator: ", ")))")
+    }
+
+    private mutating func retryJoin(_ why: String) {
+        join.active = false
+        log(.info, "rejoin step failed: \(why); retrying")
+        effects.append(.schedule(.join, after: timing.heartbeatInterval))
+    }
+}

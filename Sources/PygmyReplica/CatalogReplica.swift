@@ -1,0 +1,249 @@
+import PygmyBookstore
+
+/// A catalog replica's decisions, as a pure state machine: one input at a time (with the time given),
+/// effects out. The production shell (`PygmyNodes`) and the simulator shell run this same type.
+///
+/// It serves search and lookup once ready, takes part in buys (hold, commit, abort), applies restocks
+/// and price changes, pushes invalidations to subscribers before each change, rejoins after a restart
+/// (`CatalogReplica+Join.swift`), resolves holds whose coordinator went quiet and pulls from peers whose
+/// state differs (`CatalogReplica+Background.swift`). See docs/DESIGN.md.
+public struct CatalogReplica: Sendable {
+    public typealias Effect = ReplicaEffect<CatalogMutation, Timer>
+    public typealias Input = ReplicaInput<Timer>
+
+    public enum Timer: Hashable, Sendable {
+        case heartbeat, join, staleHolds, antiEntropy
+    }
+
+    public enum Phase: String, Sendable {
+        /// Restarted: records commits and unchecked holds, serves no reads, until it has merged its
+        /// peers' state.
+        case joining
+        case ready
+    }
+
+    public struct Config: Sendable {
+        public var name: String
+        /// The other catalog replicas and the order replicas, by role.
+        public var peers: [ReplicaRole: [String]]
+        public var timing: ReplicaTiming
+        /// Answer lookups with the committed buys they include (for the simulator's checker; it costs a
+        /// pass over the item's commits per lookup).
+        public var recordReadWitness = false
+        /// Log every hold, commit and release (the simulator's traces).
+        public var traceDecisions = false
+
+        public init(name: String, peers: [ReplicaRole: [String]], timing: ReplicaTiming) {
+            self.name = name
+            self.peers = peers
+            self.timing = timing
+        }
+    }
+
+    enum Purpose: Sendable {
+        case heartbeat(String)
+        case join(attempt: Int, JoinStage)
+        case resolve(requestId: String, atCoordinator: Bool)
+        case pull(String)
+    }
+
+    public let config: Config
+    /// Durable: what the shell loaded (or the simulator kept) from the replica's store.
+    public internal(set) var state: CatalogState
+    public internal(set) var phase: Phase = .joining
+    public internal(set) var peers: PeerTracker
+    public internal(set) var subscribers: Set<ConnectionID> = []
+    var calls = CallTable<Purpose>()
+    var join = JoinProgress()
+    /// Stale holds being asked about, with the replies still expected.
+    var resolving: [String: Int] = [:]
+    var gate: AntiEntropyGate<String>
+    var pulling: Set<String> = []
+    var time: ReplicaTime
+    var effects: [Effect] = []
+
+    /// A replica that starts (or restarts) with `state`, its durable store's contents.
+    public init(config: Config, state: CatalogState, now: ReplicaTime) {
+        self.config = config
+        self.state = state
+        self.time = now
+        self.peers = PeerTracker(byRole: config.peers, timing: config.timing, now: now.monotonic)
+        self.gate = AntiEntropyGate(maxInterval: config.timing.antiEntropyMaxInterval)
+    }
+
+    var now: Duration { time.monotonic }
+    var timing: ReplicaTiming { config.timing }
+
+    /// What this replica reports in heartbeats.
+    public var status: PeerStatus { PeerStatus(state: phase.rawValue, digest: state.digest.value) }
+
+    /// Handles one input at `time`; returns what the shell must do, in order.
+    public mutating func handle(_ input: Input, at time: ReplicaTime) -> [Effect] {
+        self.time = time
+        switch input {
+        case .boot: boot()
+        case .request(let id, let request, let connection): serve(id, request, connection)
+        case .reply(let id, let result): received(id, result)
+        case .timer(let timer): fired(timer)
+        case .connectionClosed(let connection): subscribers.remove(connection)
+        case .invalidated: break
+        }
+        defer { effects = [] }
+        return effects
+    }
+
+    private mutating func boot() {
+        heartbeat()
+        effects.append(.schedule(.join, after: timing.heartbeatInterval))  // after a first round of heartbeats
+        join.started = now
+        effects.append(.schedule(.staleHolds, after: timing.holdTimeout / 2))
+        effects.append(.schedule(.antiEntropy, after: timing.antiEntropyInterval))
+    }
+
+    private mutating func fired(_ timer: Timer) {
+        switch timer {
+        case .heartbeat: heartbeat()
+        case .join: joinStep()
+        case .staleHolds:
+            resolveStaleHolds()
+            effects.append(.schedule(.staleHolds, after: timing.holdTimeout / 2))
+        case .antiEntropy:
+            antiEntropy()
+            effects.append(.schedule(.antiEntropy, after: timing.antiEntropyInterval))
+        }
+    }
+
+    mutating func call(_ peer: String, _ request: PeerRequest, _ purpose: Purpose, timeout: Duration) {
+        effects.append(.call(calls.open(purpose), peer: peer, request, timeout: timeout))
+    }
+
+    mutating func log(_ level: ReplicaLogLevel, _ line: String) { effects.append(.log(level, line)) }
+
+    private mutating func heartbeat() {
+        for peer in peers.startHeartbeats() {
+            call(peer, .heartbeat, .heartbeat(peer), timeout: timing.heartbeatTimeout)
+        }
+        effects.append(.schedule(.heartbeat, after: timing.heartbeatInterval))
+    }
+
+    private mutating func received(_ id: CallID, _ result: CallResult) {
+        guard let purpose = calls.close(id) else { return }
+        switch purpose {
+        case .heartbeat(let peer):
+            peers.heartbeatEnded(peer)
+            if let line = peers.record(peer, result, now: now) { log(.info, line) }
+        case .join(let attempt, let stage):
+            if let peer = stage.peer, let line = peers.record(peer, result, now: now) { log(.info, line) }
+            joinReplied(attempt: attempt, stage, result)
+        case .resolve(let requestId, let atCoordinator):
+            resolveReplied(requestId, atCoordinator: atCoordinator, result)
+        case .pull(let peer):
+            if let line = peers.record(peer, result, now: now) { log(.info, line) }
+            pulling.remove(peer)
+            if case .answered(.snapshot(var snapshot), _) = result {
+                snapshot.holds = []
+                write(state.mutationsToMerge(snapshot))
+            }
+        }
+    }
+
+    // MARK: Serving
+
+    private mutating func serve(_ id: InboundID, _ request: PeerRequest, _ connection: ConnectionID) {
+        do {
+            effects.append(.answer(id, .success(try answer(request, connection))))
+        } catch let error as BookstoreError {
+            effects.append(.answer(id, .failure(error)))
+        } catch {
+            effects.append(.answer(id, .failure(BookstoreError(.invalidValue, "\(error)"))))
+        }
+    }
+
+    private mutating func answer(_ request: PeerRequest, _ connection: ConnectionID) throws -> PeerResponse {
+        switch request {
+        case .heartbeat:
+            return .status(status)
+        case .lookup(let lookup):
+            try requireReady()
+            return .book(try state.lookup(lookup.item), witness(lookup.item))
+        case .search(let search):
+            try requireReady()
+            return .search(SearchResponse(items: try state.search(topic: search.topic)))
+        case .hold(let request):
+            let hold = Hold(
+                requestId: request.requestId,
+                item: request.item,
+                quantity: request.quantity,
+                coordinator: request.coordinator,
+                createdMicros: time.wallMicros
+            )
+            let (outcome, mutations) = try state.decideHold(hold, checked: phase == .ready)
+            if config.traceDecisions {
+                log(
+                    .debug,
+                    "hold \(request.requestId) item \(request.item)×\(request.quantity) by \(request.coordinator): "
+                        + "\(outcome) (available \(state.available(request.item)), \(phase))"
+                )
+            }
+            write(mutations)
+            return .hold(outcome)
+        case .commit(let buy):
+            let mutations = try state.decideCommit(buy)
+            if config.traceDecisions && !mutations.isEmpty {
+                log(.debug, "commit \(buy.requestId) item \(buy.item)×\(buy.quantity)")
+            }
+            write(mutations)
+            return .ok
+        case .abort(let abort):
+            write(
+                abort.final == true
+                    ? state.decideReject(requestId: abort.requestId)
+                    : state.decideAbort(requestId: abort.requestId, coordinator: abort.coordinator)
+            )
+            return .ok
+        case .restock(let request):
+            write(try state.decideRestock(Restock(opId: request.opId, item: request.item, count: request.count)))
+            return .book(try state.lookup(request.item), nil)
+        case .setCost(let request):
+            let price = PriceSetting(
+                item: request.item,
+                cost: request.cost,
+                version: request.version,
+                opId: request.opId
+            )
+            write(try state.decideSetPrice(price))
+            return .book(try state.lookup(request.item), nil)
+        case .snapshot:
+            return .snapshot(state.snapshot())
+        case .subscribe:
+            subscribers.insert(connection)
+            return .ok
+        case .buy, .resolve, .replicate, .listOrders, .join:
+            throw BookstoreError(.invalidValue, "catalog replica \(config.name) does not serve \(request.name)")
+        }
+    }
+
+    private func requireReady() throws {
+        guard phase == .ready else {
+            throw BookstoreError(.notReady, "catalog replica \(config.name) is resynchronising after a restart")
+        }
+    }
+
+    private func witness(_ item: ItemID) -> ReadWitness? {
+        guard config.recordReadWitness else { return nil }
+        return ReadWitness(committed: Set(state.committed.values.lazy.filter { $0.item == item }.map(\.requestId)))
+    }
+
+    /// Invalidate, persist, apply: the pushes go out before the change is durable or visible.
+    mutating func write(_ mutations: [CatalogMutation]) {
+        guard !mutations.isEmpty else { return }
+        if !subscribers.isEmpty {
+            let ordered = subscribers.sorted()
+            for invalidation in state.invalidations(for: mutations) {
+                for subscriber in ordered { effects.append(.push(subscriber, invalidation)) }
+            }
+        }
+        effects.append(.persist(mutations))
+        state.apply(mutations)
+    }
+}

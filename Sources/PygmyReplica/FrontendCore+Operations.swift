@@ -1,0 +1,209 @@
+import PygmyBookstore
+
+/// Serving clients: reads from the cache or one replica, buys retried until their outcome is known,
+/// admin writes at every live catalog replica.
+extension FrontendCore {
+    mutating func serve(_ id: InboundID, _ request: PeerRequest) {
+        switch request {
+        case .heartbeat:
+            effects.append(.answer(id, .success(.status(status))))
+        case .lookup(let lookup):
+            read(id, request, key: .lookup(item: lookup.item))
+        case .search(let search):
+            read(id, request, key: .search(topic: search.topic.lowercased()))
+        case .buy(let buy):
+            guard buy.quantity > 0 else {
+                return fail(id, BookstoreError(.invalidValue, "quantity must be positive, not \(buy.quantity)"))
+            }
+            guard buy.item > 0 else {
+                return fail(id, BookstoreError(.unknownItem, "no book with item number \(buy.item)"))
+            }
+            start(
+                Operation(
+                    inbound: id,
+                    request: request,
+                    kind: .buy(buy, deadline: now + timing.buyDeadline),
+                    role: .order
+                )
+            )
+        case .listOrders:
+            start(Operation(inbound: id, request: request, kind: .orders, role: .order))
+        case .restock(let restock):
+            admin(Operation(inbound: id, request: request, kind: .admin(restock.item), role: .catalog))
+        case .setCost(let setCost):
+            admin(Operation(inbound: id, request: request, kind: .admin(setCost.item), role: .catalog))
+        case .hold, .commit, .abort, .snapshot, .subscribe, .resolve, .replicate, .join:
+            fail(id, BookstoreError(.invalidValue, "the frontend does not serve \(request.name)"))
+        }
+    }
+
+    private mutating func fail(_ id: InboundID, _ error: BookstoreError) {
+        effects.append(.answer(id, .failure(error)))
+    }
+
+    private mutating func read(_ id: InboundID, _ request: PeerRequest, key: CacheKey) {
+        switch cache.get(key) {
+        case .hit(.book(let book, let witness)):
+            effects.append(.answer(id, .success(.book(book, witness))))
+        case .hit(.search(let response)):
+            effects.append(.answer(id, .success(.search(response))))
+        case .miss(let ticket):
+            start(Operation(inbound: id, request: request, kind: .read(ticket), role: .catalog))
+        }
+    }
+
+    private mutating func start(_ operation: Operation) {
+        var operation = operation
+        operation.candidates = rotation(operation.role)
+        let op = nextOperation
+        nextOperation += 1
+        operations[op] = operation
+        tryNext(op)
+    }
+
+    /// Sends the operation to its next candidate replica, or ends it when none is left.
+    mutating func tryNext(_ op: UInt64) {
+        guard var operation = operations[op] else { return }
+        guard !operation.candidates.isEmpty else { return exhausted(op) }
+        let replica = operation.candidates.removeFirst()
+        operations[op] = operation
+        effects.append(
+            .call(
+                calls.open(.op(op, replica: replica)),
+                peer: replica,
+                operation.request,
+                timeout: timing.frontendCallTimeout
+            )
+        )
+    }
+
+    /// Every candidate failed: a buy tries again after a pause until its deadline; the rest give up.
+    private mutating func exhausted(_ op: UInt64) {
+        guard let operation = operations[op] else { return }
+        if case .buy(_, let deadline) = operation.kind, now < deadline {
+            effects.append(.schedule(.retryBuy(op), after: timing.buyRetryPause))
+            return
+        }
+        operations.removeValue(forKey: op)
+        if case .buy(let buy, _) = operation.kind { cache.invalidate(.lookup(item: buy.item)) }
+        if let error = operation.lastError {
+            return fail(operation.inbound, error)
+        }
+        let tried = operation.failures.isEmpty ? "none is configured" : operation.failures.joined(separator: "; ")
+        fail(
+            operation.inbound,
+            BookstoreError(.unavailable, "no \(operation.role.rawValue) replica could answer (\(tried)); retry later")
+        )
+    }
+
+    /// Whether another replica (or a later try) may give a better answer than this failure.
+    private static func isRetryable(_ failure: CallFailure, buying: Bool) -> Bool {
+        switch failure {
+        case .refused, .unreachable, .lost: true
+        case .error(let error):
+            error.code == .notReady || error.code == .unavailable || (buying && error.code == .inProgress)
+        }
+    }
+
+    mutating func operationReplied(_ op: UInt64, _ replica: String, _ result: CallResult) {
+        guard var operation = operations[op] else { return }
+        if case .admin = operation.kind { return adminReplied(op, replica, result) }
+        let buying: Bool
+        if case .buy = operation.kind { buying = true } else { buying = false }
+        switch result {
+        case .answered(let response, let connection):
+            operations.removeValue(forKey: op)
+            switch operation.kind {
+            case .read(let ticket?):
+                // Cache only what came on a connection with a live subscription: otherwise an invalidation
+                // for it may never arrive.
+                if let connection, subscribed[replica] == connection {
+                    switch response {
+                    case .book(let book, let witness): cache.fill(ticket, .book(book, witness))
+                    case .search(let search): cache.fill(ticket, .search(search))
+                    default: break
+                    }
+                }
+            case .buy(let buy, _):
+                cache.invalidate(.lookup(item: buy.item))
+            default:
+                break
+            }
+            effects.append(.answer(operation.inbound, .success(response)))
+        case .failed(let failure) where Self.isRetryable(failure, buying: buying):
+            operation.failures.append("\(replica): \(failure)")
+            // Keep an order replica's own answer ("decided, not yet confirmed"; "in progress"): it says more.
+            if buying, case .error(let error) = failure { operation.lastError = error }
+            operations[op] = operation
+            tryNext(op)
+        case .failed(let failure):
+            operations.removeValue(forKey: op)
+            if case .buy(let buy, _) = operation.kind { cache.invalidate(.lookup(item: buy.item)) }
+            let error: BookstoreError
+            if case .error(let answered) = failure {
+                error = answered
+            } else {
+                error = BookstoreError(.unavailable, "\(failure)")
+            }
+            fail(operation.inbound, error)
+        }
+    }
+
+    // MARK: Admin writes
+
+    /// Applies an admin write at every live catalog replica (each applies it once, by op id); replicas
+    /// that are down catch up when they rejoin.
+    private mutating func admin(_ operation: Operation) {
+        let replicas = peers.up(.catalog, now: now)
+        guard !replicas.isEmpty else {
+            return fail(
+                operation.inbound,
+                BookstoreError(.unavailable, "no catalog replica is up to apply the change; retry later")
+            )
+        }
+        var operation = operation
+        operation.pending = Set(replicas)
+        let op = nextOperation
+        nextOperation += 1
+        operations[op] = operation
+        for replica in replicas {
+            effects.append(
+                .call(
+                    calls.open(.op(op, replica: replica)),
+                    peer: replica,
+                    operation.request,
+                    timeout: timing.frontendCallTimeout
+                )
+            )
+        }
+    }
+
+    private mutating func adminReplied(_ op: UInt64, _ replica: String, _ result: CallResult) {
+        guard var operation = operations[op], case .admin(let item) = operation.kind else { return }
+        operation.pending.remove(replica)
+        operation.results[replica] = result
+        guard operation.pending.isEmpty else {
+            operations[op] = operation
+            return
+        }
+        operations.removeValue(forKey: op)
+        let ordered = operation.results.sorted { $0.key < $1.key }
+        for (_, result) in ordered {
+            if case .answered(let response, _) = result {
+                cache.invalidate(.lookup(item: item))
+                return effects.append(.answer(operation.inbound, .success(response)))
+            }
+        }
+        for (replica, result) in ordered {
+            if case .failed(let failure) = result {
+                let error: BookstoreError
+                if case .error(let answered) = failure {
+                    error = answered
+                } else {
+                    error = BookstoreError(.unavailable, "catalog replica \(replica): \(failure); retry later")
+                }
+                return fail(operation.inbound, error)
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import PygmyBookstore
+
+/// A commit of a logged order on its way to every catalog replica (redelivery, recovery, or a retry
+/// answered from the log), with the requests waiting for it.
+struct Delivery: Sendable {
+    var token: UInt64
+    var record: OrderRecord
+    var pending: Set<String>
+    var acked: Set<String> = []
+    var refused: Set<String> = []
+    var waiters: [OrderReplica.Waiter] = []
+}
+
+/// Recovery after a restart, redelivery of undelivered commits, and anti-entropy.
+extension OrderReplica {
+    // MARK: Delivering logged orders
+
+    /// Sends the commit of a logged order to every catalog replica (joining a delivery already on its
+    /// way); marks it delivered once all have acknowledged it.
+    mutating func deliver(_ record: OrderRecord, waiters: [Waiter] = []) {
+        let rid = record.requestId
+        if deliveries[rid] != nil {
+            deliveries[rid]!.waiters += waiters
+            return
+        }
+        let token = nextStep
+        nextStep += 1
+        deliveries[rid] = Delivery(token: token, record: record, pending: Set(catalogs), waiters: waiters)
+        let commit = CommittedBuy(requestId: rid, item: record.item, quantity: record.quantity)
+        for catalog in catalogs {
+            call(
+                catalog,
+                .commit(commit),
+                .delivery(requestId: rid, token: token, replica: catalog),
+                timeout: timing.callTimeout
+            )
+        }
+        if catalogs.isEmpty { deliveryDone(rid) }
+    }
+
+    mutating func deliveryReplied(_ rid: String, token: UInt64, replica: String, _ result: CallResult) {
+        guard var delivery = deliveries[rid], delivery.token == token else { return }
+        delivery.pending.remove(replica)
+        switch result {
+        case .answered: delivery.acked.insert(replica)
+        case .failed(let failure) where failure.provesDown: delivery.refused.insert(replica)
+        case .failed: break
+        }
+        deliveries[rid] = delivery
+        if delivery.pending.isEmpty { deliveryDone(rid) }
+    }
+
+    private mutating func deliveryDone(_ rid: String) {
+        guard let delivery = deliveries.removeValue(forKey: rid) else { return }
+        if delivery.acked.isSuperset(of: catalogs) { persist([.delivered(requestId: rid)]) }
+        let missing = catalogs.filter { !delivery.acked.contains($0) && !delivery.refused.contains($0) }
+        for waiter in delivery.waiters {
+            if missing.isEmpty {
+                answerDecided(.ordered(delivery.record), waiter)
+            } else {
+                fail(
+                    waiter.id,
+                    BookstoreError(
+                        .unavailable,
+                        "order \(delivery.record.order) is decided, but catalog replicas "
+                            + "\(missing.joined(separator: ", ")) have not confirmed it yet; retry for its outcome"
+                    )
+                )
+            }
+        }
+        pumpBacklog()
+    }
+
+    /// Starts backlog deliveries up to the limit.
+    private mutating func pumpBacklog() {
+        while deliveries.count < config.maxDeliveries, let rid = deliveryBacklog.popLast() {
+            if let record = log.orders[rid], log.undelivered.contains(rid) { deliver(record) }
+        }
+    }
+
+    /// The orders `RedeliverySchedule` finds due: undelivered for long enough that their coordinator,
+    /// if alive, would have delivered them itself.
+    mutating func redeliverDue() {
+        for rid in redelivery.due(log.undelivered, now: now) where deliveries[rid] == nil {
+            if deliveries.count >= config.maxDeliveries { break }
+            if let record = log.orders[rid] { deliver(record) }
+        }
+    }
+
+    // MARK: Recovery
+
+    /// After a restart: merge the peers' logs, release the holds of buys undecided at the crash, and
+    /// deliver every order not yet acknowledged by every catalog replica.
+    mutating func recover() {
+        let orders = peers.up(.order, now: now)
+        recoveryPending = Set(orders)
+        for order in orders {
+            call(order, .listOrders(OrdersRequest()), .recoverLog(order), timeout: timing.resyncTimeout)
+        }
+        if orders.isEmpty { finishRecovery() }
+    }
+
+    mutating func recoveryLogReplied(_ peer: String, _ result: CallResult) {
+        guard recovering, recoveryPending.remove(peer) != nil else { return }
+        if case .answered(.log(let snapshot), _) = result {
+            persist(log.mutationsToMerge(orders: snapshot.orders, rejections: snapshot.rejections))
+        }
+        if recoveryPending.isEmpty { finishRecovery() }
+    }
+
+    private mutating func finishRecovery() {
+        let live = peers.up(.catalog, now: now)
+        for pending in log.pending.values.sorted(by: { $0.requestId < $1.requestId })
+        where buys[pending.requestId] == nil {
+            persist([.forget(requestId: pending.requestId)])
+            let abort = AbortRequest(requestId: pending.requestId, coordinator: config.name)
+            if !live.isEmpty { releasing[pending.requestId] = live.count }
+            for catalog in live {
+                call(catalog, .abort(abort), .release(pending.requestId), timeout: timing.callTimeout)
+            }
+        }
+        recovering = false
+        log(.info, "order replica ready (recovered; \(log.undelivered.count) orders to deliver)")
+        deliveryBacklog = log.undelivered.sorted().reversed()
+        pumpBacklog()
+    }
+
+    // MARK: Anti-entropy
+
+    /// Pulls the logs of peers whose last heartbeat showed a different digest, when `AntiEntropyGate`
+    /// finds the difference stable or the last pull old.
+    mutating func antiEntropy() {
+        for peer in peers.up(.order, now: now) where !pulling.contains(peer) {
+            guard
+                gate.shouldPull(
+                    from: peer,
+                    peerDigest: peers.statuses[peer]?.digest,
+                    ownDigest: log.digest.value,
+                    now: now
+                )
+            else { continue }
+            pulling.insert(peer)
+            call(peer, .listOrders(OrdersRequest()), .pull(peer), timeout: timing.resyncTimeout)
+        }
+    }
+}
