@@ -17,8 +17,10 @@ public enum BuyCheckpoint: String, Sendable, CaseIterable {
 /// 1. record the buy as pending (so a crashed coordinator knows which holds to release);
 /// 2. hold at the first catalog replica by name, then at the rest: every coordinator goes through the
 ///    same first replica, so two buys racing for the last copies cannot each win it on a different one;
-/// 3. a definite refusal (unknown item, out of stock) is recorded, released and replicated;
-///    a failed or doubtful hold releases everything and asks the driver to retry;
+/// 3. a definite refusal (unknown item, out of stock) is first made final at every catalog replica (each
+///    records the request id as refused, so no attempt anywhere can hold for it again; one that holds it
+///    for another coordinator says so, and the buy answers "in progress" instead), then recorded and
+///    replicated; a failed or doubtful hold releases everything and asks the driver to retry;
 /// 4. otherwise the order is made durable here, replicated to the peer order replicas, and only then
 ///    committed at the catalog replicas and acknowledged.
 public struct BuyCoordinator: Sendable {
@@ -52,6 +54,10 @@ public struct BuyCoordinator: Sendable {
         case holds([String], HoldRequest)
         /// Call `decide` (with the current log and whether a catalog asked to abort this buy).
         case decision
+        /// Send the final abort to these catalog replicas and report with `refusalsAnswered` which recorded
+        /// it, which refused the connection, and which hold the request for another coordinator or have
+        /// it committed (they answered `inProgress`).
+        case refusals([String], AbortRequest)
         /// Send the outcome to the peer order replicas that are up, then call `replicated()`.
         case replication(ReplicateRequest)
         /// Send the commit to these catalog replicas and report with `committed` which acknowledged it and
@@ -62,6 +68,7 @@ public struct BuyCoordinator: Sendable {
 
     private enum Phase: Sendable {
         case created, holdingFirst, holdingRest, deciding
+        case finalizingRefusal(Rejection, round: Int)
         case replicatingRejection(BookstoreError)
         case replicatingOrder(OrderRecord)
         case committing(OrderRecord, round: Int)
@@ -78,6 +85,7 @@ public struct BuyCoordinator: Sendable {
     private var phase: Phase = .created
     private var replies: [String: HoldReply] = [:]
     private var commitAcknowledged: Set<String> = []
+    private var refusalRecorded: Set<String> = []
     /// Rounds of commits before the buy is answered with "decided, not yet confirmed; retry".
     public static let commitRounds = 3
 
@@ -257,13 +265,65 @@ public struct BuyCoordinator: Sendable {
 
     private mutating func reject(_ code: BookstoreError.Code, _ message: String) -> [Action] {
         let rejection = Rejection(requestId: request.requestId, code: code, message: message)
-        phase = .replicatingRejection(BookstoreError(code, message))
-        awaiting = .replication(ReplicateRequest(orders: [], rejections: [rejection]))
-        // The refusal is recorded at every catalog replica before anyone hears of it, so an attempt with
-        // the same request id elsewhere (a retry, or a late duplicate) cannot become an order.
+        // The refusal is recorded at every catalog replica before it is recorded here or anyone hears of
+        // it, so an attempt with the same request id elsewhere (a retry, or a late duplicate) cannot
+        // become an order; one that already holds there makes this refusal "in progress" instead.
+        phase = .finalizingRefusal(rejection, round: 1)
+        awaiting = .refusals(catalogs, finalAbort)
+        return []
+    }
+
+    private var finalAbort: AbortRequest {
         var final = abortRequest
         final.final = true
-        return [.persist([.reject(rejection)]), .abort(catalogs, final)]
+        return final
+    }
+
+    /// The answers to a round of final aborts. The refusal is recorded, replicated and answered once every
+    /// catalog replica has recorded it or refused the connection (a replica that is down learns it from a
+    /// ready peer when it rejoins). If one holds the request for another coordinator, or has it committed,
+    /// the buy answers "in progress": the other attempt's outcome is the one. A replica that did not answer
+    /// gets the final abort again, up to `commitRounds` rounds; after that nothing is recorded here and
+    /// the buy answers `unavailable` (a retry meets the refusal at the replicas that recorded it).
+    public mutating func refusalsAnswered(
+        recordedBy recorded: Set<String>,
+        refusedBy refused: Set<String>,
+        conflictedAt conflicts: Set<String>
+    ) -> [Action] {
+        guard case .finalizingRefusal(let rejection, let round) = phase else {
+            preconditionFailure("no final aborts were asked for")
+        }
+        if let other = conflicts.sorted().first {
+            return release(
+                then: .refused(
+                    BookstoreError(
+                        .inProgress,
+                        "request \(request.requestId) is held or committed elsewhere (at \(other)); retry for its outcome"
+                    )
+                )
+            )
+        }
+        refusalRecorded.formUnion(recorded)
+        let missing = catalogs.filter { !refusalRecorded.contains($0) && !refused.contains($0) }
+        if missing.isEmpty {
+            phase = .replicatingRejection(BookstoreError(rejection.code, rejection.message))
+            awaiting = .replication(ReplicateRequest(orders: [], rejections: [rejection]))
+            return [.persist([.reject(rejection)])]
+        }
+        guard round < Self.commitRounds else {
+            return release(
+                then: .refused(
+                    BookstoreError(
+                        .unavailable,
+                        "request \(request.requestId) was refused (\(rejection.message)), but catalog replicas "
+                            + "\(missing.joined(separator: ", ")) have not confirmed the refusal; retry for its outcome"
+                    )
+                )
+            )
+        }
+        phase = .finalizingRefusal(rejection, round: round + 1)
+        awaiting = .refusals(missing, finalAbort)
+        return []
     }
 
     /// Forgets the pending buy and releases its holds, then ends with `outcome`.

@@ -238,9 +238,17 @@ public struct CatalogState: Sendable {
         return committed[buy.requestId] == nil ? [.commit(buy)] : []
     }
 
-    /// Records that the buy of `requestId` was refused for good (its hold, if any, is released).
-    public func decideReject(requestId: String) -> [CatalogMutation] {
-        committed[requestId] == nil && !rejected.contains(requestId) ? [.reject(requestId: requestId)] : []
+    /// Records that the buy of `requestId` was refused for good by `coordinator` (its hold there, if any, is
+    /// released). Throws `inProgress` when the request is committed, or held for another coordinator: then
+    /// that attempt decides, and the refusal must not stand.
+    public func decideReject(requestId: String, coordinator: String) throws(BookstoreError) -> [CatalogMutation] {
+        if committed[requestId] != nil {
+            throw BookstoreError(.inProgress, "request \(requestId) is already committed")
+        }
+        if let hold = holds[requestId], hold.coordinator != coordinator {
+            throw BookstoreError(.inProgress, "request \(requestId) is held for \(hold.coordinator)")
+        }
+        return rejected.contains(requestId) ? [] : [.reject(requestId: requestId)]
     }
 
     /// Releases the hold of `requestId` if `coordinator` made it.

@@ -62,6 +62,13 @@ public struct FailureDetector<Peer: Hashable & Sendable>: Sendable {
         return now - last < timeout
     }
 
+    /// Whether `peer` is down at `now` on evidence: calls to it failed, or it has been silent past the
+    /// timeout since it last answered (not merely because nothing has been heard from it yet).
+    public func isSuspected(_ peer: Peer, now: Duration) -> Bool {
+        guard let status = peers[peer], !isUp(peer, now: now) else { return false }
+        return status.consecutiveFailures > 0 || status.lastSuccess != nil
+    }
+
     /// The peers up at `now`, in the order given.
     public func up(among candidates: [Peer], now: Duration) -> [Peer] {
         candidates.filter { isUp($0, now: now) }

@@ -197,7 +197,7 @@ public struct CatalogReplica: Sendable {
         case .abort(let abort):
             write(
                 abort.final == true
-                    ? state.decideReject(requestId: abort.requestId)
+                    ? try state.decideReject(requestId: abort.requestId, coordinator: abort.coordinator)
                     : state.decideAbort(requestId: abort.requestId, coordinator: abort.coordinator)
             )
             return .ok

@@ -16,7 +16,7 @@ struct BuyRun: Sendable {
 
 /// Calls sent to several peers at once, and the replies in so far.
 struct Gather: Sendable {
-    enum Kind: Sendable { case holds, aborts, replication, commits }
+    enum Kind: Sendable { case holds, aborts, refusals, replication, commits }
     var kind: Kind
     var step: UInt64
     var expected: Set<String>
@@ -59,6 +59,7 @@ extension OrderReplica {
         guard !catalogs.isEmpty else {
             return fail(id, BookstoreError(.unavailable, "the topology has no catalog replica"))
         }
+        if let refusal = unreachableTargets() { return fail(id, refusal) }
         var run = BuyRun(
             request: request,
             waiters: [Waiter(id: id, replayed: false)],
@@ -73,6 +74,19 @@ extension OrderReplica {
         BookstoreError(
             .requestIdReused,
             "request id \(rid) was already used for \(what); a new purchase needs a new request id"
+        )
+    }
+
+    /// Refuses a buy at once, before any hold, when a catalog replica it would have to hold at is not
+    /// answering (alive for all anyone knows, but hung or cut off): leaving it out could sell a copy twice,
+    /// and waiting for it would only time out.
+    private func unreachableTargets() -> BookstoreError? {
+        let silent = peers.notProvenDown(.catalog).filter { peers.detector.isSuspected($0, now: now) }
+        guard !silent.isEmpty else { return nil }
+        return BookstoreError(
+            .unavailable,
+            "catalog replica \(silent.joined(separator: ", ")) is not answering (hung or cut off, not known to be "
+                + "down); a buy must hold there too or it could sell a copy twice, so none is taken; retry later"
         )
     }
 
@@ -130,6 +144,8 @@ extension OrderReplica {
                 fanOut(&run, .replication, orders, .replicate(replication))
             case .commits(let replicas, let commit):
                 fanOut(&run, .commits, replicas, .commit(commit))
+            case .refusals(let replicas, let abort):
+                fanOut(&run, .refusals, replicas, .abort(abort))
             case .done(let outcome):
                 return finish(run, outcome)
             }
@@ -180,6 +196,19 @@ extension OrderReplica {
             run.queue = run.machine.holdsAnswered(replies)
         case .replication:
             run.queue = run.machine.replicated()
+        case .refusals:
+            var recorded = Set<String>()
+            var refused = Set<String>()
+            var conflicts = Set<String>()
+            for (replica, result) in gather.results {
+                switch result {
+                case .answered: recorded.insert(replica)
+                case .failed(.error(let error)) where error.code == .inProgress: conflicts.insert(replica)
+                case .failed(let failure) where failure.provesDown: refused.insert(replica)
+                case .failed: break
+                }
+            }
+            run.queue = run.machine.refusalsAnswered(recordedBy: recorded, refusedBy: refused, conflictedAt: conflicts)
         case .commits:
             let acked = Set(gather.results.filter { $0.value.response != nil }.keys)
             let refused = Set(
@@ -205,6 +234,9 @@ extension OrderReplica {
             } else {
                 for waiter in run.waiters { fail(waiter.id, error) }
             }
+        case .retry where run.attempt < 3 && unreachableTargets() != nil:
+            buys.removeValue(forKey: rid)
+            for waiter in run.waiters { fail(waiter.id, unreachableTargets()!) }
         case .retry(let reason) where run.attempt < 3:
             log(.debug, "retrying buy \(rid): \(reason)")
             startAttempt(&run)

@@ -25,8 +25,9 @@ public struct ReplicaTiming: Sendable, Hashable {
     public var redeliveryInterval: Duration { heartbeatInterval * 2 }
     /// `RedeliverySchedule.grace`.
     public var redeliveryGrace: Duration { heartbeatInterval * 10 }
-    /// How long the frontend retries a buy whose outcome it does not know.
-    public var buyDeadline: Duration = .seconds(10)
+    /// How long the frontend retries a buy whose outcome it does not know (less than a client's usual
+    /// 10 s timeout, so the client hears why rather than a timeout).
+    public var buyDeadline: Duration = .seconds(6)
     /// The frontend's pause between rounds of buy retries.
     public var buyRetryPause: Duration = .milliseconds(20)
     /// How long the frontend waits for a read or an admin write at one replica.

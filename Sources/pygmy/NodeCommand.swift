@@ -95,7 +95,12 @@ struct Node: AsyncParsableCommand {
             throw ValidationError("node \(name) is a \(spec.role.rawValue) in \(config), not a \(role.rawValue)")
         }
         let logger = Logger(label: "pygmy.\(role.rawValue)")
-        let node = try PygmyNode(name: name, topology: topology, durability: durability, logger: logger)
+        // A failed write leaves the node's memory ahead of its disk: exit (75, "temporary failure") so a
+        // supervisor restarts it from what is durable.
+        let node = try PygmyNode(name: name, topology: topology, durability: durability, logger: logger) { error in
+            FileHandle.standardError.write(Data("pygmy node \(name): storage failure (\(error)); exiting\n".utf8))
+            Foundation.exit(75)
+        }
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: node)],

@@ -60,19 +60,19 @@ import Testing
     @Test func aRefusalIsRecordedAtEveryCatalogReplicaBeforeTheAnswer() {
         var buy = coordinator()
         _ = buy.start()
-        let actions = buy.holdsAnswered(["catalog-1": .answered(.outOfStock(available: 0))])
+        // Nothing is recorded here before every catalog replica has made the refusal final.
+        #expect(buy.holdsAnswered(["catalog-1": .answered(.outOfStock(available: 0))]).isEmpty)
+        let final = AbortRequest(requestId: "r1", coordinator: "order-1", final: true)
+        #expect(buy.awaiting == .refusals(["catalog-1", "catalog-2"], final))
+        // catalog-2 did not answer: it gets the final abort again.
+        #expect(buy.refusalsAnswered(recordedBy: ["catalog-1"], refusedBy: [], conflictedAt: []).isEmpty)
+        #expect(buy.awaiting == .refusals(["catalog-2"], final))
+        let actions = buy.refusalsAnswered(recordedBy: ["catalog-2"], refusedBy: [], conflictedAt: [])
         guard case .persist(let mutations) = actions.first, case .reject(let rejection)? = mutations.first else {
             Issue.record("\(actions)")
             return
         }
         #expect(rejection.code == .outOfStock)
-        #expect(
-            actions.last
-                == .abort(
-                    ["catalog-1", "catalog-2"],
-                    AbortRequest(requestId: "r1", coordinator: "order-1", final: true)
-                )
-        )
         guard case .replication(let replication) = buy.awaiting else {
             Issue.record("\(buy.awaiting)")
             return
@@ -84,6 +84,39 @@ import Testing
             return
         }
         #expect(error.code == .outOfStock)
+    }
+
+    /// A catalog replica that holds the request for another coordinator (or has it committed) makes the
+    /// refusal "in progress": that attempt decides. Found by the simulator with lost messages: a refusal
+    /// answered while the other order replica's attempt was being ordered.
+    @Test func aRefusalThatMeetsAnotherAttemptIsInProgress() {
+        var buy = coordinator()
+        _ = buy.start()
+        _ = buy.holdsAnswered(["catalog-1": .answered(.outOfStock(available: 0))])
+        let actions = buy.refusalsAnswered(recordedBy: ["catalog-1"], refusedBy: [], conflictedAt: ["catalog-2"])
+        #expect(actions.first == .persist([.forget(requestId: "r1")]))
+        guard case .done(.refused(let error)) = buy.awaiting else {
+            Issue.record("\(buy.awaiting)")
+            return
+        }
+        #expect(error.code == .inProgress)
+    }
+
+    /// Unconfirmed after every round: nothing is recorded and the buy is unavailable, not refused.
+    @Test func anUnconfirmedRefusalIsNotAnswered() {
+        var buy = coordinator()
+        _ = buy.start()
+        _ = buy.holdsAnswered(["catalog-1": .answered(.outOfStock(available: 0))])
+        for _ in 1..<BuyCoordinator.commitRounds {
+            #expect(buy.refusalsAnswered(recordedBy: ["catalog-1"], refusedBy: [], conflictedAt: []).isEmpty)
+        }
+        let actions = buy.refusalsAnswered(recordedBy: [], refusedBy: [], conflictedAt: [])
+        #expect(actions.first == .persist([.forget(requestId: "r1")]))
+        guard case .done(.refused(let error)) = buy.awaiting else {
+            Issue.record("\(buy.awaiting)")
+            return
+        }
+        #expect(error.code == .unavailable)
     }
 
     @Test func aFailedOrUncheckedHoldReleasesAndRetries() {
@@ -172,7 +205,9 @@ import Testing
     @Test func aRefusalIsDurableAtTheCatalogAndMerges() throws {
         var catalog = seededCatalog()
         catalog.apply(try catalog.decideHold(hold("r1", item: 2, quantity: 1), checked: true).1)
-        catalog.apply(catalog.decideReject(requestId: "r1"))
+        // Another coordinator's hold, or a commit, makes a refusal impossible there.
+        #expect(throws: BookstoreError.self) { try catalog.decideReject(requestId: "r1", coordinator: "order-2") }
+        catalog.apply(try catalog.decideReject(requestId: "r1", coordinator: "order-1"))
         #expect(catalog.heldCopies(2) == 0)
         #expect(
             try catalog.decideHold(hold("r1", item: 2, quantity: 1, by: "order-2"), checked: true).0
