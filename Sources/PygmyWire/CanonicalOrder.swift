@@ -123,8 +123,10 @@ enum CanonicalOrder {
         let what = layout == .elements ? "set element" : "dictionary key"
         for index in 1..<entries.count {
             let order = compare(base, entries[index - 1], entries[index])
-            if order == 0 { throw .corrupted("duplicate \(what) in entry \(index)") }
-            if order > 0 { throw .corrupted("unordered \(what)s: entry \(index) sorts before entry \(index - 1)") }
+            if order == 0 { throw .corrupted("duplicate entry: entry \(index) repeats a \(what)") }
+            if order > 0 {
+                throw .corrupted("unordered entries: \(what) \(index) sorts before \(what) \(index - 1)")
+            }
         }
     }
 }

@@ -123,7 +123,7 @@ public enum FrameParser {
             }
             return .request(streamID: streamID, method: method, timeoutMicros: timeout, payload: body)
         case .response:
-            guard streamID != 0 else { throw WireError(.malformedFrame, "a response on stream 0") }
+            guard streamID != 0 else { throw WireError(.malformedFrame, "a response frame on stream 0; it belongs on its call's stream") }
             return .response(streamID: streamID, payload: body)
         case .error:
             guard let code = body.readInteger(endianness: .big, as: UInt16.self) else {
@@ -137,7 +137,7 @@ public enum FrameParser {
             guard body.readableBytes == 0 else {
                 throw WireError(
                     .malformedFrame,
-                    "a cancel frame has an empty body, this one has \(body.readableBytes) bytes"
+                    "a cancel frame's body is empty, this one has \(body.readableBytes) bytes"
                 )
             }
             return .cancel(streamID: streamID)
