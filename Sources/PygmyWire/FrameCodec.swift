@@ -123,7 +123,9 @@ public enum FrameParser {
             }
             return .request(streamID: streamID, method: method, timeoutMicros: timeout, payload: body)
         case .response:
-            guard streamID != 0 else { throw WireError(.malformedFrame, "a response frame on stream 0; it belongs on its call's stream") }
+            guard streamID != 0 else {
+                throw WireError(.malformedFrame, "a response frame on stream 0; it belongs on its call's stream")
+            }
             return .response(streamID: streamID, payload: body)
         case .error:
             guard let code = body.readInteger(endianness: .big, as: UInt16.self) else {

@@ -9,7 +9,7 @@ struct InvalidVector: Sendable, CustomTestStringConvertible {
     var description: String
     /// The type the bytes are decoded as (PROTOCOL.md's name for it).
     var type: String
-    /// The error's name, from PROTOCOL.md §4.9 (payloads) or §3.4 (frames).
+    /// The error's name, from PROTOCOL.md §4.10 (payloads) or §3.4 (frames).
     var error: String
     var bytes: [UInt8]
     /// Decodes the bytes; must throw.
@@ -268,7 +268,7 @@ struct InvalidVector: Sendable, CustomTestStringConvertible {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    @Test("§4.9 every invalid vector is refused with the error its file names", arguments: all)
+    @Test("§4.10 every invalid vector is refused with the error its file names", arguments: all)
     func refused(_ vector: InvalidVector) throws {
         let url = GoldenVectorTests.vectorsDirectory.appendingPathComponent(vector.name + ".hex")
         if ProcessInfo.processInfo.environment["PYGMY_WRITE_VECTORS"] == "1" {
