@@ -155,7 +155,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         case .unknown:
             break  // ignored by the versioning rules
         case .request, .cancel:
-            fail(TransportError(.protocolViolation, "the server sent a \(frame) frame, which only clients send"))
+            fail(
+                TransportError(
+                    .protocolViolation,
+                    "the server sent a \(frame.kindName) frame, which only clients send"
+                )
+            )
         }
     }
 
@@ -164,6 +169,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         case .call(let call):
             if let closeReason {
                 call.promise.fail(closeReason)
+            } else if draining {
+                // After goAway no request may be sent on this connection; the call did not run.
+                call.promise.fail(
+                    RPCError(.unavailable, "the server is shutting down (it sent goAway); the call was not sent")
+                )
             } else if pending.count < settings.maxConcurrentCalls {
                 send(call, context)
             } else if queued.count < settings.maxQueuedCalls {

@@ -157,6 +157,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 let reason = "a request on stream 0, which is reserved for connection-level frames"
                 return failConnection(context, WireError(.malformedFrame, reason))
             }
+            // A stream id names one call until its answer is sent: a second request on it would get a second
+            // answer on the same stream, which the client cannot tell apart from the first.
+            guard inFlight[streamID] == nil, !waiting.contains(where: { $0.streamID == streamID }) else {
+                let reason = "a request on stream \(streamID), which is still in use by an unanswered call"
+                return failConnection(context, WireError(.malformedFrame, reason))
+            }
             let deadline = timeoutMicros == 0 ? nil : NIODeadline.now() + .microseconds(Int64(clamping: timeoutMicros))
             if inFlight.count >= configuration.maxConcurrentCallsPerConnection {
                 waiting.append(WaitingCall(streamID: streamID, method: method, deadline: deadline, payload: payload))
@@ -164,6 +170,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 startCall(streamID: streamID, method: method, deadline: deadline, payload: payload, context)
             }
         case .cancel(let streamID):
+            // A cancel for a stream with no call (already answered, or never used) crossed the answer: ignored.
             if let index = waiting.firstIndex(where: { $0.streamID == streamID }) {
                 waiting.remove(at: index)
             } else if let call = inFlight[streamID] {
@@ -177,11 +184,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             flusher.write(wrapOutboundOut(buffer))
         case .pong, .unknown:
             break  // pongs answer our pings (none yet); unknown kinds are ignored by the versioning rules
-        case .goAway:
-            flusher.flushNow()
-            context.close(promise: nil)
-        case .response, .error, .push:
-            failConnection(context, WireError(.malformedFrame, "a client may not send \(frame) frames"))
+        case .response, .error, .push, .goAway:
+            failConnection(context, WireError(.malformedFrame, "a client may not send \(frame.kindName) frames"))
         }
     }
 
@@ -194,13 +198,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     ) {
         if draining {
             return writeError(streamID, RPCError(.unavailable, "server is shutting down"), context)
-        }
-        guard inFlight[streamID] == nil else {
-            return writeError(
-                streamID,
-                RPCError(.protocolViolation, "stream id \(streamID) is already in use"),
-                context
-            )
         }
         guard let handler = router.handlers[method] else {
             logger.debug("unknown method", metadata: ["method": "\(method)"])
@@ -304,10 +301,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             readPending = false
             context.read()
         }
-        if draining && inFlight.isEmpty && waiting.isEmpty {
-            flusher.flushNow()  // the last responses must leave before the close
-            context.close(promise: nil)
-        }
     }
 
     private func writeError(_ streamID: UInt32, _ error: RPCError, _ context: ChannelHandlerContext) {
@@ -341,7 +334,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         var buffer = context.channel.allocator.buffer(capacity: 32)
         FrameWriter.write(.goAway(reason: "server shutting down"), to: &buffer)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-        if inFlight.isEmpty { context.close(promise: nil) }
+        // The connection stays open: a request that crossed the goAway gets error 14 rather than a reset,
+        // and the client closes once its calls are answered (`RPCServer.shutdown` closes what is left when
+        // the grace period ends).
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

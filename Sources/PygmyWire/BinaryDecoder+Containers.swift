@@ -33,6 +33,7 @@ struct _BinaryDecoder: Decoder {
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         try requirePresent([String: Int].self)
+        try storage.checkUniqueKeys(frame: frame)
         return storage.keyedContainer(Key.self, frame: frame, serial: serial, reusable: reusable)
     }
 

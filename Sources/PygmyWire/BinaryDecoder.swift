@@ -38,7 +38,7 @@ public struct BinaryDecoder: Sendable {
     func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> T {
         guard let base = bytes.baseAddress, !bytes.isEmpty else {
             throw DecodingError.dataCorrupted(
-                .init(codingPath: [], debugDescription: "truncated or overlong slot header at byte 0")
+                .init(codingPath: [], debugDescription: "truncated varint: the input is empty, with no slot header")
             )
         }
         let input = InputBytes(base: base.assumingMemoryBound(to: UInt8.self), count: bytes.count)
@@ -139,7 +139,7 @@ struct InputBytes {
     @inline(__always)
     func readSlot(at index: inout Int, end: Int) throws(DecodeFailure) -> Slot {
         guard let header = readVarInt(at: &index, end: end) else {
-            throw .corrupted("truncated or overlong slot header at byte \(index)")
+            throw .corrupted("\(VarInt.failure(from: base, at: index, end: end)) in the slot header at byte \(index)")
         }
         if header == 0 { return Slot(start: index, end: index, isNil: true) }
         let length = header - 1
@@ -155,7 +155,7 @@ struct InputBytes {
     @inline(__always)
     func readKey(at index: inout Int, end: Int) throws(DecodeFailure) -> Range<Int> {
         guard let length = readVarInt(at: &index, end: end) else {
-            throw .corrupted("truncated or overlong key length at byte \(index)")
+            throw .corrupted("\(VarInt.failure(from: base, at: index, end: end)) in the key length at byte \(index)")
         }
         guard length <= UInt64(end - index) else {
             throw .corrupted("key at byte \(index) declares \(length) bytes but only \(end - index) remain")
@@ -209,8 +209,13 @@ struct InputBytes {
     func unsigned(_ slot: Slot) throws(DecodeFailure) -> UInt64 {
         try requirePresent(slot, UInt64.self)
         var index = slot.start
-        guard let v = readVarInt(at: &index, end: slot.end), index == slot.end else {
-            throw .corrupted("malformed varint of \(slot.end - slot.start) bytes")
+        guard let v = readVarInt(at: &index, end: slot.end) else {
+            throw .corrupted("\(VarInt.failure(from: base, at: slot.start, end: slot.end)) in an integer")
+        }
+        guard index == slot.end else {
+            throw .corrupted(
+                "trailing bytes: an integer's varint of \(index - slot.start) bytes in a slot of \(slot.end - slot.start)"
+            )
         }
         return v
     }
@@ -261,13 +266,19 @@ struct InputBytes {
     }
 
     @inline(__always)
-    func double(_ slot: Slot) throws(DecodeFailure) -> Double {
-        Double(bitPattern: try fixed64(slot, "a Double"))
+    func double(_ slot: Slot, _ what: StaticString = "a Double") throws(DecodeFailure) -> Double {
+        let bits = try fixed64(slot, what)
+        let value = Double(bitPattern: bits)
+        if value.isNaN && bits != CanonicalNaN.double { throw .corrupted("non-canonical NaN in \(what)") }
+        return value
     }
 
     @inline(__always)
     func float(_ slot: Slot) throws(DecodeFailure) -> Float {
-        Float(bitPattern: try fixed32(slot, "a Float"))
+        let bits = try fixed32(slot, "a Float")
+        let value = Float(bitPattern: bits)
+        if value.isNaN && bits != CanonicalNaN.float { throw .corrupted("non-canonical NaN in a Float") }
+        return value
     }
 
     @inline(__always)
@@ -363,7 +374,7 @@ struct InputBytes {
             return unsafeBitCast(Data(bytes: base + slot.start, count: slot.end - slot.start), to: T.self)
         }
         if T.self == Date.self {
-            let seconds = Double(bitPattern: try fixed64(slot, "a Date"))
+            let seconds = try double(slot, "a Date")
             return unsafeBitCast(Date(timeIntervalSinceReferenceDate: seconds), to: T.self)
         }
         if T.self == UUID.self {
@@ -411,6 +422,8 @@ struct DecodeFrame {
     var component: StoredComponent
     /// How many keys the key stack held before this frame was pushed (popping the frame pops back to it).
     var keysBefore: Int
+    /// Whether the slot's fields are known to have unique keys (checked when a keyed container is made).
+    var keysChecked = false
 }
 
 /// The input and limits shared by every decoder and container of one decoding run, and the stack of frames
@@ -596,6 +609,14 @@ struct DecoderStorage {
         defer { popFrames(to: mark) }
         if let arrayType = arrayType(type) {
             return try decodeArray(as: arrayType, type, frame: frame, serial: serial)
+        }
+        if let layout = canonicalLayout(type), !slot.isNil {
+            do throws(DecodeFailure) {
+                try CanonicalOrder.check(input.base + slot.start, count: slot.end - slot.start, layout: layout)
+            } catch {
+                throw error.at(codingPath(of: frame))
+            }
+            frames[Int(frame)].keysChecked = true  // ascending keys are unique keys
         }
         return try T(from: _BinaryDecoder(storage: self, frame: frame, reusable: true, serial: serial))
     }

@@ -107,11 +107,11 @@ struct KeyedBinaryEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProto
     }
     mutating func encode(_ value: Double, forKey key: Key) throws {
         try beginField(key)
-        state.appendFixed64(value.bitPattern, slot: true)
+        state.appendDouble(value, slot: true)
     }
     mutating func encode(_ value: Float, forKey key: Key) throws {
         try beginField(key)
-        state.appendFixed32(value.bitPattern, slot: true)
+        state.appendFloat(value, slot: true)
     }
     mutating func encode(_ value: Int, forKey key: Key) throws { try encodeSigned(Int64(value), key) }
     mutating func encode(_ value: Int8, forKey key: Key) throws { try encodeSigned(Int64(value), key) }
@@ -200,11 +200,11 @@ struct UnkeyedBinaryEncodingContainer: UnkeyedEncodingContainer {
     }
     mutating func encode(_ value: Double) throws {
         try beginElement()
-        state.appendFixed64(value.bitPattern, slot: true)
+        state.appendDouble(value, slot: true)
     }
     mutating func encode(_ value: Float) throws {
         try beginElement()
-        state.appendFixed32(value.bitPattern, slot: true)
+        state.appendFloat(value, slot: true)
     }
     mutating func encode(_ value: Int) throws { try encodeSigned(Int64(value)) }
     mutating func encode(_ value: Int8) throws { try encodeSigned(Int64(value)) }
@@ -275,11 +275,11 @@ struct SingleValueBinaryEncodingContainer: SingleValueEncodingContainer {
     }
     mutating func encode(_ value: Double) throws {
         try prepare()
-        state.appendFixed64(value.bitPattern, slot: false)
+        state.appendDouble(value, slot: false)
     }
     mutating func encode(_ value: Float) throws {
         try prepare()
-        state.appendFixed32(value.bitPattern, slot: false)
+        state.appendFloat(value, slot: false)
     }
     mutating func encode(_ value: Int) throws { try encodeSigned(Int64(value)) }
     mutating func encode(_ value: Int8) throws { try encodeSigned(Int64(value)) }

@@ -455,6 +455,18 @@ struct EncoderState {
         count += 4
     }
 
+    /// Appends a Double; every NaN is written as the one canonical NaN (`CanonicalNaN`).
+    @inline(__always)
+    func appendDouble(_ value: Double, slot: Bool) {
+        appendFixed64(value.isNaN ? CanonicalNaN.double : value.bitPattern, slot: slot)
+    }
+
+    /// Appends a Float; every NaN is written as the one canonical NaN (`CanonicalNaN`).
+    @inline(__always)
+    func appendFloat(_ value: Float, slot: Bool) {
+        appendFixed32(value.isNaN ? CanonicalNaN.float : value.bitPattern, slot: slot)
+    }
+
     /// Encodes a nested value into a new slot: whole if it is a leaf, otherwise through its `encode(to:)` in
     /// a slot that stays open until the container it belongs to writes again.
     @inline(__always)
@@ -470,12 +482,28 @@ struct EncoderState {
         closeSlots(downTo: depth)
     }
 
-    /// Runs `value`'s own `encode(to:)` into the slot of `record`.
+    /// Runs `value`'s own `encode(to:)` into the slot of `record` (dictionaries and sets then have their
+    /// entries put in canonical order, see `BinaryCanonicalCollection`).
     func encodeNonLeaf<T: Encodable>(_ value: T, record: Int, depth: Int) throws {
         if try encodeArray(value, record: record, depth: depth) { return }
+        if let layout = canonicalLayout(T.self) {
+            try value.encode(
+                to: _BinaryEncoder(state: self, record: Int32(record), depth: Int32(depth), run: run, reusable: true)
+            )
+            return sortEntries(record: record, depth: depth, layout: layout)
+        }
         try value.encode(
             to: _BinaryEncoder(state: self, record: Int32(record), depth: Int32(depth), run: run, reusable: true)
         )
+    }
+
+    /// Puts the entries of the dictionary or set just written into the slot of `record` in canonical order.
+    @inline(never)
+    func sortEntries(record: Int, depth: Int, layout: CanonicalLayout) {
+        closeSlots(downTo: depth)  // the last entry's slot may still be open
+        guard current == record else { return }
+        let start = records[record].start + 1  // the header is a one-byte placeholder while the slot is open
+        CanonicalOrder.sort(base + start, count: count - start, layout: layout)
     }
 
     /// Writes `value` for the types whose binary form is fixed by the spec rather than by their `Encodable`
@@ -494,14 +522,13 @@ struct EncoderState {
         } else if T.self == Data.self {
             unsafeBitCast(value, to: Data.self).withUnsafeBytes { appendBytes($0, slot: slot) }
         } else if T.self == Date.self {
-            let seconds = unsafeBitCast(value, to: Date.self).timeIntervalSinceReferenceDate
-            appendFixed64(seconds.bitPattern, slot: slot)
+            appendDouble(unsafeBitCast(value, to: Date.self).timeIntervalSinceReferenceDate, slot: slot)
         } else if T.self == UUID.self {
             withUnsafeBytes(of: unsafeBitCast(value, to: UUID.self).uuid) { appendBytes($0, slot: slot) }
         } else if T.self == Double.self {
-            appendFixed64(unsafeBitCast(value, to: Double.self).bitPattern, slot: slot)
+            appendDouble(unsafeBitCast(value, to: Double.self), slot: slot)
         } else if T.self == Float.self {
-            appendFixed32(unsafeBitCast(value, to: Float.self).bitPattern, slot: slot)
+            appendFloat(unsafeBitCast(value, to: Float.self), slot: slot)
         } else if T.self == Int64.self {
             appendSigned(unsafeBitCast(value, to: Int64.self), slot: slot)
         } else if T.self == UInt64.self {

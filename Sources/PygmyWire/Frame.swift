@@ -45,3 +45,20 @@ public enum WireMessage: Sendable, Equatable {
     case hello(Hello)
     case frame(Frame)
 }
+
+extension Frame {
+    /// The frame's kind as PROTOCOL.md names it (`request`, `goAway`, …), for messages.
+    public var kindName: String {
+        switch self {
+        case .request: "request"
+        case .response: "response"
+        case .error: "error"
+        case .cancel: "cancel"
+        case .ping: "ping"
+        case .pong: "pong"
+        case .push: "push"
+        case .goAway: "goAway"
+        case .unknown(let kind, _): "unknown (kind \(kind))"
+        }
+    }
+}

@@ -103,7 +103,8 @@ public enum FrameWriter {
 /// Parses the body of one frame whose length prefix has already been checked.
 public enum FrameParser {
     /// Parses `body` (everything after the length prefix). Throws `WireError.malformedFrame` when the
-    /// body is shorter than its kind requires or a name is not UTF-8.
+    /// body does not have the length its kind requires, a name is not UTF-8, a connection-level kind
+    /// (ping, pong, push, goAway) is not on stream 0, or a response is on stream 0.
     public static func parse(_ body: inout ByteBuffer) throws -> Frame {
         guard let kindByte = body.readInteger(as: UInt8.self),
             let _ = body.readInteger(as: UInt8.self),  // flags: no bits are defined; unknown bits are ignored
@@ -122,6 +123,9 @@ public enum FrameParser {
             }
             return .request(streamID: streamID, method: method, timeoutMicros: timeout, payload: body)
         case .response:
+            guard streamID != 0 else {
+                throw WireError(.malformedFrame, "a response frame on stream 0; it belongs on its call's stream")
+            }
             return .response(streamID: streamID, payload: body)
         case .error:
             guard let code = body.readInteger(endianness: .big, as: UInt16.self) else {
@@ -132,20 +136,39 @@ public enum FrameParser {
             }
             return .error(streamID: streamID, code: code, message: message)
         case .cancel:
+            guard body.readableBytes == 0 else {
+                throw WireError(
+                    .malformedFrame,
+                    "a cancel frame's body is empty, this one has \(body.readableBytes) bytes"
+                )
+            }
             return .cancel(streamID: streamID)
         case .ping, .pong:
-            guard let value = body.readInteger(endianness: .big, as: UInt64.self) else {
-                throw WireError(.malformedFrame, "\(kind) frame needs an 8-byte value")
+            try requireStreamZero(kind, streamID)
+            guard body.readableBytes == 8, let value = body.readInteger(endianness: .big, as: UInt64.self) else {
+                throw WireError(
+                    .malformedFrame,
+                    "a \(kind) frame's body is 8 bytes, this one has \(body.readableBytes)"
+                )
             }
             return kind == .ping ? .ping(value) : .pong(value)
         case .push:
+            try requireStreamZero(kind, streamID)
             let topic = try readShortString(&body, "push topic")
             return .push(topic: topic, payload: body)
         case .goAway:
+            try requireStreamZero(kind, streamID)
             guard let reason = body.readValidUTF8(length: body.readableBytes) else {
                 throw WireError(.malformedFrame, "goAway reason is not valid UTF-8")
             }
             return .goAway(reason: reason)
+        }
+    }
+
+    /// Ping, pong, push and goAway belong to the connection: they travel on stream 0 only.
+    private static func requireStreamZero(_ kind: FrameKind, _ streamID: UInt32) throws {
+        guard streamID == 0 else {
+            throw WireError(.malformedFrame, "a \(kind) frame on stream \(streamID); it belongs on stream 0")
         }
     }
 

@@ -30,7 +30,8 @@ public enum VarInt {
     }
 
     /// Reads a varint starting at `index`, not reading at or past `end`.
-    /// Returns `nil` when the varint is truncated, longer than ten bytes, or overflows 64 bits.
+    /// Returns `nil` when the varint is truncated, longer than ten bytes, overflows 64 bits, or is not in
+    /// its shortest form (a last byte of `00` after a continuation byte: `82 00` is not 2).
     @inlinable
     public static func read(_ bytes: [UInt8], at index: inout Int, end: Int) -> UInt64? {
         bytes.withUnsafeBufferPointer { buffer in
@@ -51,6 +52,7 @@ public enum VarInt {
             if shift == 63 && byte > 1 { return nil }  // the tenth byte may only carry the top bit
             result |= UInt64(byte & 0x7F) << shift
             if byte < 0x80 {
+                if byte == 0 && shift > 0 { return nil }  // overlong: the shortest form has no zero last group
                 index = i
                 return result
             }
@@ -58,6 +60,24 @@ public enum VarInt {
             if shift > 63 { return nil }
         }
         return nil
+    }
+
+    /// Why `read(from:at:end:)` returned nil for the varint at `index`, in words (for error messages; only
+    /// called once reading failed).
+    public static func failure(from bytes: UnsafePointer<UInt8>, at index: Int, end: Int) -> String {
+        var i = index
+        var shift = 0
+        while i < end {
+            let byte = bytes[i]
+            i += 1
+            if shift == 63 && byte > 1 { return "varint longer than 64 bits" }
+            if byte < 0x80 {
+                return byte == 0 && shift > 0 ? "overlong varint (not in its shortest form)" : "malformed varint"
+            }
+            shift += 7
+            if shift > 63 { return "varint longer than 10 bytes" }
+        }
+        return "truncated varint"
     }
 
     /// ZigZag: 0, -1, 1, -2, 2 … map to 0, 1, 2, 3, 4 … so that small negative numbers stay short.

@@ -27,6 +27,37 @@ extension GoldenVector {
         )
     }
 
+    /// A NaN: encodes to the canonical NaN, which decodes to a NaN.
+    static func nan<T: BinaryFloatingPoint & Codable & Sendable>(
+        _ name: String,
+        _ description: String,
+        _ value: T
+    )
+        -> GoldenVector
+    {
+        GoldenVector(
+            name: "codec/\(name)",
+            description: description,
+            encode: { try BinaryEncoder().encode(value) },
+            decodesBack: { try BinaryDecoder().decode(T.self, from: $0).isNaN }
+        )
+    }
+
+    /// A value whose encoding decodes to another value (nested optionals lose their inner nil).
+    static func oneWay<T: Codable & Equatable & Sendable>(
+        _ name: String,
+        _ description: String,
+        _ value: T,
+        decodesAs decoded: T
+    ) -> GoldenVector {
+        GoldenVector(
+            name: "codec/\(name)",
+            description: description,
+            encode: { try BinaryEncoder().encode(value) },
+            decodesBack: { try BinaryDecoder().decode(T.self, from: $0) == decoded }
+        )
+    }
+
     static func wire(_ name: String, _ description: String, _ message: WireMessage) -> GoldenVector {
         GoldenVector(
             name: name,
@@ -112,15 +143,69 @@ extension GoldenVector {
         .wire("frames/pong", "Pong echoing 0x0102030405060708.", .frame(.pong(0x0102_0304_0506_0708))),
         .wire(
             "frames/push",
-            "Push: topic \"catalog.invalidate\", payload = Int 2 (slot 02 04).",
-            .frame(.push(topic: "catalog.invalidate", payload: ByteBuffer(bytes: [2, 4])))
+            "Push: topic \"catalog.invalidated\", payload = Int 2 (slot 02 04).",
+            .frame(.push(topic: "catalog.invalidated", payload: ByteBuffer(bytes: [2, 4])))
         ),
         .wire(
             "frames/go-away",
             "GoAway: reason \"server shutting down\".",
             .frame(.goAway(reason: "server shutting down"))
         ),
+        .wire(
+            "handshake/hello-flags",
+            "Hello with flags 0x0102: the u16 is big-endian, 01 then 02.",
+            .hello(Hello(role: .admin, flags: 0x0102))
+        ),
         .value("int-zero", "Int 0.", 0),
+        .value("int-max", "Int.max: Int is 64 bits (ZigZag 2^64-2, ten varint bytes).", Int.max),
+        .value("uint-127", "UInt 127: the largest one-byte varint (7f).", UInt(127)),
+        .value("uint-128", "UInt 128: the smallest two-byte varint (80 01).", UInt(128)),
+        .value(
+            "dictionary-sorted",
+            "[String: Int] = [\"b\": 2, \"aa\": 3, \"a\": 1]: entries sorted by encoded key (01 61, 01 62, 02 61 61).",
+            ["b": 2, "aa": 3, "a": 1]
+        ),
+        .value(
+            "dictionary-int-keys",
+            "[Int: String] = [10: \"x\", 9: \"y\", -1: \"z\"]: keys are decimal text, sorted by encoded key (\"9\", \"-1\", \"10\").",
+            [10: "x", 9: "y", -1: "z"]
+        ),
+        .value(
+            "dictionary-pairs",
+            "[Double: Int] = [1.0: 1, 2.5: 2]: key slot, value slot, sorted by the key slot's bytes (2.5 first).",
+            [1.0: 1, 2.5: 2] as [Double: Int]
+        ),
+        .value(
+            "set-sorted",
+            "Set<Int> = [300, 3, -1, 0]: element slots sorted by their bytes (02 00, 02 01, 02 06, 03 d8 04).",
+            Set([300, 3, -1, 0])
+        ),
+        .nan(
+            "double-nan",
+            "Double NaN (here a negative signalling NaN): always the canonical quiet NaN 00 00 00 00 00 00 f8 7f.",
+            Double(bitPattern: 0xFFF0_0000_0000_0001)
+        ),
+        .nan(
+            "float-nan",
+            "Float NaN (here with payload 1): always the canonical quiet NaN 00 00 c0 7f.",
+            Float(bitPattern: 0x7FC0_0001)
+        ),
+        .oneWay(
+            "nested-optional",
+            "[Int??] = [.some(nil), .some(1), nil]: every nil layer is the nil slot 00; .some(nil) decodes as nil.",
+            [.some(nil), .some(1), nil] as [Int??],
+            decodesAs: [nil, .some(1), nil] as [Int??]
+        ),
+        .value(
+            "enum-mixed",
+            "Mixed.values(7, label: \"x\", true): unlabelled values are _N by position: {\"values\": {\"_0\", \"label\", \"_2\"}}.",
+            Mixed.values(7, label: "x", true)
+        ),
+        .value(
+            "nesting-64",
+            "64 container levels (each an unkeyed container of the next; the innermost is empty): the deepest accepted.",
+            Nested.chain(64)
+        ),
         .value("int-negative", "Int -1 (ZigZag 1).", -1),
         .value("int-300", "Int 300 (ZigZag 600 = varint d8 04).", 300),
         .value("int64-min", "Int64.min (ZigZag 2^64-1, ten varint bytes).", Int64.min),

@@ -170,3 +170,34 @@ struct InterleavedNested: Encodable {
         try? inner.encode(1)
     }
 }
+
+/// An enum case mixing unlabelled and labelled associated values: keys `_0`, `label`, `_2`.
+enum Mixed: Codable, Equatable {
+    case values(Int, label: String, Bool)
+}
+
+/// A value that is nothing but its children, each one container level deeper.
+struct Nested: Codable, Equatable {
+    var children: [Nested]
+
+    /// A chain of `levels` values, each holding the next.
+    static func chain(_ levels: Int) -> Nested {
+        var value = Nested(children: [])
+        for _ in 1..<levels { value = Nested(children: [value]) }
+        return value
+    }
+
+    init(children: [Nested]) { self.children = children }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.unkeyedContainer()
+        for child in children { try c.encode(child) }
+    }
+
+    init(from decoder: any Decoder) throws {
+        var c = try decoder.unkeyedContainer()
+        var children: [Nested] = []
+        while !c.isAtEnd { children.append(try c.decode(Nested.self)) }
+        self.children = children
+    }
+}
