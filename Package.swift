@@ -90,11 +90,12 @@ let package = Package(
             dependencies: ["PygmyBookstore", "PygmyReplica"],
             swiftSettings: optimisedSwift6
         ),
-        // The nodes: actors that run the state machines over RPC and SQLite.
+        // The production shell: runs the node cores over RPC and SQLite.
         .target(
             name: "PygmyNodes",
             dependencies: [
                 "PygmyBookstore",
+                "PygmyReplica",
                 "PygmyRPC",
                 "PygmyWire",
                 "PygmyTLS",
@@ -154,6 +155,11 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .testTarget(
+            name: "PygmyReplicaTests",
+            dependencies: ["PygmyReplica", "PygmyBookstore"],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
             name: "PygmySimulationTests",
             dependencies: ["PygmySimulation", "PygmyBookstore"],
             swiftSettings: strictSwift6
@@ -162,6 +168,7 @@ let package = Package(
             name: "PygmyNodesTests",
             dependencies: [
                 "PygmyNodes",
+                "PygmyReplica",
                 "PygmyBookstore",
                 "PygmyRPC",
                 .product(name: "Logging", package: "swift-log"),

@@ -79,9 +79,14 @@ extension FrontendCore {
 
     /// Every candidate failed: a buy tries again after a pause until its deadline; the rest give up.
     private mutating func exhausted(_ op: UInt64) {
-        guard let operation = operations[op] else { return }
+        guard var operation = operations[op] else { return }
         if case .buy(_, let deadline) = operation.kind, now < deadline {
-            effects.append(.schedule(.retryBuy(op), after: timing.buyRetryPause))
+            // 20 ms, 40 ms, ... up to 640 ms: an outcome that is only late comes back fast, and a cluster
+            // that cannot sell is not asked fifty times a second per waiting buy.
+            let pause = min(timing.buyRetryPause * (1 << min(operation.rounds, 5)), deadline - now)
+            operation.rounds += 1
+            operations[op] = operation
+            effects.append(.schedule(.retryBuy(op), after: pause))
             return
         }
         operations.removeValue(forKey: op)

@@ -59,6 +59,8 @@ public struct FrontendCore: Sendable {
         var lastError: BookstoreError?
         var pending: Set<String> = []
         var results: [String: CallResult] = [:]
+        /// Rounds of buy retries so far (the pause between rounds doubles, up to a limit).
+        var rounds = 0
     }
 
     public let config: Config

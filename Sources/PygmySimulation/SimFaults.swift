@@ -33,13 +33,17 @@ public struct SimFaults: Sendable, CustomStringConvertible {
 
     public init() {}
 
-    /// Crash-stop faults only, as the simulator had them before partitions (for the named scenarios).
-    public static var crashStop: SimFaults { SimFaults() }
+    /// No injected faults, only short delays: the base of a named scenario, whose faults are scripted.
+    public static var scripted: SimFaults {
+        var faults = SimFaults()
+        faults.delay = 50...2_000
+        faults.slowChance = 0
+        faults.crashes = false
+        return faults
+    }
 
-    /// Faults drawn from `random`: every seed gets its own mix. `grayFailures` says whether partitions
-    /// and hangs are among them: a replica that is cut off or stopped without dying is taken for down
-    /// and misses holds, and the buy protocol is not yet safe then (issue 13).
-    public static func random(_ random: inout SimRandom, grayFailures: Bool) -> SimFaults {
+    /// Faults drawn from `random`: every seed gets its own mix.
+    public static func random(_ random: inout SimRandom) -> SimFaults {
         var faults = SimFaults()
         faults.delay = 20...random.micros(200...5_000)
         faults.slowChance = random.chance(0.5) ? 0 : Double(random.int(1...50)) / 1000
@@ -50,9 +54,9 @@ public struct SimFaults: Sendable, CustomStringConvertible {
         faults.downtime = 10_000...random.micros(100_000...3_000_000)
         faults.allowDoubleFaults = random.chance(0.15)
         faults.crashFrontend = random.chance(0.3)
-        faults.partitions = grayFailures && random.chance(0.8)
+        faults.partitions = random.chance(0.5)
         faults.resets = random.chance(0.5)
-        faults.hangs = grayFailures && random.chance(0.5)
+        faults.hangs = random.chance(0.4)
         if random.chance(0.5) {
             faults.clockOffset = -random.micros(0...5_000_000)...random.micros(0...5_000_000)
             faults.clockDrift = -random.micros(0...2_000)...random.micros(0...2_000)

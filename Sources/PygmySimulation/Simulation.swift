@@ -21,9 +21,8 @@ public struct Simulation {
         public var settleMicros: Int64 = 60_000_000
         /// Fault parameters; nil draws them from the seed.
         public var faults: SimFaults?
-        /// Whether seeds draw partitions and hangs among their faults (the buy protocol is not yet safe
-        /// under them: issue 13).
-        public var grayFailures = false
+        /// Faults at fixed times (named scenarios), on top of `faults`.
+        public var script: [SimStep] = []
         /// The nodes' timing: the real defaults, with a faster heartbeat and hold timeout.
         public var timing = ReplicaTiming.defaults {
             $0.heartbeatInterval = .milliseconds(100)
@@ -77,7 +76,7 @@ public struct Simulation {
 
     public func run() -> Report {
         var random = SimRandom(seed: seed)
-        let faults = options.faults ?? SimFaults.random(&random, grayFailures: options.grayFailures)
+        let faults = options.faults ?? SimFaults.random(&random)
         let world = SimWorld(random: random, faults: faults, traceLimit: options.traceLimit)
         let cluster = SimCluster(world: world, options: options)
         let checker = SimChecker(cluster: cluster)
@@ -94,6 +93,7 @@ public struct Simulation {
         // every few hundred milliseconds forever may keep any protocol from finishing (seed 695 did).
         var crashes = 0
         var struck = 0
+        cluster.run(options.script)
         cluster.injectFaults { kind in
             struck += 1
             if kind == .crash { crashes += 1 }

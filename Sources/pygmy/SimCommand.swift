@@ -9,10 +9,9 @@ struct Sim: AsyncParsableCommand {
         abstract: "Run the deterministic simulation of the whole store over many seeds (see docs/DESIGN.md).",
         discussion: """
             Each seed is one reproducible run of the node cores the real nodes run: crashes, restarts,
-            connection resets, clock offsets, storage failures, delays, reordering, lost and duplicated
-            messages, concurrent clients, then a check of every invariant. --gray-failures adds partitions
-            and hung nodes (the buy protocol is not yet safe under them: issue 13). Exits 1 if any seed
-            fails. Replay one failing seed with --seed N --trace.
+            connection resets, partitions, hung nodes, clock offsets, storage failures, delays, reordering,
+            lost and duplicated messages, concurrent clients, then a check of every invariant. Exits 1 if
+            any seed fails. Replay one failing seed with --seed N --trace.
             """
     )
 
@@ -27,9 +26,6 @@ struct Sim: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Print the event trace of failing seeds (of the seed, with --seed).")
     var trace = false
-
-    @Flag(name: .long, help: "Also partition the network and hang nodes (known unsafe until issue 13).")
-    var grayFailures = false
 
     @Option(name: .long, help: "Catalog replicas.")
     var catalogs = 2
@@ -48,7 +44,6 @@ struct Sim: AsyncParsableCommand {
 
     func run() async throws {
         var options = Simulation.Options.sweep
-        options.grayFailures = grayFailures
         options.catalogs = catalogs
         options.orders = orders
         if let seed {

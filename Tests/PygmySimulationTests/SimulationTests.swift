@@ -65,34 +65,6 @@ struct SimulationTests {
         #expect(failures.isEmpty, "\(failures.map(\.summary).prefix(3).joined(separator: "\n"))")
     }
 
-    /// Partitions and hung nodes: a replica that is cut off or stopped is taken for down, buys hold
-    /// without it, and when it comes back (still ready, without a rejoin) it checks stock with a
-    /// state that misses their holds. The sweep finds oversold items and stale reads; issue 13 (epochs
-    /// agreed by a majority) is the fix. Recorded as a known issue until then.
-    @Test("gray failures (partitions, hangs): known unsafe until issue 13")
-    func grayFailures() async {
-        var options = Simulation.Options.sweep
-        options.grayFailures = true
-        let failures = await SimulationSweep.run(seeds: 1..<201, options: options)
-        withKnownIssue("issue 13: holds at the replicas a coordinator believes up oversell under partitions") {
-            #expect(failures.isEmpty, "\(failures.count) of 200 seeds failed: \(failures.map(\.seed).prefix(20))")
-        }
-        #expect(
-            failures.allSatisfy { report in report.violations.allSatisfy(Self.isKnownGrayFailureViolation) },
-            "violations other than issue 13's: \(failures.flatMap(\.violations).filter { !Self.isKnownGrayFailureViolation($0) }.prefix(5))"
-        )
-    }
-
-    /// The violations issue 13 is about: overselling, stale reads, and what follows from a replica that
-    /// sold what another had sold (its stock disagreeing with the log).
-    static func isKnownGrayFailureViolation(_ text: String) -> Bool {
-        text.contains("more copies") || text.contains("without the acknowledged buys")
-            || text.contains("on hand, expected") || text.contains("commits differ")
-            || text.contains("did not converge") || text.contains("did not finish")
-            || text.contains("missing from") || text.contains("never became ready")
-            || text.contains("is order") || text.contains("records buy") || text.contains("logs of")
-    }
-
     @Test("seed sweep: every invariant holds")
     func sweep() async {
         let environment = ProcessInfo.processInfo.environment

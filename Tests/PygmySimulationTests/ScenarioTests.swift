@@ -1,0 +1,137 @@
+import PygmyBookstore
+import Testing
+
+@testable import PygmySimulation
+
+/// Named fault scenarios: the partition shapes and gray failures a real-process test makes (and that
+/// oversold, or gave one request id two orders, in the store before the node cores), each run over
+/// several seeds of the random workload with every invariant checked.
+@Suite("Simulated scenarios")
+struct ScenarioTests {
+    static let seconds: Int64 = 1_000_000
+
+    /// Runs `script` on `seeds` seeds of 2+2 (or `catalogs`+`orders`) replicas; every invariant must hold.
+    func check(
+        _ script: [SimStep],
+        catalogs: Int = 2,
+        orders: Int = 2,
+        seeds: ClosedRange<UInt64> = 1...8,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        var acknowledged = 0
+        for seed in seeds {
+            var options = Simulation.Options()
+            options.traceLimit = 0
+            options.faults = .scripted
+            options.script = script
+            options.catalogs = catalogs
+            options.orders = orders
+            let report = Simulation(seed: seed, options: options).run()
+            acknowledged += report.acknowledged
+            #expect(
+                report.passed,
+                "\(report.summary)\n\(report.violations.joined(separator: "\n"))",
+                sourceLocation: sourceLocation
+            )
+        }
+        #expect(acknowledged > 0, "no buy was acknowledged in any run", sourceLocation: sourceLocation)
+    }
+
+    @Test("split {order-1, catalog-1} | {order-2, catalog-2}, the frontend reaching both")
+    func splitBrain() {
+        check([
+            SimStep(
+                at: 1 * Self.seconds,
+                .cut([
+                    ("order-1", "order-2"), ("order-1", "catalog-2"), ("catalog-1", "order-2"),
+                    ("catalog-1", "catalog-2"),
+                ])
+            ),
+            SimStep(at: 8 * Self.seconds, .healAll),
+        ])
+    }
+
+    @Test("crossed cuts: order-1 ⇹ catalog-2 and order-2 ⇹ catalog-1")
+    func crossedCuts() {
+        check([
+            SimStep(at: 1 * Self.seconds, .cut([("order-1", "catalog-2"), ("order-2", "catalog-1")])),
+            SimStep(at: 8 * Self.seconds, .healAll),
+        ])
+    }
+
+    @Test("catalog-1 isolated, then healed while catalog-2 is isolated")
+    func oneCatalogThenTheOther() {
+        check([
+            SimStep(at: 1 * Self.seconds, .isolate("catalog-1")),
+            SimStep(at: 5 * Self.seconds, .healAll),
+            SimStep(at: 5 * Self.seconds, .isolate("catalog-2")),
+            SimStep(at: 9 * Self.seconds, .healAll),
+        ])
+    }
+
+    @Test("flapping: catalog-1 cut off and back every 1 to 3 s")
+    func flapping() {
+        var script: [SimStep] = []
+        var time: Int64 = 1 * Self.seconds
+        for round in 0..<8 {
+            script.append(SimStep(at: time, .isolate(round % 3 == 2 ? "order-1" : "catalog-1")))
+            time += Int64(1 + round % 3) * Self.seconds
+            script.append(SimStep(at: time, .healAll))
+            time += Int64(1 + (round + 1) % 3) * Self.seconds
+        }
+        check(script)
+    }
+
+    @Test("a catalog replica hangs (SIGSTOP) and resumes")
+    func hungCatalog() {
+        check([SimStep(at: 1 * Self.seconds, .hang("catalog-1")), SimStep(at: 7 * Self.seconds, .resume("catalog-1"))])
+    }
+
+    @Test("a coordinator hangs (SIGSTOP) in the middle of buys and resumes")
+    func hungCoordinator() {
+        check([SimStep(at: 1 * Self.seconds, .hang("order-1")), SimStep(at: 7 * Self.seconds, .resume("order-1"))])
+    }
+
+    @Test("one direction only: catalog-2's answers to order-1 are lost")
+    func oneWayCut() {
+        check([
+            SimStep(at: 1 * Self.seconds, .cutOneWay("catalog-2", "order-1")),
+            SimStep(at: 7 * Self.seconds, .healAll),
+        ])
+    }
+
+    @Test("connections between live nodes reset every 100 ms for 5 s")
+    func resetStorm() {
+        let nodes = ["frontend", "catalog-1", "catalog-2", "order-1", "order-2"]
+        var script: [SimStep] = []
+        for step in 0..<50 {
+            let a = nodes[step % nodes.count]
+            let b = nodes[(step * 3 + 1) % nodes.count]
+            if a != b { script.append(SimStep(at: Self.seconds + Int64(step) * 100_000, .reset(a, b))) }
+        }
+        check(script)
+    }
+
+    @Test("the original crash experiment: catalog-1 killed and restarted, then catalog-2")
+    func originalCrashExperiment() {
+        check([
+            SimStep(at: 1 * Self.seconds, .crash("catalog-1")),
+            SimStep(at: 3 * Self.seconds, .restart("catalog-1")),
+            SimStep(at: 5 * Self.seconds, .crash("catalog-2")),
+            SimStep(at: 7 * Self.seconds, .restart("catalog-2")),
+        ])
+    }
+
+    @Test("3+3: a minority of each kind cut off")
+    func threeAndThreeMinorityCut() {
+        check(
+            [
+                SimStep(at: 1 * Self.seconds, .isolate("catalog-3")),
+                SimStep(at: 1 * Self.seconds, .isolate("order-3")),
+                SimStep(at: 7 * Self.seconds, .healAll),
+            ],
+            catalogs: 3,
+            orders: 3
+        )
+    }
+}
