@@ -6,7 +6,10 @@ extension LiveProcessTests {
     @Suite(.serialized) struct CLITests {
         func json(_ text: String) throws -> [String: Any] {
             let line = text.split(separator: "\n").last.map(String.init) ?? ""
-            return try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(text)")
+            return try #require(
+                JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                "not JSON: \(text)"
+            )
         }
 
         @Test func helpDocumentsEverySubcommandAndTheExitCodes() async throws {
@@ -54,7 +57,9 @@ extension LiveProcessTests {
             let dir = PygmyProcess.temporaryDirectory("pygmy-cli")
             let base = PygmyProcess.freeBasePort()
             try await PygmyProcess.withClusterDown(dir) {
-                let up = try await PygmyProcess.run(["cluster", "up", "--dir", dir, "--base-port", "\(base)", "--detach"])
+                let up = try await PygmyProcess.run([
+                    "cluster", "up", "--dir", dir, "--base-port", "\(base)", "--detach",
+                ])
                 #expect(up.status == 0, "cluster up failed: \(up.stderr)")
                 #expect(up.stdout.contains("127.0.0.1:\(base)"))
 
@@ -66,7 +71,10 @@ extension LiveProcessTests {
 
                 let lookup = try json(try await PygmyProcess.run(["lookup", "2", "--cluster", dir, "--json"]).stdout)
                 #expect(lookup["item"] as? Int == 2 && lookup["stock"] as? Int == 4 && lookup["cost"] as? Int == 40)
-                #expect(lookup["title"] as? String == "RPCs for Dummies" && lookup["topic"] as? String == "distributed systems")
+                #expect(
+                    lookup["title"] as? String == "RPCs for Dummies"
+                        && lookup["topic"] as? String == "distributed systems"
+                )
 
                 let buy = try await PygmyProcess.run([
                     "buy", "2", "--quantity", "3", "--request-id", "cli-1", "--cluster", dir, "--json",
@@ -77,8 +85,10 @@ extension LiveProcessTests {
                 #expect(order["requestId"] as? String == "cli-1" && order["order"] is Int)
                 // The same request id again: the same order, not a second purchase.
                 let again = try json(
-                    try await PygmyProcess.run(["buy", "2", "--quantity", "3", "--request-id", "cli-1", "--cluster", dir, "--json"])
-                        .stdout
+                    try await PygmyProcess.run([
+                        "buy", "2", "--quantity", "3", "--request-id", "cli-1", "--cluster", dir, "--json",
+                    ])
+                    .stdout
                 )
                 #expect(again["order"] as? Int == order["order"] as? Int)
 
@@ -97,13 +107,16 @@ extension LiveProcessTests {
                 for _ in 0..<100 where !caughtUp {
                     try await Task.sleep(for: .milliseconds(100))
                     let status = try await PygmyProcess.run(["status", "--cluster", dir, "--json"])
-                    guard status.status == 0, let nodes = try json(status.stdout)["nodes"] as? [[String: Any]] else { continue }
+                    guard status.status == 0, let nodes = try json(status.stdout)["nodes"] as? [[String: Any]] else {
+                        continue
+                    }
                     let catalogs = nodes.filter { $0["role"] as? String == "catalog" }
                     let stocks = catalogs.compactMap {
                         ($0["stock"] as? [[String: Any]])?.first { $0["item"] as? Int == 1 }?["onHand"] as? Int
                     }
                     caughtUp =
-                        catalogs.count == 2 && catalogs.allSatisfy { $0["state"] as? String == "ready" } && stocks == [9, 9]
+                        catalogs.count == 2 && catalogs.allSatisfy { $0["state"] as? String == "ready" }
+                        && stocks == [9, 9]
                 }
                 #expect(caughtUp, "catalog-1 did not catch up after restart")
 
@@ -114,7 +127,8 @@ extension LiveProcessTests {
                 let price = try await PygmyProcess.run(["price", "2", "45", "--cluster", dir])
                 #expect(price.status == 0)
                 #expect(
-                    try json(try await PygmyProcess.run(["lookup", "2", "--cluster", dir, "--json"]).stdout)["cost"] as? Int == 45
+                    try json(try await PygmyProcess.run(["lookup", "2", "--cluster", dir, "--json"]).stdout)["cost"]
+                        as? Int == 45
                 )
 
                 let down = try await PygmyProcess.run(["cluster", "down", "--dir", dir])
@@ -136,7 +150,8 @@ extension LiveProcessTests {
                 var healthy = false
                 for _ in 0..<300 where !healthy {
                     try await Task.sleep(for: .milliseconds(100))
-                    healthy = try await PygmyProcess.run(["lookup", "1", "--cluster", dir, "--timeout", "1"]).status == 0
+                    healthy =
+                        try await PygmyProcess.run(["lookup", "1", "--cluster", dir, "--timeout", "1"]).status == 0
                 }
                 #expect(healthy, "the foreground cluster never served a lookup")
                 let pids = (try FileManager.default.contentsOfDirectory(atPath: dir + "/pids")).compactMap {
@@ -170,16 +185,20 @@ extension LiveProcessTests {
             let dir = PygmyProcess.temporaryDirectory("pygmy-cli-tls")
             let base = PygmyProcess.freeBasePort()
             try await PygmyProcess.withClusterDown(dir) {
-                let up = try await PygmyProcess.run(["cluster", "up", "--dir", dir, "--base-port", "\(base)", "--tls", "--detach"])
+                let up = try await PygmyProcess.run([
+                    "cluster", "up", "--dir", dir, "--base-port", "\(base)", "--tls", "--detach",
+                ])
                 #expect(up.status == 0, "cluster up --tls failed: \(up.stderr)")
                 #expect(up.stdout.contains("mutual TLS"))
                 let certs = dir + "/certs"
                 let asClient = [
-                    "--frontend", "127.0.0.1:\(base)", "--cert", "\(certs)/client.crt", "--key", "\(certs)/client.key", "--ca",
+                    "--frontend", "127.0.0.1:\(base)", "--cert", "\(certs)/client.crt", "--key", "\(certs)/client.key",
+                    "--ca",
                     "\(certs)/ca.crt",
                 ]
                 let asAdmin = [
-                    "--frontend", "127.0.0.1:\(base)", "--cert", "\(certs)/admin.crt", "--key", "\(certs)/admin.key", "--ca",
+                    "--frontend", "127.0.0.1:\(base)", "--cert", "\(certs)/admin.crt", "--key", "\(certs)/admin.key",
+                    "--ca",
                     "\(certs)/ca.crt",
                 ]
 
@@ -191,7 +210,9 @@ extension LiveProcessTests {
                 #expect(denied.stderr.contains("may not call frontend.restock"))
                 #expect(try await PygmyProcess.run(["restock", "3", "2"] + asAdmin).status == 0)
                 // No certificate at all: the TLS port refuses a plaintext client.
-                let plaintext = try await PygmyProcess.run(["lookup", "3", "--frontend", "127.0.0.1:\(base)", "--timeout", "3"])
+                let plaintext = try await PygmyProcess.run([
+                    "lookup", "3", "--frontend", "127.0.0.1:\(base)", "--timeout", "3",
+                ])
                 #expect(plaintext.status == 5 || plaintext.status == 6)
                 #expect(plaintext.status != 0)
             }

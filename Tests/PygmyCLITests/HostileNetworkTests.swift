@@ -74,7 +74,9 @@ extension LiveProcessTests {
                     let kind = node.role.rawValue
                     let calls = Self.readOnlyCalls[kind]!
                     group.addTask { await Attacks.garbage(port: port, node: node.name, report: report) }
-                    group.addTask { await Attacks.mutatedFrames(port: port, node: node.name, calls: calls, report: report) }
+                    group.addTask {
+                        await Attacks.mutatedFrames(port: port, node: node.name, calls: calls, report: report)
+                    }
                     group.addTask {
                         await Attacks.truncatedFrames(port: port, node: node.name, calls: calls, report: report)
                     }
@@ -118,7 +120,9 @@ extension LiveProcessTests {
                     + "slowest round \(honestResult.slowest)"
             )
             for node in cluster.nodes {
-                print("hostile network: \(node.name) VmRSS \(before[node.name] ?? -1) KiB → \(after[node.name] ?? -1) KiB")
+                print(
+                    "hostile network: \(node.name) VmRSS \(before[node.name] ?? -1) KiB → \(after[node.name] ?? -1) KiB"
+                )
             }
             print("hostile network: total \(ContinuousClock.now - started)")
 
@@ -149,7 +153,12 @@ extension LiveProcessTests {
                 try await cluster.start()
                 let frontend = cluster.client(timeout: .seconds(5))
                 var outcomes: [String] = []
-                func attempt<M: RPCMethod>(_ label: String, _ client: RPCClient, _ method: M.Type, _ request: M.Request) async {
+                func attempt<M: RPCMethod>(
+                    _ label: String,
+                    _ client: RPCClient,
+                    _ method: M.Type,
+                    _ request: M.Request
+                ) async {
                     do {
                         _ = try await client.call(method, request)
                         outcomes.append("\(label): accepted")
@@ -675,7 +684,10 @@ extension LiveProcessTests {
         /// frame timeout, a 1.5 s idle timeout and 2 KiB frames; the cluster-wide values are far larger.
         static func topology(port: Int) -> String {
             template.replacingOccurrences(of: "PORT1", with: "\(port + 1)")
-                .replacingOccurrences(of: "PORT2", with: "\(port + 2)").replacingOccurrences(of: "PORT", with: "\(port)")
+                .replacingOccurrences(of: "PORT2", with: "\(port + 2)").replacingOccurrences(
+                    of: "PORT",
+                    with: "\(port)"
+                )
         }
 
         static let template = """
@@ -717,7 +729,10 @@ extension LiveProcessTests {
 
                 // Handshake timeout 1 s (the default is 10 s).
                 let silent = try await RawConnection.connect(port: port)
-                #expect(await silent.waitClosed(within: .seconds(8)), "a silent connection outlived a 1 s handshake timeout")
+                #expect(
+                    await silent.waitClosed(within: .seconds(8)),
+                    "a silent connection outlived a 1 s handshake timeout"
+                )
                 if let closed = silent.closedAt { #expect(closed - silent.openedAt >= .milliseconds(900)) }
 
                 // Three connections at most: a fourth is closed at once, unanswered.
@@ -734,7 +749,10 @@ extension LiveProcessTests {
 
                 // Idle timeout 1.5 s: the three are closed, and their slots are free again.
                 for c in held {
-                    #expect(await c.waitClosed(within: .seconds(10)), "an idle connection outlived a 1.5 s idle timeout")
+                    #expect(
+                        await c.waitClosed(within: .seconds(10)),
+                        "an idle connection outlived a 1.5 s idle timeout"
+                    )
                     if let closed = c.closedAt { #expect(closed - c.openedAt >= .milliseconds(1400)) }
                 }
                 try await Task.sleep(for: .milliseconds(200))
@@ -742,7 +760,10 @@ extension LiveProcessTests {
                 // Frame timeout 800 ms: half a frame, then nothing.
                 let slow = try await RawConnection.connect(port: port)
                 await slow.send(Wire.clientHello + Array(Wire.request(1, NodeMethods.Health.self, Empty()).prefix(10)))
-                #expect(await slow.waitClosed(within: .seconds(5)), "a half-sent frame outlived an 800 ms frame timeout")
+                #expect(
+                    await slow.waitClosed(within: .seconds(5)),
+                    "a half-sent frame outlived an 800 ms frame timeout"
+                )
                 #expect(slow.errorFrames().map(\.code) == [RPCError.Code.deadlineExceeded.rawValue])
 
                 // Frame limit 2 KiB: a 4 KiB length prefix is refused with error 8.
@@ -754,7 +775,10 @@ extension LiveProcessTests {
                 #expect(refusal.first?.message.contains("limit is 2048") == true, "\(refusal)")
 
                 let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-                #expect(log.contains("did not finish a frame of"), "no log line for the frame timeout:\n\(log.suffix(2000))")
+                #expect(
+                    log.contains("did not finish a frame of"),
+                    "no log line for the frame timeout:\n\(log.suffix(2000))"
+                )
                 #expect(process.isRunning)
             } cleanup: {
                 process.terminate()
@@ -775,8 +799,13 @@ extension LiveProcessTests {
                 // The frontend's whole limits object replaced (strict loading refuses a key left over).
                 let full = Self.topology(port: 7000)
                 let start = try #require(full.range(of: #""limits": {"maxConnections": 3,"#))
-                let end = try #require(full.range(of: #""maxFrameLength": 2048}"#, range: start.upperBound..<full.endIndex))
-                let text = full.replacingCharacters(in: start.lowerBound..<end.upperBound, with: #""limits": \#(limits)"#)
+                let end = try #require(
+                    full.range(of: #""maxFrameLength": 2048}"#, range: start.upperBound..<full.endIndex)
+                )
+                let text = full.replacingCharacters(
+                    in: start.lowerBound..<end.upperBound,
+                    with: #""limits": \#(limits)"#
+                )
                 let path = directory + "/topology.json"
                 try text.write(toFile: path, atomically: true, encoding: .utf8)
                 #expect { try Topology.load(path: path) } throws: { "\($0)".contains("node frontend: " + message) }

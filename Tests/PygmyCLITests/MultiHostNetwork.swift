@@ -224,7 +224,9 @@ final class MultiHostNetwork {
         ])
         try await ipCommand(["-n", switchNamespace, "link", "set", host.switchPort, "master", "br0"])
         try await ipCommand(["-n", switchNamespace, "link", "set", host.switchPort, "up"])
-        try await ipCommand(["-n", host.namespace, "addr", "add", "\(address)/\(Self.subnetPrefixLength)", "dev", "eth0"])
+        try await ipCommand([
+            "-n", host.namespace, "addr", "add", "\(address)/\(Self.subnetPrefixLength)", "dev", "eth0",
+        ])
         try await ipCommand(["-n", host.namespace, "link", "set", "eth0", "up"])
         try await ipCommand(["-n", host.namespace, "link", "set", "lo", "up"])
         hosts[id] = host

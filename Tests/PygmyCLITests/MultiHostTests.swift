@@ -55,7 +55,10 @@ extension LiveProcessTests {
                 #expect(tls.ca == "/etc/pygmy/tls/ca.crt")
                 if node.role != .frontend { #expect(node.dataDir == "/var/lib/pygmy/\(node.name)") }
             }
-            let unit = try String(contentsOf: root.appendingPathComponent("deploy/pygmy-node@.service"), encoding: .utf8)
+            let unit = try String(
+                contentsOf: root.appendingPathComponent("deploy/pygmy-node@.service"),
+                encoding: .utf8
+            )
             #expect(
                 unit.contains(
                     "ExecStart=/usr/local/bin/pygmy node ${PYGMY_ROLE} --config /etc/pygmy/topology.json --name %i"

@@ -7,7 +7,10 @@ extension LiveProcessTests {
     @Suite(.serialized) struct OperatorTests {
         func json(_ text: String) throws -> [String: Any] {
             let line = text.split(separator: "\n").last.map(String.init) ?? ""
-            return try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(text)")
+            return try #require(
+                JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                "not JSON: \(text)"
+            )
         }
 
         @Test func versionIsPrintedByTheCommandAndReportedByEveryNode() async throws {
@@ -32,7 +35,9 @@ extension LiveProcessTests {
             let other = PygmyProcess.temporaryDirectory("pygmy-ops-other") + "/shop"
             let base = PygmyProcess.freeBasePort()
             try await PygmyProcess.withClusterDown(dir) {
-                let up = try await PygmyProcess.run(["cluster", "up", "--dir", dir, "--base-port", "\(base)", "--detach"])
+                let up = try await PygmyProcess.run([
+                    "cluster", "up", "--dir", dir, "--base-port", "\(base)", "--detach",
+                ])
                 #expect(up.status == 0, "cluster up failed: \(up.stderr)")
                 let topologyPath = dir + "/topology.json"
                 let written = try String(contentsOfFile: topologyPath, encoding: .utf8)
@@ -43,17 +48,24 @@ extension LiveProcessTests {
                     "cluster", "up", "--dir", dir, "--base-port", "\(PygmyProcess.freeBasePort())", "--detach",
                 ])
                 #expect(again.status != 0)
-                #expect(again.stderr.contains("already running") && again.stderr.contains("cluster down"), "\(again.stderr)")
+                #expect(
+                    again.stderr.contains("already running") && again.stderr.contains("cluster down"),
+                    "\(again.stderr)"
+                )
                 #expect(try String(contentsOfFile: topologyPath, encoding: .utf8) == written)
 
                 // Another directory on the same (busy) ports: refused with the port named; nothing written.
-                let busy = try await PygmyProcess.run(["cluster", "up", "--dir", other, "--base-port", "\(base)", "--detach"])
+                let busy = try await PygmyProcess.run([
+                    "cluster", "up", "--dir", other, "--base-port", "\(base)", "--detach",
+                ])
                 #expect(busy.status != 0)
                 #expect(busy.stderr.contains("port \(base)") && busy.stderr.contains("--base-port"), "\(busy.stderr)")
                 #expect(!FileManager.default.fileExists(atPath: other))
 
                 // Healthy: status --check exits 0 and every node reports its version.
-                let check = try await PygmyProcess.run(["status", "--wait", "--timeout", "20", "--cluster", dir, "--json"])
+                let check = try await PygmyProcess.run([
+                    "status", "--wait", "--timeout", "20", "--cluster", dir, "--json",
+                ])
                 #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
                 let nodes = try #require(try json(check.stdout)["nodes"] as? [[String: Any]])
                 #expect(nodes.count == 5 && nodes.allSatisfy { $0["version"] is String }, "\(nodes)")
@@ -94,7 +106,10 @@ extension LiveProcessTests {
                     .write(toFile: dir + "/typo.json", atomically: true, encoding: .utf8)
                 let typo = try await PygmyProcess.run(["node", "--check", "--config", dir + "/typo.json"])
                 #expect(typo.status == 64)
-                #expect(typo.stderr.contains("cahce") && typo.stderr.contains("did you mean \"cache\"?"), "\(typo.stderr)")
+                #expect(
+                    typo.stderr.contains("cahce") && typo.stderr.contains("did you mean \"cache\"?"),
+                    "\(typo.stderr)"
+                )
                 #expect(typo.stderr.contains("line "), "\(typo.stderr)")
                 #expect(!typo.stderr.contains("Usage"), "\(typo.stderr)")
             }
@@ -107,7 +122,9 @@ extension LiveProcessTests {
                 let base = PygmyProcess.freeBasePort()
                 try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
                 try "not a directory".write(toFile: dir + "/data/catalog-1", atomically: true, encoding: .utf8)
-                let up = try await PygmyProcess.run(["cluster", "up", "--dir", dir, "--base-port", "\(base)", "--detach"])
+                let up = try await PygmyProcess.run([
+                    "cluster", "up", "--dir", dir, "--base-port", "\(base)", "--detach",
+                ])
                 #expect(up.status != 0)
                 #expect(!up.stdout.contains("pygmy cluster up in"), "\(up.stdout)")
                 #expect(up.stderr.contains("catalog-1 exited during start-up"), "\(up.stderr)")
