@@ -6,6 +6,7 @@ import PygmyNodes
 import PygmyRPC
 import PygmyWire
 import Synchronization
+import Testing
 
 /// A local cluster of real `pygmy node` processes (one frontend, two catalog and two order replicas on
 /// 127.0.0.1), with a topology written here: the four books of the store with plenty of stock for the
@@ -148,7 +149,9 @@ final class HostileCluster: @unchecked Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         for node in nodes where node.process.isRunning { kill(node.process.processIdentifier, SIGKILL) }
-        for node in nodes { node.process.waitUntilExit() }
+        for node in nodes where !(await node.process.exited(within: .seconds(30))) {
+            Issue.record("\(node.name) (pid \(node.process.processIdentifier)) still runs 30 s after SIGKILL")
+        }
         if !keep { try? FileManager.default.removeItem(atPath: directory) }
     }
 }

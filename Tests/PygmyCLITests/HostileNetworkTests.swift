@@ -7,201 +7,209 @@ import PygmyWire
 import Synchronization
 import Testing
 
-/// A hostile network against a live cluster of `pygmy node` processes: while honest clients keep buying and
-/// looking up through the frontend, every node receives random bytes, mutated and truncated frames, a
-/// 4 GiB length prefix, a flood of connections that never finish the handshake, connections that send
-/// one byte at a time, calls to unknown methods and well-formed calls with out-of-range values.
-///
-/// Passes when no node dies, the honest clients see no error, each node's resident memory stays within
-/// 64 MiB of what it was before the attack, the server answers protocol violations as PROTOCOL.md says
-/// (error frame on stream 0, then close), connections that never complete the handshake are closed
-/// within the handshake timeout (10 s) and half-sent hellos and frames by the frame timeout (5 s): the
-/// nodes run with RPCServer's defaults here; `HostileNetworkLimitsTests` sets them from the topology.
-@Suite("Hostile network", .serialized)
-struct HostileNetworkTests {
-    /// Methods an attacker may call on each node that only read, or that validate their input before they
-    /// touch any state: mutating them at random is fair game (see `integerLimits` for the ones that are not).
-    static let readOnlyCalls: [String: [[UInt8]]] = [
-        "frontend": [
-            Wire.request(1, Frontend.Lookup.self, LookupRequest(item: 1)),
-            Wire.request(1, Frontend.Search.self, SearchRequest(topic: "graduate school")),
-            Wire.request(1, Frontend.Orders.self, OrdersRequest(after: 1_000_000)),
-            Wire.request(1, NodeMethods.Health.self, Empty()),
-        ],
-        "catalog": [
-            Wire.request(1, Catalog.Lookup.self, LookupRequest(item: 2)),
-            Wire.request(1, Catalog.Search.self, SearchRequest(topic: "distributed systems")),
-            Wire.request(1, NodeMethods.Health.self, Empty()),
-        ],
-        "order": [
-            Wire.request(1, Order.List.self, OrdersRequest(after: 1_000_000)),
-            Wire.request(1, Order.Resolve.self, ResolveRequest(requestId: "nobody")),
-            Wire.request(1, NodeMethods.Health.self, Empty()),
-        ],
-    ]
+extension LiveProcessTests {
+    /// A hostile network against a live cluster of `pygmy node` processes: while honest clients keep buying and
+    /// looking up through the frontend, every node receives random bytes, mutated and truncated frames, a
+    /// 4 GiB length prefix, a flood of connections that never finish the handshake, connections that send
+    /// one byte at a time, calls to unknown methods and well-formed calls with out-of-range values.
+    ///
+    /// Passes when no node dies, the honest clients see no error, each node's resident memory stays within
+    /// 64 MiB of what it was before the attack, the server answers protocol violations as PROTOCOL.md says
+    /// (error frame on stream 0, then close), connections that never complete the handshake are closed
+    /// within the handshake timeout (10 s) and half-sent hellos and frames by the frame timeout (5 s): the
+    /// nodes run with RPCServer's defaults here; `HostileNetworkLimitsTests` sets them from the topology.
+    @Suite("Hostile network", .serialized)
+    struct HostileNetworkTests {
+        /// Methods an attacker may call on each node that only read, or that validate their input before they
+        /// touch any state: mutating them at random is fair game (see `integerLimits` for the ones that are not).
+        static let readOnlyCalls: [String: [[UInt8]]] = [
+            "frontend": [
+                Wire.request(1, Frontend.Lookup.self, LookupRequest(item: 1)),
+                Wire.request(1, Frontend.Search.self, SearchRequest(topic: "graduate school")),
+                Wire.request(1, Frontend.Orders.self, OrdersRequest(after: 1_000_000)),
+                Wire.request(1, NodeMethods.Health.self, Empty()),
+            ],
+            "catalog": [
+                Wire.request(1, Catalog.Lookup.self, LookupRequest(item: 2)),
+                Wire.request(1, Catalog.Search.self, SearchRequest(topic: "distributed systems")),
+                Wire.request(1, NodeMethods.Health.self, Empty()),
+            ],
+            "order": [
+                Wire.request(1, Order.List.self, OrdersRequest(after: 1_000_000)),
+                Wire.request(1, Order.Resolve.self, ResolveRequest(requestId: "nobody")),
+                Wire.request(1, NodeMethods.Health.self, Empty()),
+            ],
+        ]
 
-    @Test("a live cluster survives a hostile network while serving honest clients", .timeLimit(.minutes(2)))
-    func hostileNetwork() async throws {
-        let cluster = HostileCluster()
-        var failed = true
-        defer {
-            let keep = failed
-            let semaphore = DispatchSemaphore(value: 0)
-            Task {
-                await cluster.stop(keep: keep)
-                semaphore.signal()
+        @Test("a live cluster survives a hostile network while serving honest clients", .timeLimit(.minutes(2)))
+        func hostileNetwork() async throws {
+            let cluster = HostileCluster()
+            var failed = true
+            try await withCleanup {
+                try await attack(cluster, failed: &failed)
+            } cleanup: {
+                await cluster.stop(keep: failed)
+                if failed { print("hostile network: logs kept in \(cluster.directory)/logs") }
             }
-            semaphore.wait()
-            if keep { print("hostile network: logs kept in \(cluster.directory)/logs") }
         }
-        let started = ContinuousClock.now
-        try await cluster.start()
-        print("hostile network: cluster healthy after \(ContinuousClock.now - started)")
 
-        // Honest clients: warm up, then measure memory before the attack.
-        let honest = HonestClients(cluster: cluster, count: 4)
-        honest.start()
-        try await Task.sleep(for: .seconds(1))
-        var before: [String: Int] = [:]
-        for node in cluster.nodes { before[node.name] = cluster.residentKiB(node.name) }
+        /// The body of `hostileNetwork`; `failed` stays true unless every node survived and the honest clients
+        /// saw no error (the logs are kept then).
+        private func attack(_ cluster: HostileCluster, failed: inout Bool) async throws {
+            let started = ContinuousClock.now
+            try await cluster.start()
+            print("hostile network: cluster healthy after \(ContinuousClock.now - started)")
 
-        let report = AttackReport()
-        await withTaskGroup(of: Void.self) { group in
+            // Honest clients: warm up, then measure memory before the attack.
+            let honest = HonestClients(cluster: cluster, count: 4)
+            honest.start()
+            try await Task.sleep(for: .seconds(1))
+            var before: [String: Int] = [:]
+            for node in cluster.nodes { before[node.name] = cluster.residentKiB(node.name) }
+
+            let report = AttackReport()
+            await withTaskGroup(of: Void.self) { group in
+                for node in cluster.nodes {
+                    let port = node.port
+                    let kind = node.role.rawValue
+                    let calls = Self.readOnlyCalls[kind]!
+                    group.addTask { await Attacks.garbage(port: port, node: node.name, report: report) }
+                    group.addTask {
+                        await Attacks.mutatedFrames(port: port, node: node.name, calls: calls, report: report)
+                    }
+                    group.addTask {
+                        await Attacks.truncatedFrames(port: port, node: node.name, calls: calls, report: report)
+                    }
+                    group.addTask { await Attacks.hugeLength(port: port, node: node.name, report: report) }
+                    group.addTask { await Attacks.unknownMethods(port: port, node: node.name, report: report) }
+                    group.addTask {
+                        await Attacks.handshakeFlood(
+                            port: port,
+                            node: node.name,
+                            count: node.role == .frontend ? 200 : 50,
+                            report: report
+                        )
+                    }
+                    group.addTask { await Attacks.slowHello(port: port, node: node.name, report: report) }
+                    group.addTask { await Attacks.slowFrame(port: port, node: node.name, seconds: 12, report: report) }
+                }
+                group.addTask { await Attacks.outOfRange(cluster: cluster, report: report) }
+            }
+
+            // Connection churn: many short, well-behaved connections to one node. Its memory should not grow
+            // with the number of connections it has served (see KnownBugTests.serverConnectionHandlerIsReleased).
+            let churnNode = "order-1"
+            let churnBefore = cluster.residentKiB(churnNode) ?? 0
+            let churned = await Attacks.churn(port: cluster.port(churnNode), count: 3000, report: report)
+            let churnAfter = cluster.residentKiB(churnNode) ?? 0
+            report.note(
+                "\(churnNode): \(churned) connections opened and closed: VmRSS \(churnBefore) → \(churnAfter) KiB "
+                    + "(\((churnAfter - churnBefore) * 1024 / max(churned, 1)) bytes per connection)"
+            )
+
+            // Let the honest clients run a little past the attack, then stop them.
+            try await Task.sleep(for: .seconds(1))
+            let honestResult = await honest.stop()
+            try await Task.sleep(for: .milliseconds(500))
+            var after: [String: Int] = [:]
+            for node in cluster.nodes { after[node.name] = cluster.residentKiB(node.name) }
+
+            print("hostile network: \(report.summary())")
+            print(
+                "hostile network: honest clients: \(honestResult.buys) buys, \(honestResult.lookups) lookups, \(honestResult.errors.count) errors, "
+                    + "slowest round \(honestResult.slowest)"
+            )
             for node in cluster.nodes {
-                let port = node.port
-                let kind = node.role.rawValue
-                let calls = Self.readOnlyCalls[kind]!
-                group.addTask { await Attacks.garbage(port: port, node: node.name, report: report) }
-                group.addTask { await Attacks.mutatedFrames(port: port, node: node.name, calls: calls, report: report) }
-                group.addTask {
-                    await Attacks.truncatedFrames(port: port, node: node.name, calls: calls, report: report)
-                }
-                group.addTask { await Attacks.hugeLength(port: port, node: node.name, report: report) }
-                group.addTask { await Attacks.unknownMethods(port: port, node: node.name, report: report) }
-                group.addTask {
-                    await Attacks.handshakeFlood(
-                        port: port,
-                        node: node.name,
-                        count: node.role == .frontend ? 200 : 50,
-                        report: report
-                    )
-                }
-                group.addTask { await Attacks.slowHello(port: port, node: node.name, report: report) }
-                group.addTask { await Attacks.slowFrame(port: port, node: node.name, seconds: 12, report: report) }
+                print(
+                    "hostile network: \(node.name) VmRSS \(before[node.name] ?? -1) KiB → \(after[node.name] ?? -1) KiB"
+                )
             }
-            group.addTask { await Attacks.outOfRange(cluster: cluster, report: report) }
-        }
+            print("hostile network: total \(ContinuousClock.now - started)")
 
-        // Connection churn: many short, well-behaved connections to one node. Its memory should not grow
-        // with the number of connections it has served (see KnownBugTests.serverConnectionHandlerIsReleased).
-        let churnNode = "order-1"
-        let churnBefore = cluster.residentKiB(churnNode) ?? 0
-        let churned = await Attacks.churn(port: cluster.port(churnNode), count: 3000, report: report)
-        let churnAfter = cluster.residentKiB(churnNode) ?? 0
-        report.note(
-            "\(churnNode): \(churned) connections opened and closed: VmRSS \(churnBefore) → \(churnAfter) KiB "
-                + "(\((churnAfter - churnBefore) * 1024 / max(churned, 1)) bytes per connection)"
-        )
-
-        // Let the honest clients run a little past the attack, then stop them.
-        try await Task.sleep(for: .seconds(1))
-        let honestResult = await honest.stop()
-        try await Task.sleep(for: .milliseconds(500))
-        var after: [String: Int] = [:]
-        for node in cluster.nodes { after[node.name] = cluster.residentKiB(node.name) }
-
-        print("hostile network: \(report.summary())")
-        print(
-            "hostile network: honest clients: \(honestResult.buys) buys, \(honestResult.lookups) lookups, \(honestResult.errors.count) errors, "
-                + "slowest round \(honestResult.slowest)"
-        )
-        for node in cluster.nodes {
-            print("hostile network: \(node.name) VmRSS \(before[node.name] ?? -1) KiB → \(after[node.name] ?? -1) KiB")
-        }
-        print("hostile network: total \(ContinuousClock.now - started)")
-
-        // 1. No node died.
-        for name in cluster.deadNodes {
-            Issue.record("\(name) died during the attack; its log ends with:\n\(cluster.logTail(name))")
-        }
-        // 2. The honest clients saw no error and got work done.
-        #expect(honestResult.errors.isEmpty, "honest clients saw errors: \(honestResult.errors.prefix(10))")
-        #expect(honestResult.buys >= 10 && honestResult.lookups >= 10)
-        // 3. Memory stayed bounded.
-        for node in cluster.nodes {
-            if let b = before[node.name], let a = after[node.name] {
-                #expect(a < b + 64 * 1024, "\(node.name) grew from \(b) KiB to \(a) KiB")
+            // 1. No node died.
+            for name in cluster.deadNodes {
+                Issue.record("\(name) died during the attack; its log ends with:\n\(cluster.logTail(name))")
             }
+            // 2. The honest clients saw no error and got work done.
+            #expect(honestResult.errors.isEmpty, "honest clients saw errors: \(honestResult.errors.prefix(10))")
+            #expect(honestResult.buys >= 10 && honestResult.lookups >= 10)
+            // 3. Memory stayed bounded.
+            for node in cluster.nodes {
+                if let b = before[node.name], let a = after[node.name] {
+                    #expect(a < b + 64 * 1024, "\(node.name) grew from \(b) KiB to \(a) KiB")
+                }
+            }
+            // 4. The protocol's answers to violations, and the timeouts.
+            for problem in report.problems() { Issue.record(Comment(rawValue: problem)) }
+            failed = !cluster.deadNodes.isEmpty || !honestResult.errors.isEmpty
         }
-        // 4. The protocol's answers to violations, and the timeouts.
-        for problem in report.problems() { Issue.record(Comment(rawValue: problem)) }
-        failed = !cluster.deadNodes.isEmpty || !honestResult.errors.isEmpty
-    }
 
-    /// Admin writes and peer messages with values at the limits of Int: the frontend and the catalog accept
-    /// them and then overflow (see KnownBugTests in PygmyFuzzTests). Fails until those are fixed.
-    @Test("integer limits in admin writes and peer messages do not kill nodes", .timeLimit(.minutes(2)))
-    func integerLimits() async throws {
-        let cluster = HostileCluster()
-        defer {
-            let semaphore = DispatchSemaphore(value: 0)
-            Task {
+        /// Admin writes and peer messages with values at the limits of Int: the frontend and the catalog accept
+        /// them and then overflow (see KnownBugTests in PygmyFuzzTests). Fails until those are fixed.
+        @Test("integer limits in admin writes and peer messages do not kill nodes", .timeLimit(.minutes(2)))
+        func integerLimits() async throws {
+            let cluster = HostileCluster()
+            try await withCleanup {
+                try await cluster.start()
+                let frontend = cluster.client(timeout: .seconds(5))
+                var outcomes: [String] = []
+                func attempt<M: RPCMethod>(
+                    _ label: String,
+                    _ client: RPCClient,
+                    _ method: M.Type,
+                    _ request: M.Request
+                ) async {
+                    do {
+                        _ = try await client.call(method, request)
+                        outcomes.append("\(label): accepted")
+                    } catch {
+                        outcomes.append("\(label): \(error)")
+                    }
+                    try? await Task.sleep(for: .milliseconds(500))
+                    outcomes.append("  dead after it: \(cluster.deadNodes)")
+                }
+                // 1. A price of Int.max, then a buy of two copies: the order replica computes the total.
+                await attempt(
+                    "setCost Int.max",
+                    frontend,
+                    Frontend.SetCost.self,
+                    SetCostRequest(item: 9, cost: .max, opId: "limits-1", version: .max)
+                )
+                await attempt(
+                    "buy 2 at that price",
+                    frontend,
+                    Frontend.Buy.self,
+                    BuyRequest(item: 9, quantity: 2, requestId: "limits-2")
+                )
+                // 2. A commit of Int.min copies straight to a catalog replica (plaintext: anyone may call it).
+                let catalog = cluster.client("catalog-2", timeout: .seconds(5))
+                await attempt(
+                    "catalog.commit quantity Int.min",
+                    catalog,
+                    Catalog.Commit.self,
+                    CommittedBuy(requestId: "limits-3", item: 9, quantity: .min)
+                )
+                // 3. A restock of Int.max copies: every catalog replica adds it to its stock.
+                await attempt(
+                    "restock Int.max",
+                    frontend,
+                    Frontend.Restock.self,
+                    RestockRequest(item: 9, count: .max, opId: "limits-4")
+                )
+                await frontend.close()
+                await catalog.close()
+                print("integer limits:\n" + outcomes.joined(separator: "\n"))
+                for name in cluster.deadNodes {
+                    Issue.record("\(name) died; its log ends with:\n\(cluster.logTail(name, lines: 6))")
+                }
+            } cleanup: {
                 await cluster.stop(keep: false)
-                semaphore.signal()
             }
-            semaphore.wait()
-        }
-        try await cluster.start()
-        let frontend = cluster.client(timeout: .seconds(5))
-        var outcomes: [String] = []
-        func attempt<M: RPCMethod>(_ label: String, _ client: RPCClient, _ method: M.Type, _ request: M.Request) async {
-            do {
-                _ = try await client.call(method, request)
-                outcomes.append("\(label): accepted")
-            } catch {
-                outcomes.append("\(label): \(error)")
-            }
-            try? await Task.sleep(for: .milliseconds(500))
-            outcomes.append("  dead after it: \(cluster.deadNodes)")
-        }
-        // 1. A price of Int.max, then a buy of two copies: the order replica computes the total.
-        await attempt(
-            "setCost Int.max",
-            frontend,
-            Frontend.SetCost.self,
-            SetCostRequest(item: 9, cost: .max, opId: "limits-1", version: .max)
-        )
-        await attempt(
-            "buy 2 at that price",
-            frontend,
-            Frontend.Buy.self,
-            BuyRequest(item: 9, quantity: 2, requestId: "limits-2")
-        )
-        // 2. A commit of Int.min copies straight to a catalog replica (plaintext: anyone may call it).
-        let catalog = cluster.client("catalog-2", timeout: .seconds(5))
-        await attempt(
-            "catalog.commit quantity Int.min",
-            catalog,
-            Catalog.Commit.self,
-            CommittedBuy(requestId: "limits-3", item: 9, quantity: .min)
-        )
-        // 3. A restock of Int.max copies: every catalog replica adds it to its stock.
-        await attempt(
-            "restock Int.max",
-            frontend,
-            Frontend.Restock.self,
-            RestockRequest(item: 9, count: .max, opId: "limits-4")
-        )
-        await frontend.close()
-        await catalog.close()
-        print("integer limits:\n" + outcomes.joined(separator: "\n"))
-        for name in cluster.deadNodes {
-            Issue.record("\(name) died; its log ends with:\n\(cluster.logTail(name, lines: 6))")
         }
     }
 }
 
-extension HostileNetworkTests {
+extension LiveProcessTests.HostileNetworkTests {
     /// How much memory half-sent frames pin: a frame may be up to 4 MiB and the server buffers it until it
     /// is complete (as it arrives: nothing is reserved from the declared length). The memory is measured
     /// and printed, not judged: it is the frame limit times the connection limit, both settable from the
@@ -209,41 +217,37 @@ extension HostileNetworkTests {
     @Test("memory pinned by half-sent 4 MiB frames (measured), released by the frame timeout", .timeLimit(.minutes(2)))
     func halfSentFrames() async throws {
         let cluster = HostileCluster()
-        defer {
-            let semaphore = DispatchSemaphore(value: 0)
-            Task {
-                await cluster.stop(keep: false)
-                semaphore.signal()
+        try await withCleanup {
+            try await cluster.start()
+            let node = "order-2"
+            let before = cluster.residentKiB(node) ?? 0
+            let count = 16
+            var held: [RawConnection] = []
+            let length = UInt32(Frame.defaultMaxLength)
+            let header = withUnsafeBytes(of: length.bigEndian) { Array($0) } + [1, 0, 0, 0, 0, 1]
+            let body = [UInt8](repeating: 0x61, count: Frame.defaultMaxLength - 1024)
+            for _ in 0..<count {
+                let c = try await RawConnection.connect(port: cluster.port(node))
+                await c.send(Wire.clientHello + header + body)
+                held.append(c)
             }
-            semaphore.wait()
+            try await Task.sleep(for: .seconds(2))
+            let during = cluster.residentKiB(node) ?? 0
+            var closedByServer = 0
+            for c in held where await c.waitClosed(within: .seconds(10)) { closedByServer += 1 }
+            for c in held { await c.close() }
+            try await Task.sleep(for: .seconds(1))
+            let after = cluster.residentKiB(node) ?? 0
+            print(
+                "half-sent frames: \(count) connections × \(body.count / 1024) KiB pending: \(node) VmRSS "
+                    + "\(before) → \(during) KiB while open (\((during - before) / count) KiB per connection), "
+                    + "\(after) KiB after they closed; \(closedByServer) closed by the frame timeout"
+            )
+            #expect(closedByServer == count, "half-sent frames left open past the frame timeout")
+            #expect(cluster.deadNodes.isEmpty)
+        } cleanup: {
+            await cluster.stop(keep: false)
         }
-        try await cluster.start()
-        let node = "order-2"
-        let before = cluster.residentKiB(node) ?? 0
-        let count = 16
-        var held: [RawConnection] = []
-        let length = UInt32(Frame.defaultMaxLength)
-        let header = withUnsafeBytes(of: length.bigEndian) { Array($0) } + [1, 0, 0, 0, 0, 1]
-        let body = [UInt8](repeating: 0x61, count: Frame.defaultMaxLength - 1024)
-        for _ in 0..<count {
-            let c = try await RawConnection.connect(port: cluster.port(node))
-            await c.send(Wire.clientHello + header + body)
-            held.append(c)
-        }
-        try await Task.sleep(for: .seconds(2))
-        let during = cluster.residentKiB(node) ?? 0
-        var closedByServer = 0
-        for c in held where await c.waitClosed(within: .seconds(10)) { closedByServer += 1 }
-        for c in held { await c.close() }
-        try await Task.sleep(for: .seconds(1))
-        let after = cluster.residentKiB(node) ?? 0
-        print(
-            "half-sent frames: \(count) connections × \(body.count / 1024) KiB pending: \(node) VmRSS "
-                + "\(before) → \(during) KiB while open (\((during - before) / count) KiB per connection), "
-                + "\(after) KiB after they closed; \(closedByServer) closed by the frame timeout"
-        )
-        #expect(closedByServer == count, "half-sent frames left open past the frame timeout")
-        #expect(cluster.deadNodes.isEmpty)
     }
 }
 
@@ -671,143 +675,167 @@ enum Attacks {
     }
 }
 
-/// Server limits set in the topology file, enforced by a running `pygmy node` process: the cluster's
-/// `limits` with the frontend's own overriding them field by field.
-@Suite("Hostile network: limits from the topology", .serialized)
-struct HostileNetworkLimitsTests {
-    /// A topology whose frontend (the only node started) allows 3 connections, a 1 s handshake, an 800 ms
-    /// frame timeout, a 1.5 s idle timeout and 2 KiB frames; the cluster-wide values are far larger.
-    static func topology(port: Int) -> String {
-        template.replacingOccurrences(of: "PORT1", with: "\(port + 1)")
-            .replacingOccurrences(of: "PORT2", with: "\(port + 2)").replacingOccurrences(of: "PORT", with: "\(port)")
-    }
-
-    static let template = """
-        {
-          // cluster-wide limits, overridden for the frontend below
-          "limits": {"maxConnections": 1000, "handshakeTimeoutMillis": 30000, "idleTimeoutMillis": 600000,
-                     "maxFrameLength": 65536},
-          "nodes": [
-            {"name": "frontend", "role": "frontend", "host": "127.0.0.1", "port": PORT,
-             "limits": {"maxConnections": 3, "handshakeTimeoutMillis": 1000, "frameTimeoutMillis": 800,
-                        "idleTimeoutMillis": 1500, "maxFrameLength": 2048}},
-            {"name": "catalog-1", "role": "catalog", "host": "127.0.0.1", "port": PORT1, "dataDir": "data/c1"},
-            {"name": "order-1", "role": "order", "host": "127.0.0.1", "port": PORT2, "dataDir": "data/o1"}
-          ]
+extension LiveProcessTests {
+    /// Server limits set in the topology file, enforced by a running `pygmy node` process: the cluster's
+    /// `limits` with the frontend's own overriding them field by field.
+    @Suite("Hostile network: limits from the topology", .serialized)
+    struct HostileNetworkLimitsTests {
+        /// A topology whose frontend (the only node started) allows 3 connections, a 1 s handshake, an 800 ms
+        /// frame timeout, a 1.5 s idle timeout and 2 KiB frames; the cluster-wide values are far larger.
+        static func topology(port: Int) -> String {
+            template.replacingOccurrences(of: "PORT1", with: "\(port + 1)")
+                .replacingOccurrences(of: "PORT2", with: "\(port + 2)").replacingOccurrences(
+                    of: "PORT",
+                    with: "\(port)"
+                )
         }
-        """
 
-    @Test("a node enforces the limits its topology gives it", .timeLimit(.minutes(2)))
-    func limitsFromTheTopology() async throws {
-        let directory = PygmyProcess.temporaryDirectory("pygmy-limits")
-        let port = PygmyProcess.freeBasePort()
-        let text = Self.topology(port: port)
-        let path = directory + "/topology.json"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        let loaded = try Topology.load(path: path)
-        #expect(loaded.serverLimits(for: try loaded.node(named: "catalog-1")).maxConnections == 1000)
-        #expect(loaded.serverLimits(for: try loaded.node(named: "frontend")).maxConnections == 3)
+        static let template = """
+            {
+              // cluster-wide limits, overridden for the frontend below
+              "limits": {"maxConnections": 1000, "handshakeTimeoutMillis": 30000, "idleTimeoutMillis": 600000,
+                         "maxFrameLength": 65536},
+              "nodes": [
+                {"name": "frontend", "role": "frontend", "host": "127.0.0.1", "port": PORT,
+                 "limits": {"maxConnections": 3, "handshakeTimeoutMillis": 1000, "frameTimeoutMillis": 800,
+                            "idleTimeoutMillis": 1500, "maxFrameLength": 2048}},
+                {"name": "catalog-1", "role": "catalog", "host": "127.0.0.1", "port": PORT1, "dataDir": "data/c1"},
+                {"name": "order-1", "role": "order", "host": "127.0.0.1", "port": PORT2, "dataDir": "data/o1"}
+              ]
+            }
+            """
 
-        let logPath = directory + "/frontend.log"
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: PygmyProcess.executable)
-        process.arguments = ["node", "frontend", "--config", path, "--name", "frontend"]
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardError = process.standardOutput
-        try process.run()
-        defer {
-            process.terminate()
-            process.waitUntilExit()
-            try? FileManager.default.removeItem(atPath: directory)
-        }
-        try await Self.waitUntilListening(port)
-
-        // Handshake timeout 1 s (the default is 10 s).
-        let silent = try await RawConnection.connect(port: port)
-        #expect(await silent.waitClosed(within: .seconds(8)), "a silent connection outlived a 1 s handshake timeout")
-        if let closed = silent.closedAt { #expect(closed - silent.openedAt >= .milliseconds(900)) }
-
-        // Three connections at most: a fourth is closed at once, unanswered.
-        var held: [RawConnection] = []
-        for _ in 0..<3 {
-            let c = try await RawConnection.connect(port: port)
-            await c.send(Wire.clientHello)
-            #expect(await c.waitFor(within: .seconds(5)) { $0.count >= Hello.length }, "no hello from the node")
-            held.append(c)
-        }
-        let fourth = try await RawConnection.connect(port: port)
-        #expect(await fourth.waitClosed(within: .seconds(5)), "a fourth connection was accepted")
-        #expect(fourth.received.isEmpty)
-
-        // Idle timeout 1.5 s: the three are closed, and their slots are free again.
-        for c in held {
-            #expect(await c.waitClosed(within: .seconds(10)), "an idle connection outlived a 1.5 s idle timeout")
-            if let closed = c.closedAt { #expect(closed - c.openedAt >= .milliseconds(1400)) }
-        }
-        try await Task.sleep(for: .milliseconds(200))
-
-        // Frame timeout 800 ms: half a frame, then nothing.
-        let slow = try await RawConnection.connect(port: port)
-        await slow.send(Wire.clientHello + Array(Wire.request(1, NodeMethods.Health.self, Empty()).prefix(10)))
-        #expect(await slow.waitClosed(within: .seconds(5)), "a half-sent frame outlived an 800 ms frame timeout")
-        #expect(slow.errorFrames().map(\.code) == [RPCError.Code.deadlineExceeded.rawValue])
-
-        // Frame limit 2 KiB: a 4 KiB length prefix is refused with error 8.
-        let large = try await RawConnection.connect(port: port)
-        await large.send(Wire.clientHello + [0, 0, 0x10, 0])
-        #expect(await large.waitClosed(within: .seconds(5)))
-        let refusal = large.errorFrames()
-        #expect(refusal.map(\.code) == [RPCError.Code.resourceExhausted.rawValue])
-        #expect(refusal.first?.message.contains("limit is 2048") == true, "\(refusal)")
-
-        let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        #expect(log.contains("did not finish a frame of"), "no log line for the frame timeout:\n\(log.suffix(2000))")
-        #expect(process.isRunning)
-    }
-
-    @Test func limitsOutOfRangeAreReportedByName() throws {
-        let directory = PygmyProcess.temporaryDirectory("pygmy-limits")
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        for (limits, message) in [
-            (#"{"maxConnections": 0}"#, "limits: maxConnections must be at least 1"),
-            (#"{"idleTimeoutMillis": -5}"#, "limits: idleTimeoutMillis must not be negative"),
-            (#"{"maxFrameLength": 8}"#, "limits: maxFrameLength must be"),
-        ] {
-            // The frontend's whole limits object replaced (strict loading refuses a key left over).
-            let full = Self.topology(port: 7000)
-            let start = try #require(full.range(of: #""limits": {"maxConnections": 3,"#))
-            let end = try #require(full.range(of: #""maxFrameLength": 2048}"#, range: start.upperBound..<full.endIndex))
-            let text = full.replacingCharacters(in: start.lowerBound..<end.upperBound, with: #""limits": \#(limits)"#)
+        @Test("a node enforces the limits its topology gives it", .timeLimit(.minutes(2)))
+        func limitsFromTheTopology() async throws {
+            let directory = PygmyProcess.temporaryDirectory("pygmy-limits")
+            let port = PygmyProcess.freeBasePort()
+            let text = Self.topology(port: port)
             let path = directory + "/topology.json"
             try text.write(toFile: path, atomically: true, encoding: .utf8)
-            #expect { try Topology.load(path: path) } throws: { "\($0)".contains("node frontend: " + message) }
-        }
-    }
+            let loaded = try Topology.load(path: path)
+            #expect(loaded.serverLimits(for: try loaded.node(named: "catalog-1")).maxConnections == 1000)
+            #expect(loaded.serverLimits(for: try loaded.node(named: "frontend")).maxConnections == 3)
 
-    @Test func theExampleTopologyGivesTheFrontendItsOwnLimits() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let topology = try Topology.load(path: root.appendingPathComponent("deploy/topology.example.jsonc").path)
-        let frontend = topology.serverLimits(for: try topology.node(named: "frontend-1"))
-        let catalog = topology.serverLimits(for: try topology.node(named: "catalog-1"))
-        #expect(frontend.maxConnections == 4096 && frontend.idleTimeoutMillis == 120_000)
-        #expect(frontend.handshakeTimeoutMillis == 10_000 && frontend.frameTimeoutMillis == 5000)
-        #expect(catalog.maxConnections == 1024 && catalog.idleTimeoutMillis == 300_000)
-    }
+            let logPath = directory + "/frontend.log"
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: PygmyProcess.executable)
+            process.arguments = ["node", "frontend", "--config", path, "--name", "frontend"]
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+            process.standardError = process.standardOutput
+            try process.run()
+            try await withCleanup {
+                try await Self.waitUntilListening(port)
 
-    /// Waits until the node accepts a connection and answers a hello (then hangs up).
-    static func waitUntilListening(_ port: Int) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            if let c = try? await RawConnection.connect(port: port) {
-                await c.send(Wire.clientHello)
-                let answered = await c.waitFor(within: .seconds(2)) { $0.count >= Hello.length }
-                await c.close()
-                if answered { return }
+                // Handshake timeout 1 s (the default is 10 s).
+                let silent = try await RawConnection.connect(port: port)
+                #expect(
+                    await silent.waitClosed(within: .seconds(8)),
+                    "a silent connection outlived a 1 s handshake timeout"
+                )
+                if let closed = silent.closedAt { #expect(closed - silent.openedAt >= .milliseconds(900)) }
+
+                // Three connections at most: a fourth is closed at once, unanswered.
+                var held: [RawConnection] = []
+                for _ in 0..<3 {
+                    let c = try await RawConnection.connect(port: port)
+                    await c.send(Wire.clientHello)
+                    #expect(await c.waitFor(within: .seconds(5)) { $0.count >= Hello.length }, "no hello from the node")
+                    held.append(c)
+                }
+                let fourth = try await RawConnection.connect(port: port)
+                #expect(await fourth.waitClosed(within: .seconds(5)), "a fourth connection was accepted")
+                #expect(fourth.received.isEmpty)
+
+                // Idle timeout 1.5 s: the three are closed, and their slots are free again.
+                for c in held {
+                    #expect(
+                        await c.waitClosed(within: .seconds(10)),
+                        "an idle connection outlived a 1.5 s idle timeout"
+                    )
+                    if let closed = c.closedAt { #expect(closed - c.openedAt >= .milliseconds(1400)) }
+                }
+                try await Task.sleep(for: .milliseconds(200))
+
+                // Frame timeout 800 ms: half a frame, then nothing.
+                let slow = try await RawConnection.connect(port: port)
+                await slow.send(Wire.clientHello + Array(Wire.request(1, NodeMethods.Health.self, Empty()).prefix(10)))
+                #expect(
+                    await slow.waitClosed(within: .seconds(5)),
+                    "a half-sent frame outlived an 800 ms frame timeout"
+                )
+                #expect(slow.errorFrames().map(\.code) == [RPCError.Code.deadlineExceeded.rawValue])
+
+                // Frame limit 2 KiB: a 4 KiB length prefix is refused with error 8.
+                let large = try await RawConnection.connect(port: port)
+                await large.send(Wire.clientHello + [0, 0, 0x10, 0])
+                #expect(await large.waitClosed(within: .seconds(5)))
+                let refusal = large.errorFrames()
+                #expect(refusal.map(\.code) == [RPCError.Code.resourceExhausted.rawValue])
+                #expect(refusal.first?.message.contains("limit is 2048") == true, "\(refusal)")
+
+                let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+                #expect(
+                    log.contains("did not finish a frame of"),
+                    "no log line for the frame timeout:\n\(log.suffix(2000))"
+                )
+                #expect(process.isRunning)
+            } cleanup: {
+                process.terminate()
+                if !(await process.exited(within: .seconds(10))) { kill(process.processIdentifier, SIGKILL) }
+                _ = await process.exited(within: .seconds(30))
+                try? FileManager.default.removeItem(atPath: directory)
             }
-            try await Task.sleep(for: .milliseconds(100))
         }
-        throw HostileError("the node did not start listening on \(port)")
+
+        @Test func limitsOutOfRangeAreReportedByName() throws {
+            let directory = PygmyProcess.temporaryDirectory("pygmy-limits")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            for (limits, message) in [
+                (#"{"maxConnections": 0}"#, "limits: maxConnections must be at least 1"),
+                (#"{"idleTimeoutMillis": -5}"#, "limits: idleTimeoutMillis must not be negative"),
+                (#"{"maxFrameLength": 8}"#, "limits: maxFrameLength must be"),
+            ] {
+                // The frontend's whole limits object replaced (strict loading refuses a key left over).
+                let full = Self.topology(port: 7000)
+                let start = try #require(full.range(of: #""limits": {"maxConnections": 3,"#))
+                let end = try #require(
+                    full.range(of: #""maxFrameLength": 2048}"#, range: start.upperBound..<full.endIndex)
+                )
+                let text = full.replacingCharacters(
+                    in: start.lowerBound..<end.upperBound,
+                    with: #""limits": \#(limits)"#
+                )
+                let path = directory + "/topology.json"
+                try text.write(toFile: path, atomically: true, encoding: .utf8)
+                #expect { try Topology.load(path: path) } throws: { "\($0)".contains("node frontend: " + message) }
+            }
+        }
+
+        @Test func theExampleTopologyGivesTheFrontendItsOwnLimits() throws {
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent()
+            let topology = try Topology.load(path: root.appendingPathComponent("deploy/topology.example.jsonc").path)
+            let frontend = topology.serverLimits(for: try topology.node(named: "frontend-1"))
+            let catalog = topology.serverLimits(for: try topology.node(named: "catalog-1"))
+            #expect(frontend.maxConnections == 4096 && frontend.idleTimeoutMillis == 120_000)
+            #expect(frontend.handshakeTimeoutMillis == 10_000 && frontend.frameTimeoutMillis == 5000)
+            #expect(catalog.maxConnections == 1024 && catalog.idleTimeoutMillis == 300_000)
+        }
+
+        /// Waits until the node accepts a connection and answers a hello (then hangs up).
+        static func waitUntilListening(_ port: Int) async throws {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                if let c = try? await RawConnection.connect(port: port) {
+                    await c.send(Wire.clientHello)
+                    let answered = await c.waitFor(within: .seconds(2)) { $0.count >= Hello.length }
+                    await c.close()
+                    if answered { return }
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            throw HostileError("the node did not start listening on \(port)")
+        }
     }
 }

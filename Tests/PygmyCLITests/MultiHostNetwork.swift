@@ -38,7 +38,9 @@ enum MultiHostCommand {
         }
     }
 
-    /// Runs `executable arguments…` on the calling thread; killed after `timeout`.
+    /// Runs `executable arguments…` on the calling thread; killed after `timeout`. It blocks that thread, so
+    /// call it only from a thread of its own (as `run` does) or where no task runs (a static initialiser
+    /// evaluated once: `MultiHostNetwork.unavailableReason`).
     static func runBlocking(
         _ executable: String,
         _ arguments: [String],
@@ -51,6 +53,7 @@ enum MultiHostCommand {
         process.arguments = arguments
         let out = Pipe()
         let err = Pipe()
+        for pipe in [out, err] { PygmyProcess.closeOnExec(pipe) }
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
@@ -78,11 +81,13 @@ enum MultiHostCommand {
             usleep(5_000)
         }
         process.waitUntilExit()
-        readers.wait()
+        // A grandchild that inherited the pipes (it should not) would keep them open: do not wait forever.
+        let closed = readers.wait(timeout: .now() + 10) == .success
         return Result(
             status: process.terminationStatus,
             stdout: String(decoding: stdout.get(), as: UTF8.self),
-            stderr: String(decoding: stderr.get(), as: UTF8.self),
+            stderr: String(decoding: stderr.get(), as: UTF8.self)
+                + (closed ? "" : "\n[output still open 10 s after the process exited]"),
             timedOut: timedOut
         )
     }
@@ -151,10 +156,11 @@ final class MultiHostNetwork {
 
     // MARK: Building and tearing down
 
-    /// Runs `ip arguments…`, throwing with its output when it fails.
+    /// Runs `ip arguments…` (on a thread of its own: see `MultiHostCommand.run`), throwing with its output
+    /// when it fails.
     @discardableResult
-    func ipCommand(_ arguments: [String]) throws -> String {
-        let result = try MultiHostCommand.runBlocking(ip, arguments, timeout: .seconds(10))
+    func ipCommand(_ arguments: [String]) async throws -> String {
+        let result = try await MultiHostCommand.run(ip, arguments, timeout: .seconds(10))
         guard result.status == 0 else {
             throw MultiHostCommand.LaunchError(
                 description: "ip \(arguments.joined(separator: " ")) failed (\(result.status)): "
@@ -165,77 +171,79 @@ final class MultiHostNetwork {
     }
 
     /// Namespaces whose name starts with `prefix`.
-    func namespaces(withPrefix prefix: String) -> [String] {
-        let list = (try? ipCommand(["netns", "list"])) ?? ""
+    func namespaces(withPrefix prefix: String) async -> [String] {
+        let list = (try? await ipCommand(["netns", "list"])) ?? ""
         return list.split(separator: "\n").compactMap { line in
             line.split(separator: " ").first.map(String.init)
         }.filter { $0.hasPrefix(prefix) }
     }
 
     /// Removes namespaces of earlier runs whose process no longer exists (a crashed or killed test).
-    func removeStale() {
-        for namespace in namespaces(withPrefix: Self.prefix) {
+    func removeStale() async {
+        for namespace in await namespaces(withPrefix: Self.prefix) {
             let rest = namespace.dropFirst(Self.prefix.count)
             guard let pid = rest.split(separator: "-").first.flatMap({ pid_t($0) }) else { continue }
             if pid == getpid() || (kill(pid, 0) == -1 && errno == ESRCH) {
                 print("[multihost] removing stale namespace \(namespace)")
-                delete(namespace)
+                await delete(namespace)
             }
         }
     }
 
     /// Kills whatever still runs inside `namespace` and deletes it (which destroys its veth ends).
-    private func delete(_ namespace: String) {
+    private func delete(_ namespace: String) async {
         for _ in 0..<3 {
-            let pids = ((try? ipCommand(["netns", "pids", namespace])) ?? "").split(separator: "\n").compactMap {
+            let pids = ((try? await ipCommand(["netns", "pids", namespace])) ?? "").split(separator: "\n").compactMap {
                 pid_t($0.trimmingCharacters(in: .whitespaces))
             }
             if pids.isEmpty { break }
             for pid in pids { kill(pid, SIGKILL) }
-            usleep(100_000)
+            try? await Task.sleep(for: .milliseconds(100))
         }
-        _ = try? ipCommand(["netns", "delete", namespace])
+        _ = try? await ipCommand(["netns", "delete", namespace])
     }
 
     /// The switch namespace with its bridge; call before `addHost`.
-    func createSwitch() throws {
-        try ipCommand(["netns", "add", switchNamespace])
+    func createSwitch() async throws {
+        try await ipCommand(["netns", "add", switchNamespace])
         created.append(switchNamespace)
-        try ipCommand(["-n", switchNamespace, "link", "add", "br0", "type", "bridge"])
-        try ipCommand(["-n", switchNamespace, "link", "set", "br0", "up"])
+        try await ipCommand(["-n", switchNamespace, "link", "add", "br0", "type", "bridge"])
+        try await ipCommand(["-n", switchNamespace, "link", "set", "br0", "up"])
     }
 
     /// A new namespace `id` with `eth0` = `address`, plugged into the bridge.
     @discardableResult
-    func addHost(_ id: String, address: String) throws -> Host {
+    func addHost(_ id: String, address: String) async throws -> Host {
         let host = Host(id: id, namespace: "\(runPrefix)\(id)", address: address)
-        try ipCommand(["netns", "add", host.namespace])
+        try await ipCommand(["netns", "add", host.namespace])
         created.append(host.namespace)
         // Both ends are created directly inside namespaces of this run, never in the machine's own.
-        try ipCommand([
+        try await ipCommand([
             "-n", switchNamespace, "link", "add", host.switchPort, "type", "veth", "peer", "name", "eth0", "netns",
             host.namespace,
         ])
-        try ipCommand(["-n", switchNamespace, "link", "set", host.switchPort, "master", "br0"])
-        try ipCommand(["-n", switchNamespace, "link", "set", host.switchPort, "up"])
-        try ipCommand(["-n", host.namespace, "addr", "add", "\(address)/\(Self.subnetPrefixLength)", "dev", "eth0"])
-        try ipCommand(["-n", host.namespace, "link", "set", "eth0", "up"])
-        try ipCommand(["-n", host.namespace, "link", "set", "lo", "up"])
+        try await ipCommand(["-n", switchNamespace, "link", "set", host.switchPort, "master", "br0"])
+        try await ipCommand(["-n", switchNamespace, "link", "set", host.switchPort, "up"])
+        try await ipCommand([
+            "-n", host.namespace, "addr", "add", "\(address)/\(Self.subnetPrefixLength)", "dev", "eth0",
+        ])
+        try await ipCommand(["-n", host.namespace, "link", "set", "eth0", "up"])
+        try await ipCommand(["-n", host.namespace, "link", "set", "lo", "up"])
         hosts[id] = host
         return host
     }
 
     /// Adds a second address to host `id`'s `eth0`.
-    func addAddress(_ address: String, to id: String) throws {
-        try ipCommand([
+    func addAddress(_ address: String, to id: String) async throws {
+        try await ipCommand([
             "-n", hosts[id]!.namespace, "addr", "add", "\(address)/\(Self.subnetPrefixLength)", "dev", "eth0",
         ])
     }
 
     /// Unplugs (or plugs back) a host's cable at the switch: its packets are silently dropped, as when a
     /// switch port or a cable fails; the host itself keeps its address and running processes.
-    func setLink(of id: String, up: Bool) throws {
-        try ipCommand(["-n", switchNamespace, "link", "set", hosts[id]!.switchPort, up ? "up" : "down"])
+    func setLink(of id: String, up: Bool) async throws {
+        try await ipCommand(["-n", switchNamespace, "link", "set", hosts[id]!.switchPort, up ? "up" : "down"])
     }
 
     /// `ip netns exec NAMESPACE` + `command`: the argument vector that runs `command` on host `id`.
@@ -246,10 +254,10 @@ final class MultiHostNetwork {
     /// Deletes every namespace of this run (hosts first, then the switch), killing what still runs there.
     /// Returns the namespaces of this run that still exist afterwards (normally none).
     @discardableResult
-    func destroy() -> [String] {
-        for namespace in created.reversed() { delete(namespace) }
+    func destroy() async -> [String] {
+        for namespace in created.reversed() { await delete(namespace) }
         created.removeAll()
-        return namespaces(withPrefix: runPrefix)
+        return await namespaces(withPrefix: runPrefix)
     }
 }
 

@@ -2,63 +2,71 @@ import Foundation
 import PygmyNodes
 import Testing
 
-/// The whole cluster on five "hosts" — one Linux network namespace per node, plus one for the client —
-/// joined by a bridge, every connection mutual TLS, every node addressed by its own IP: what
-/// `docs/DEPLOYMENT.md` describes, run for real through the `pygmy` command.
-///
-/// Needs root (network namespaces) and iproute2; it is skipped elsewhere. Everything it makes — the
-/// namespaces, the bridge, the veth pairs, the 10.77.0.0/24 addresses, the processes and the temporary
-/// directory — exists only for the run and is removed afterwards, also when the test fails.
-@Suite(.serialized)
-struct MultiHostTests {
-    @Test(
-        "A five-host cluster over mutual TLS: serves, refuses to sell through a cut cable, resyncs, refuses bad clients",
-        .enabled(
-            if: MultiHostNetwork.unavailableReason == nil,
-            "needs root and iproute2's `ip netns` on Linux: \(MultiHostNetwork.unavailableReason ?? "")"
-        ),
-        .timeLimit(.minutes(2))
-    )
-    func clusterAcrossNetworkNamespaces() async throws {
-        let run = MultiHostRun()
-        defer { run.tearDown() }
-        do {
-            try await run.setUp()
-            try await run.exercise()
-        } catch {
-            run.failed = true
-            throw error
-        }
-    }
-
-    /// The files `docs/DEPLOYMENT.md` tells operators to install: the example topology loads as a valid
-    /// five-host, all-TLS topology, and the systemd unit runs the node named by its instance.
-    @Test("deploy/: the example topology and the systemd unit")
-    func deploymentFiles() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let topology = try Topology.load(path: root.appendingPathComponent("deploy/topology.example.jsonc").path)
-        #expect(topology.nodes.count == 5)
-        #expect(topology.nodes(.frontend).count == 1)
-        #expect(topology.nodes(.catalog).count == 2)
-        #expect(topology.nodes(.order).count == 2)
-        #expect(Set(topology.nodes.map(\.host)).count == 5, "one node per host")
-        for node in topology.nodes {
-            let tls = try #require(node.tls, "\(node.name) has no tls")
-            #expect(
-                tls.certificate == "/etc/pygmy/tls/\(node.name).crt" && tls.key == "/etc/pygmy/tls/\(node.name).key"
-            )
-            #expect(tls.ca == "/etc/pygmy/tls/ca.crt")
-            if node.role != .frontend { #expect(node.dataDir == "/var/lib/pygmy/\(node.name)") }
-        }
-        let unit = try String(contentsOf: root.appendingPathComponent("deploy/pygmy-node@.service"), encoding: .utf8)
-        #expect(
-            unit.contains(
-                "ExecStart=/usr/local/bin/pygmy node ${PYGMY_ROLE} --config /etc/pygmy/topology.json --name %i"
-            )
+extension LiveProcessTests {
+    /// The whole cluster on five "hosts" — one Linux network namespace per node, plus one for the client —
+    /// joined by a bridge, every connection mutual TLS, every node addressed by its own IP: what
+    /// `docs/DEPLOYMENT.md` describes, run for real through the `pygmy` command.
+    ///
+    /// Needs root (network namespaces) and iproute2; it is skipped elsewhere. Everything it makes — the
+    /// namespaces, the bridge, the veth pairs, the 10.77.0.0/24 addresses, the processes and the temporary
+    /// directory — exists only for the run and is removed afterwards, also when the test fails.
+    @Suite(.serialized)
+    struct MultiHostTests {
+        @Test(
+            "A five-host cluster over mutual TLS: serves, refuses to sell through a cut cable, resyncs, refuses bad clients",
+            .enabled(
+                if: MultiHostNetwork.unavailableReason == nil,
+                "needs root and iproute2's `ip netns` on Linux: \(MultiHostNetwork.unavailableReason ?? "")"
+            ),
+            .timeLimit(.minutes(2))
         )
-        #expect(unit.contains("EnvironmentFile=/etc/pygmy/%i.env"))
-        #expect(unit.contains("StateDirectory=pygmy"))
+        func clusterAcrossNetworkNamespaces() async throws {
+            let run = MultiHostRun()
+            try await withCleanup {
+                do {
+                    try await run.setUp()
+                    try await run.exercise()
+                } catch {
+                    run.failed = true
+                    throw error
+                }
+            } cleanup: {
+                await run.tearDown()
+            }
+        }
+
+        /// The files `docs/DEPLOYMENT.md` tells operators to install: the example topology loads as a valid
+        /// five-host, all-TLS topology, and the systemd unit runs the node named by its instance.
+        @Test("deploy/: the example topology and the systemd unit")
+        func deploymentFiles() throws {
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent()
+            let topology = try Topology.load(path: root.appendingPathComponent("deploy/topology.example.jsonc").path)
+            #expect(topology.nodes.count == 5)
+            #expect(topology.nodes(.frontend).count == 1)
+            #expect(topology.nodes(.catalog).count == 2)
+            #expect(topology.nodes(.order).count == 2)
+            #expect(Set(topology.nodes.map(\.host)).count == 5, "one node per host")
+            for node in topology.nodes {
+                let tls = try #require(node.tls, "\(node.name) has no tls")
+                #expect(
+                    tls.certificate == "/etc/pygmy/tls/\(node.name).crt" && tls.key == "/etc/pygmy/tls/\(node.name).key"
+                )
+                #expect(tls.ca == "/etc/pygmy/tls/ca.crt")
+                if node.role != .frontend { #expect(node.dataDir == "/var/lib/pygmy/\(node.name)") }
+            }
+            let unit = try String(
+                contentsOf: root.appendingPathComponent("deploy/pygmy-node@.service"),
+                encoding: .utf8
+            )
+            #expect(
+                unit.contains(
+                    "ExecStart=/usr/local/bin/pygmy node ${PYGMY_ROLE} --config /etc/pygmy/topology.json --name %i"
+                )
+            )
+            #expect(unit.contains("EnvironmentFile=/etc/pygmy/%i.env"))
+            #expect(unit.contains("StateDirectory=pygmy"))
+        }
     }
 }
 
@@ -131,13 +139,13 @@ final class MultiHostRun {
     // MARK: Set-up
 
     func setUp() async throws {
-        network.removeStale()
+        await network.removeStale()
         removeStaleDirectories()
         do {
-            try network.createSwitch()
-            for node in Self.layout { try network.addHost(node.host, address: node.address) }
-            try network.addAddress(Self.frontendAlias, to: Self.layout[0].host)
-            try network.addHost(Self.clientHost.id, address: Self.clientHost.address)
+            try await network.createSwitch()
+            for node in Self.layout { try await network.addHost(node.host, address: node.address) }
+            try await network.addAddress(Self.frontendAlias, to: Self.layout[0].host)
+            try await network.addHost(Self.clientHost.id, address: Self.clientHost.address)
         } catch {
             // Root, but namespaces cannot be made (a container without CAP_SYS_ADMIN, say): not our failure.
             try Test.cancel("cannot build the namespace network here: \(error)")
@@ -496,7 +504,7 @@ final class MultiHostRun {
     /// could sell a copy twice when it comes back. Buys are refused with `unavailable` (exit 7) naming it,
     /// reads go on from catalog-2, and once the cable is back the same request ids buy, once each.
     func refuseToSellWhileACatalogHostIsCutOff() async throws {
-        try network.setLink(of: "c1", up: false)
+        try await network.setLink(of: "c1", up: false)
         log("catalog-1's link is down")
         let buys = 4
         for index in 1...2 {
@@ -524,7 +532,7 @@ final class MultiHostRun {
             check(book.stock == expectedStock[3], "lookup with catalog-1 cut off says stock \(book.stock)")
         }
 
-        try network.setLink(of: "c1", up: true)
+        try await network.setLink(of: "c1", up: true)
         log("catalog-1's link is up again")
         let expected = expectedStock.keys.sorted().map {
             StatusJSON.Stock(item: $0, onHand: expectedStock[$0]!, held: 0)
@@ -578,15 +586,19 @@ final class MultiHostRun {
 
     /// Stops every node, deletes the namespaces (with the bridge and veth pairs) and the temporary
     /// directory; prints the node logs first when anything failed.
-    func tearDown() {
+    func tearDown() async {
         for node in nodes { node.terminate() }
         let deadline = ContinuousClock.now + .seconds(5)
-        while nodes.contains(where: \.isRunning) && ContinuousClock.now < deadline { usleep(20_000) }
+        while nodes.contains(where: \.isRunning) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
         for node in nodes where node.isRunning {
             print("[multihost] \(node.name) ignored SIGTERM; killing it")
             node.kill()
         }
-        for node in nodes { node.process.waitUntilExit() }
+        for node in nodes where !(await node.process.exited(within: .seconds(30))) {
+            Issue.record("\(node.name) still runs 30 s after SIGKILL")
+        }
         if failed && !nodes.isEmpty {
             for node in nodes {
                 print("===== \(node.name) (\(node.role), \(network.hosts[node.hostID]?.address ?? "?")) log =====")
@@ -595,7 +607,7 @@ final class MultiHostRun {
             print("===== topology.json =====")
             print((try? String(contentsOfFile: "\(directory)/topology.json", encoding: .utf8)) ?? "(none)")
         }
-        let left = network.destroy()
+        let left = await network.destroy()
         if !left.isEmpty { Issue.record("namespaces left behind: \(left)") }
         try? FileManager.default.removeItem(atPath: directory)
         log("torn down: processes stopped, namespaces, bridge and \(directory) removed")

@@ -1,119 +1,134 @@
 import Foundation
 import Testing
 
-/// What an operator meets: the start-up checks of `cluster up`, `node --check`, `status --check`,
-/// versions and the environment's defaults, all through the real executable.
-@Suite(.serialized) struct OperatorTests {
-    func json(_ text: String) throws -> [String: Any] {
-        let line = text.split(separator: "\n").last.map(String.init) ?? ""
-        return try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(text)")
-    }
-
-    @Test func versionIsPrintedByTheCommandAndReportedByEveryNode() throws {
-        let version = try PygmyProcess.run(["--version"])
-        #expect(version.status == 0)
-        #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
-    }
-
-    @Test func jsonModeReportsArgumentErrorsAsOneObject() throws {
-        for arguments in [["buy", "1", "--quantity", "0"], ["lookup", "one"], ["restock", "1", "0"]] {
-            let result = try PygmyProcess.run(arguments + ["--json"])
-            #expect(result.status == 64, "\(arguments)")
-            let object = try json(result.stdout)
-            let error = try #require(object["error"] as? [String: Any], "\(arguments): \(result.stdout)")
-            #expect(error["code"] as? String == "invalidArguments")
-            #expect((error["message"] as? String)?.isEmpty == false)
+extension LiveProcessTests {
+    /// What an operator meets: the start-up checks of `cluster up`, `node --check`, `status --check`,
+    /// versions and the environment's defaults, all through the real executable.
+    @Suite(.serialized) struct OperatorTests {
+        func json(_ text: String) throws -> [String: Any] {
+            let line = text.split(separator: "\n").last.map(String.init) ?? ""
+            return try #require(
+                JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                "not JSON: \(text)"
+            )
         }
-    }
 
-    @Test func clusterUpChecksBeforeItWritesAndStatusCheckTellsScriptsTheTruth() throws {
-        let dir = PygmyProcess.temporaryDirectory("pygmy-ops")
-        let other = PygmyProcess.temporaryDirectory("pygmy-ops-other") + "/shop"
-        let base = PygmyProcess.freeBasePort()
-        defer {
-            _ = try? PygmyProcess.run(["cluster", "down", "--dir", dir])
-            try? FileManager.default.removeItem(atPath: dir)
+        @Test func versionIsPrintedByTheCommandAndReportedByEveryNode() async throws {
+            let version = try await PygmyProcess.run(["--version"])
+            #expect(version.status == 0)
+            #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
         }
-        let up = try PygmyProcess.run(["cluster", "up", "--dir", dir, "--base-port", "\(base)", "--detach"])
-        #expect(up.status == 0, "cluster up failed: \(up.stderr)")
-        let topologyPath = dir + "/topology.json"
-        let written = try String(contentsOfFile: topologyPath, encoding: .utf8)
-        #expect(written.contains("clusterId"))
 
-        // Up again on the running directory: refused, and the topology is left as it was.
-        let again = try PygmyProcess.run([
-            "cluster", "up", "--dir", dir, "--base-port", "\(PygmyProcess.freeBasePort())", "--detach",
-        ])
-        #expect(again.status != 0)
-        #expect(again.stderr.contains("already running") && again.stderr.contains("cluster down"), "\(again.stderr)")
-        #expect(try String(contentsOfFile: topologyPath, encoding: .utf8) == written)
-
-        // Another directory on the same (busy) ports: refused with the port named; nothing written.
-        let busy = try PygmyProcess.run(["cluster", "up", "--dir", other, "--base-port", "\(base)", "--detach"])
-        #expect(busy.status != 0)
-        #expect(busy.stderr.contains("port \(base)") && busy.stderr.contains("--base-port"), "\(busy.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: other))
-
-        // Healthy: status --check exits 0 and every node reports its version.
-        let check = try PygmyProcess.run(["status", "--wait", "--timeout", "20", "--cluster", dir, "--json"])
-        #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
-        let nodes = try #require(try json(check.stdout)["nodes"] as? [[String: Any]])
-        #expect(nodes.count == 5 && nodes.allSatisfy { $0["version"] is String }, "\(nodes)")
-
-        // The environment names the cluster.
-        let lookup = try PygmyProcess.run(["lookup", "1", "--json"], environment: ["PYGMY_CLUSTER": dir])
-        #expect(lookup.status == 0, "\(lookup.stderr)")
-        #expect(try json(lookup.stdout)["item"] as? Int == 1)
-
-        // A request id reused with other parameters is refused; the same one again is marked replayed.
-        let first = try PygmyProcess.run(["buy", "1", "--request-id", "op-x", "--cluster", dir, "--json"])
-        #expect(first.status == 0, "\(first.stderr)")
-        #expect(try json(first.stdout)["replayed"] == nil)
-        let reused = try PygmyProcess.run([
-            "buy", "2", "--quantity", "3", "--request-id", "op-x", "--cluster", dir, "--json",
-        ])
-        #expect(reused.status == 64, "\(reused.stdout)")
-        let reusedError = try #require(try json(reused.stdout)["error"] as? [String: Any])
-        #expect(reusedError["code"] as? String == "requestIdReused")
-        #expect((reusedError["message"] as? String)?.contains("new request id") == true)
-        let retry = try PygmyProcess.run(["buy", "1", "--request-id", "op-x", "--cluster", dir])
-        #expect(retry.status == 0 && retry.stdout.contains("replayed"), "\(retry.stdout)")
-
-        // One catalog down: status --check says so and exits 7.
-        #expect(try PygmyProcess.run(["cluster", "kill", "--dir", dir, "catalog-2"]).status == 0)
-        var degraded = try PygmyProcess.run(["status", "--check", "--cluster", dir])
-        for _ in 0..<50 where degraded.status == 0 {
-            usleep(100_000)
-            degraded = try PygmyProcess.run(["status", "--check", "--cluster", dir])
+        @Test func jsonModeReportsArgumentErrorsAsOneObject() async throws {
+            for arguments in [["buy", "1", "--quantity", "0"], ["lookup", "one"], ["restock", "1", "0"]] {
+                let result = try await PygmyProcess.run(arguments + ["--json"])
+                #expect(result.status == 64, "\(arguments)")
+                let object = try json(result.stdout)
+                let error = try #require(object["error"] as? [String: Any], "\(arguments): \(result.stdout)")
+                #expect(error["code"] as? String == "invalidArguments")
+                #expect((error["message"] as? String)?.isEmpty == false)
+            }
         }
-        #expect(degraded.status == 7, "\(degraded.stdout) \(degraded.stderr)")
-        #expect(degraded.stderr.contains("catalog-2"), "\(degraded.stderr)")
 
-        // node --check validates the topology without starting anything.
-        let valid = try PygmyProcess.run(["node", "--check", "--config", topologyPath])
-        #expect(valid.status == 0 && valid.stdout.contains("is valid"), "\(valid.stderr)")
-        try written.replacingOccurrences(of: "\"cache\"", with: "\"cahce\"")
-            .write(toFile: dir + "/typo.json", atomically: true, encoding: .utf8)
-        let typo = try PygmyProcess.run(["node", "--check", "--config", dir + "/typo.json"])
-        #expect(typo.status == 64)
-        #expect(typo.stderr.contains("cahce") && typo.stderr.contains("did you mean \"cache\"?"), "\(typo.stderr)")
-        #expect(typo.stderr.contains("line "), "\(typo.stderr)")
-        #expect(!typo.stderr.contains("Usage"), "\(typo.stderr)")
-    }
+        @Test func clusterUpChecksBeforeItWritesAndStatusCheckTellsScriptsTheTruth() async throws {
+            let dir = PygmyProcess.temporaryDirectory("pygmy-ops")
+            let other = PygmyProcess.temporaryDirectory("pygmy-ops-other") + "/shop"
+            let base = PygmyProcess.freeBasePort()
+            try await PygmyProcess.withClusterDown(dir) {
+                let up = try await PygmyProcess.run([
+                    "cluster", "up", "--dir", dir, "--base-port", "\(base)", "--detach",
+                ])
+                #expect(up.status == 0, "cluster up failed: \(up.stderr)")
+                let topologyPath = dir + "/topology.json"
+                let written = try String(contentsOfFile: topologyPath, encoding: .utf8)
+                #expect(written.contains("clusterId"))
 
-    @Test func aNodeThatCannotStartIsReportedWithItsOwnError() throws {
-        let dir = PygmyProcess.temporaryDirectory("pygmy-ops-dead")
-        defer {
-            _ = try? PygmyProcess.run(["cluster", "down", "--dir", dir])
-            try? FileManager.default.removeItem(atPath: dir)
+                // Up again on the running directory: refused, and the topology is left as it was.
+                let again = try await PygmyProcess.run([
+                    "cluster", "up", "--dir", dir, "--base-port", "\(PygmyProcess.freeBasePort())", "--detach",
+                ])
+                #expect(again.status != 0)
+                #expect(
+                    again.stderr.contains("already running") && again.stderr.contains("cluster down"),
+                    "\(again.stderr)"
+                )
+                #expect(try String(contentsOfFile: topologyPath, encoding: .utf8) == written)
+
+                // Another directory on the same (busy) ports: refused with the port named; nothing written.
+                let busy = try await PygmyProcess.run([
+                    "cluster", "up", "--dir", other, "--base-port", "\(base)", "--detach",
+                ])
+                #expect(busy.status != 0)
+                #expect(busy.stderr.contains("port \(base)") && busy.stderr.contains("--base-port"), "\(busy.stderr)")
+                #expect(!FileManager.default.fileExists(atPath: other))
+
+                // Healthy: status --check exits 0 and every node reports its version.
+                let check = try await PygmyProcess.run([
+                    "status", "--wait", "--timeout", "20", "--cluster", dir, "--json",
+                ])
+                #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
+                let nodes = try #require(try json(check.stdout)["nodes"] as? [[String: Any]])
+                #expect(nodes.count == 5 && nodes.allSatisfy { $0["version"] is String }, "\(nodes)")
+
+                // The environment names the cluster.
+                let lookup = try await PygmyProcess.run(["lookup", "1", "--json"], environment: ["PYGMY_CLUSTER": dir])
+                #expect(lookup.status == 0, "\(lookup.stderr)")
+                #expect(try json(lookup.stdout)["item"] as? Int == 1)
+
+                // A request id reused with other parameters is refused; the same one again is marked replayed.
+                let first = try await PygmyProcess.run(["buy", "1", "--request-id", "op-x", "--cluster", dir, "--json"])
+                #expect(first.status == 0, "\(first.stderr)")
+                #expect(try json(first.stdout)["replayed"] == nil)
+                let reused = try await PygmyProcess.run([
+                    "buy", "2", "--quantity", "3", "--request-id", "op-x", "--cluster", dir, "--json",
+                ])
+                #expect(reused.status == 64, "\(reused.stdout)")
+                let reusedError = try #require(try json(reused.stdout)["error"] as? [String: Any])
+                #expect(reusedError["code"] as? String == "requestIdReused")
+                #expect((reusedError["message"] as? String)?.contains("new request id") == true)
+                let retry = try await PygmyProcess.run(["buy", "1", "--request-id", "op-x", "--cluster", dir])
+                #expect(retry.status == 0 && retry.stdout.contains("replayed"), "\(retry.stdout)")
+
+                // One catalog down: status --check says so and exits 7.
+                #expect(try await PygmyProcess.run(["cluster", "kill", "--dir", dir, "catalog-2"]).status == 0)
+                var degraded = try await PygmyProcess.run(["status", "--check", "--cluster", dir])
+                for _ in 0..<50 where degraded.status == 0 {
+                    try await Task.sleep(for: .milliseconds(100))
+                    degraded = try await PygmyProcess.run(["status", "--check", "--cluster", dir])
+                }
+                #expect(degraded.status == 7, "\(degraded.stdout) \(degraded.stderr)")
+                #expect(degraded.stderr.contains("catalog-2"), "\(degraded.stderr)")
+
+                // node --check validates the topology without starting anything.
+                let valid = try await PygmyProcess.run(["node", "--check", "--config", topologyPath])
+                #expect(valid.status == 0 && valid.stdout.contains("is valid"), "\(valid.stderr)")
+                try written.replacingOccurrences(of: "\"cache\"", with: "\"cahce\"")
+                    .write(toFile: dir + "/typo.json", atomically: true, encoding: .utf8)
+                let typo = try await PygmyProcess.run(["node", "--check", "--config", dir + "/typo.json"])
+                #expect(typo.status == 64)
+                #expect(
+                    typo.stderr.contains("cahce") && typo.stderr.contains("did you mean \"cache\"?"),
+                    "\(typo.stderr)"
+                )
+                #expect(typo.stderr.contains("line "), "\(typo.stderr)")
+                #expect(!typo.stderr.contains("Usage"), "\(typo.stderr)")
+            }
         }
-        // A data directory that is a file: catalog-1 dies at start, and `cluster up` says so at once.
-        let base = PygmyProcess.freeBasePort()
-        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
-        try "not a directory".write(toFile: dir + "/data/catalog-1", atomically: true, encoding: .utf8)
-        let up = try PygmyProcess.run(["cluster", "up", "--dir", dir, "--base-port", "\(base)", "--detach"])
-        #expect(up.status != 0)
-        #expect(!up.stdout.contains("pygmy cluster up in"), "\(up.stdout)")
-        #expect(up.stderr.contains("catalog-1 exited during start-up"), "\(up.stderr)")
+
+        @Test func aNodeThatCannotStartIsReportedWithItsOwnError() async throws {
+            let dir = PygmyProcess.temporaryDirectory("pygmy-ops-dead")
+            try await PygmyProcess.withClusterDown(dir) {
+                // A data directory that is a file: catalog-1 dies at start, and `cluster up` says so at once.
+                let base = PygmyProcess.freeBasePort()
+                try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
+                try "not a directory".write(toFile: dir + "/data/catalog-1", atomically: true, encoding: .utf8)
+                let up = try await PygmyProcess.run([
+                    "cluster", "up", "--dir", dir, "--base-port", "\(base)", "--detach",
+                ])
+                #expect(up.status != 0)
+                #expect(!up.stdout.contains("pygmy cluster up in"), "\(up.stdout)")
+                #expect(up.stderr.contains("catalog-1 exited during start-up"), "\(up.stderr)")
+            }
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// Runs the real `pygmy` executable (built by `swift build`, which `swift test` does first).
@@ -22,11 +23,30 @@ enum PygmyProcess {
         var stderr: String
     }
 
-    /// Runs `pygmy arguments…` to completion (killed after `timeout`).
+    /// Runs `pygmy arguments…` to completion (killed after `timeout`), on a thread of its own: the calling
+    /// task is suspended, never blocked, so no thread of Swift concurrency's cooperative pool (two on a
+    /// two-core machine) waits for a child process. A test that blocked a pool thread here could starve,
+    /// and with another blocked test deadlock, every async test of the run.
     static func run(
         _ arguments: [String],
         environment: [String: String] = [:],
         timeout: Duration = .seconds(60)
+    ) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(
+                    with: Swift.Result { try runBlocking(arguments, environment: environment, timeout: timeout) }
+                )
+            }
+            .start()
+        }
+    }
+
+    /// `run` on the calling thread. Never call it on a cooperative thread (from a test or a task).
+    private static func runBlocking(
+        _ arguments: [String],
+        environment: [String: String],
+        timeout: Duration
     ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -36,32 +56,58 @@ enum PygmyProcess {
         }
         let out = Pipe()
         let err = Pipe()
+        // Foundation's pipes are inheritable; a child process started at the same moment by Swift Testing (an
+        // exit test closes only the descriptors above its own) would hold the write ends open and delay EOF.
+        for pipe in [out, err] { closeOnExec(pipe) }
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
         let deadline = ContinuousClock.now + timeout
         let collected = Collector()
-        let readers = [
-            Thread { collected.out = out.fileHandleForReading.readDataToEndOfFile() },
-            Thread { collected.err = err.fileHandleForReading.readDataToEndOfFile() },
-        ]
-        readers.forEach { $0.start() }
+        Thread { collected.setOut(out.fileHandleForReading.readDataToEndOfFile()) }.start()
+        Thread { collected.setErr(err.fileHandleForReading.readDataToEndOfFile()) }.start()
         while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
         if process.isRunning { process.terminate() }
+        let killAt = ContinuousClock.now + .seconds(5)
+        while process.isRunning && ContinuousClock.now < killAt { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        while !collected.done { usleep(1_000) }
+        // A grandchild that inherited the pipes (it should not) keeps them open: take what came, do not wait.
+        let eofBy = ContinuousClock.now + .seconds(10)
+        while !collected.done && ContinuousClock.now < eofBy { usleep(1_000) }
+        let (stdout, stderr) = collected.get()
         return Result(
             status: process.terminationStatus,
-            stdout: String(decoding: collected.out ?? Data(), as: UTF8.self),
-            stderr: String(decoding: collected.err ?? Data(), as: UTF8.self)
+            stdout: String(decoding: stdout ?? Data(), as: UTF8.self),
+            stderr: String(decoding: stderr ?? Data(), as: UTF8.self)
+                + (collected.done ? "" : "\n[pygmy's output was still open 10 s after it exited]")
         )
     }
 
-    final class Collector: @unchecked Sendable {
-        var out: Data?
-        var err: Data?
-        var done: Bool { out != nil && err != nil }
+    /// Marks both ends of `pipe` close-on-exec (`Process` still gives the child its copies of them).
+    static func closeOnExec(_ pipe: Pipe) {
+        for fd in [pipe.fileHandleForReading.fileDescriptor, pipe.fileHandleForWriting.fileDescriptor] {
+            _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC)
+        }
+    }
+
+    /// What the reader threads collected, handed to the waiting thread.
+    final class Collector: Sendable {
+        private let data = Mutex<(out: Data?, err: Data?)>((nil, nil))
+        func setOut(_ value: Data) { data.withLock { $0.out = value } }
+        func setErr(_ value: Data) { data.withLock { $0.err = value } }
+        func get() -> (Data?, Data?) { data.withLock { ($0.out, $0.err) } }
+        var done: Bool { data.withLock { $0.out != nil && $0.err != nil } }
+    }
+
+    /// Runs `body`, then `pygmy cluster down --dir directory` and removes the directory, also when `body`
+    /// throws.
+    static func withClusterDown<T>(_ directory: String, _ body: () async throws -> T) async throws -> T {
+        try await withCleanup(body) {
+            _ = try? await run(["cluster", "down", "--dir", directory])
+            try? FileManager.default.removeItem(atPath: directory)
+        }
     }
 
     /// A fresh directory under the system temp directory.
@@ -93,4 +139,32 @@ enum PygmyProcess {
             }
         }
     }
+}
+
+extension Process {
+    /// Waits, without blocking a thread, until the process has exited and been reaped; false if it is
+    /// still running after `timeout`. (`waitUntilExit()` would block a cooperative thread: see `run`.)
+    func exited(within timeout: Duration = .seconds(30)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return !isRunning
+    }
+}
+
+/// Runs `body`, then `cleanup` also when `body` throws: a `defer` whose clean-up can await, instead of a
+/// `defer` that blocks its thread on a semaphore until a task does the clean-up. (That task needs a thread of
+/// the cooperative pool; when every one of them is blocked so, nothing ever runs it.)
+func withCleanup<T>(
+    _ body: () async throws -> T,
+    cleanup: () async -> Void
+) async throws -> T {
+    let result: T
+    do {
+        result = try await body()
+    } catch {
+        await cleanup()
+        throw error
+    }
+    await cleanup()
+    return result
 }
