@@ -19,6 +19,9 @@ public struct BookstoreError: Error, Sendable, Hashable, CustomStringConvertible
         /// The request id was already used for a buy of another item or quantity: a new purchase needs a
         /// new request id (as payment APIs refuse a reused idempotency key with other parameters).
         case requestIdReused = 1008
+        /// The request was made in another membership epoch than the replica's (or the replica is not a
+        /// member of it): retry once the membership is known (heartbeats carry it).
+        case staleEpoch = 1009
     }
 
     public var code: Code

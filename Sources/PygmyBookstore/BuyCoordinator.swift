@@ -89,12 +89,22 @@ public struct BuyCoordinator: Sendable {
     /// Rounds of commits before the buy is answered with "decided, not yet confirmed; retry".
     public static let commitRounds = 3
 
-    public init(request: BuyRequest, coordinator: String, targets: [String], catalogs: [String]) {
+    /// The membership epoch the holds are made in (nil: none).
+    public let epoch: UInt64?
+
+    public init(
+        request: BuyRequest,
+        coordinator: String,
+        targets: [String],
+        catalogs: [String],
+        epoch: UInt64? = nil
+    ) {
         precondition(!targets.isEmpty, "a buy needs at least one catalog replica to hold at")
         self.request = request
         self.coordinator = coordinator
         self.targets = targets.sorted()
         self.catalogs = catalogs.sorted()
+        self.epoch = epoch
     }
 
     private var hold: HoldRequest {
@@ -102,7 +112,8 @@ public struct BuyCoordinator: Sendable {
             requestId: request.requestId,
             item: request.item,
             quantity: request.quantity,
-            coordinator: coordinator
+            coordinator: coordinator,
+            epoch: epoch
         )
     }
 

@@ -126,12 +126,16 @@ public struct HoldRequest: Codable, Sendable, Hashable {
     public var item: ItemID
     public var quantity: Int
     public var coordinator: String
+    /// The membership epoch the coordinator holds in: a catalog replica at another epoch, or not a member
+    /// of it, refuses the hold (`staleEpoch`). Absent: any epoch (older coordinators).
+    public var epoch: UInt64?
 
-    public init(requestId: String, item: ItemID, quantity: Int, coordinator: String) {
+    public init(requestId: String, item: ItemID, quantity: Int, coordinator: String, epoch: UInt64? = nil) {
         self.requestId = requestId
         self.item = item
         self.quantity = quantity
         self.coordinator = coordinator
+        self.epoch = epoch
     }
 }
 
@@ -241,6 +245,13 @@ public struct NodeStatus: Codable, Sendable, Hashable {
     public var digest: UInt64?
     /// The node's Pygmy version (absent from nodes older than 0.5).
     public var version: String?
+    /// Replicas: the current membership (which catalog replicas take part in buys, and its epoch).
+    public var membership: Membership?
+    /// Replicas: a membership this voter accepted for the next epoch, not yet known to be chosen.
+    public var pendingMembership: Membership?
+    /// Catalog replicas: how much of their read lease was left when they answered, in milliseconds
+    /// (absent: no lease; the replica serves no reads).
+    public var leaseMillis: Int?
 
     public init(
         name: String,

@@ -29,6 +29,9 @@ public enum AccessPolicy {
         Order.Replicate.name: ["order"],
         Order.Resolve.name: ["catalog"],
         Order.Join.name: ["catalog"],
+        Consensus.Prepare.name: ["order"],
+        Consensus.Accept.name: ["order"],
+        Consensus.Learn.name: ["order"],
         NodeMethods.Health.name: ["client", "admin", "frontend", "catalog", "order"],
     ]
 

@@ -29,11 +29,17 @@ public final class CatalogNode: Sendable {
             timing: environment.topology.timing
         )
         shell = ReplicaShell(
-            core: CatalogReplica(config: config, state: loaded, now: ReplicaTime.startOfLife),
+            core: CatalogReplica(
+                config: config,
+                state: loaded,
+                acceptor: try store.loadMembership(catalogs: environment.topology.nodes(.catalog).map(\.name)),
+                now: ReplicaTime.startOfLife
+            ),
             clients: environment.clients,
             executor: environment.executor,
             logger: environment.logger,
             persist: { try store.persist($0) },
+            persistMembership: { try store.persistMembership($0) },
             onStorageFailure: environment.onStorageFailure
         )
     }
@@ -45,10 +51,13 @@ public final class CatalogNode: Sendable {
 
     /// The node's status; heartbeats ask for it without latency summaries, the costly part.
     func status(latencies: Bool = true) async -> NodeStatus {
-        let (state, phase, byState) = await shell.inspect { core, now in
-            (core.state, core.phase, core.peers.byState(now: now))
+        let (state, phase, byState, membership, pending, lease) = await shell.inspect { core, now in
+            (
+                core.state, core.phase, core.peers.byState(now: now), core.acceptor.current, core.acceptor.accepted,
+                core.leaseUntil.map { $0 - now }
+            )
         }
-        return NodeStatus(
+        var status = NodeStatus(
             name: spec.name,
             role: NodeRole.catalog.rawValue,
             address: spec.address,
@@ -62,6 +71,10 @@ public final class CatalogNode: Sendable {
             },
             digest: state.digest.value
         )
+        status.membership = membership
+        status.pendingMembership = pending
+        if let lease, lease > .zero { status.leaseMillis = Int(lease.microseconds / 1000) }
+        return status
     }
 
     /// Stock on hand and held per item, for tests and the chaos checker.

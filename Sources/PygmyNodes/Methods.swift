@@ -170,3 +170,23 @@ public struct HealthRequest: Codable, Sendable, Hashable {
     /// Whether the answer should carry latency summaries.
     var wantsLatencies: Bool { latencies ?? true }
 }
+
+/// Membership changes (every catalog and order replica is a voter): single-decree Paxos per epoch.
+public enum Consensus {
+    public enum Prepare: RPCMethod {
+        public typealias Request = PrepareRequest
+        public typealias Response = VoteResponse
+        public static let name = "membership.prepare"
+    }
+    public enum Accept: RPCMethod {
+        public typealias Request = AcceptRequest
+        public typealias Response = VoteResponse
+        public static let name = "membership.accept"
+    }
+    /// A chosen membership, announced by its proposer.
+    public enum Learn: RPCMethod {
+        public typealias Request = Membership
+        public typealias Response = Empty
+        public static let name = "membership.learn"
+    }
+}

@@ -31,11 +31,17 @@ public final class OrderNode: Sendable {
             timing: environment.topology.timing
         )
         shell = ReplicaShell(
-            core: OrderReplica(config: config, log: log, now: ReplicaTime.startOfLife),
+            core: OrderReplica(
+                config: config,
+                log: log,
+                acceptor: try store.loadMembership(catalogs: environment.topology.nodes(.catalog).map(\.name)),
+                now: ReplicaTime.startOfLife
+            ),
             clients: environment.clients,
             executor: environment.executor,
             logger: environment.logger,
             persist: { try store.persist($0) },
+            persistMembership: { try store.persistMembership($0) },
             onStorageFailure: environment.onStorageFailure
         )
     }
@@ -54,7 +60,7 @@ public final class OrderNode: Sendable {
         let (status, count, byState) = await shell.inspect { core, now in
             (core.status, core.log.orders.count, core.peers.byState(now: now))
         }
-        return NodeStatus(
+        var node = NodeStatus(
             name: spec.name,
             role: NodeRole.order.rawValue,
             address: spec.address,
@@ -66,6 +72,9 @@ public final class OrderNode: Sendable {
             orderCount: count,
             digest: status.digest
         )
+        node.membership = status.membership
+        node.pendingMembership = status.pending
+        return node
     }
 
     /// Every order in the log, oldest number first.

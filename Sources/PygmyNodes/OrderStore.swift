@@ -8,6 +8,16 @@ final class OrderStore: Sendable {
 
     /// Closes the database: its exclusive lock is released, and every later use throws. A node that stops
     /// (or a test's simulated crash) closes its store so that its next start can open the file at once.
+    /// The replica's membership vote (epoch 1 with `catalogs` if none was stored).
+    func loadMembership(catalogs: [String]) throws -> MembershipAcceptor {
+        try MembershipStore.load(database, catalogs: catalogs)
+    }
+
+    /// Makes the replica's membership vote durable.
+    func persistMembership(_ acceptor: MembershipAcceptor) throws {
+        try MembershipStore.persist(database, acceptor)
+    }
+
     func close() {
         try? database.close()
     }
@@ -27,6 +37,7 @@ final class OrderStore: Sendable {
                     """
             )
         }
+        try MembershipStore.migrate(database)
     }
 
     func load(replicaIndex: Int, replicaCount: Int) throws -> OrderLogState {

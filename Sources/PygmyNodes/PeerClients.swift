@@ -94,7 +94,15 @@ final class PeerClients: Sendable {
                 HealthRequest(latencies: false),
                 timeout: timeout
             )
-            return .status(PeerStatus(state: status.state, digest: status.digest))
+            return .status(
+                PeerStatus(
+                    state: status.state,
+                    digest: status.digest,
+                    membership: status.membership,
+                    pending: status.pendingMembership,
+                    lease: status.leaseMillis.map { .milliseconds($0) }
+                )
+            )
         case .hold(let hold):
             return .hold(try await client.call(Catalog.Hold.self, hold, timeout: timeout))
         case .commit(let commit):
@@ -127,6 +135,13 @@ final class PeerClients: Sendable {
             return .log(try await client.call(Order.List.self, list, timeout: timeout))
         case .join(let join):
             _ = try await client.call(Order.Join.self, join, timeout: timeout)
+            return .ok
+        case .prepare(let prepare):
+            return .vote(try await client.call(Consensus.Prepare.self, prepare, timeout: timeout))
+        case .accept(let accept):
+            return .vote(try await client.call(Consensus.Accept.self, accept, timeout: timeout))
+        case .learn(let membership):
+            _ = try await client.call(Consensus.Learn.self, membership, timeout: timeout)
             return .ok
         }
     }

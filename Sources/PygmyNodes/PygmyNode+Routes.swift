@@ -51,6 +51,17 @@ extension PygmyNode {
         }
     }
 
+    /// The membership votes every catalog and order replica answers.
+    static func registerConsensus(
+        _ handle: @escaping @Sendable (PeerRequest, RPCContext) async throws -> PeerResponse,
+        _ l: LatencyRecorder,
+        on router: inout RPCRouter
+    ) {
+        route(Consensus.Prepare.self, l, on: &router, handle: handle, request: { .prepare($0) }, answer: \.vote)
+        route(Consensus.Accept.self, l, on: &router, handle: handle, request: { .accept($0) }, answer: \.vote)
+        route(Consensus.Learn.self, l, on: &router, handle: handle, request: { .learn($0) }, answer: \.empty)
+    }
+
     static func registerFrontend(_ node: FrontendNode, on router: inout RPCRouter) {
         let l = node.latency
         let handle: @Sendable (PeerRequest, RPCContext) async throws -> PeerResponse = { r, _ in
@@ -81,6 +92,7 @@ extension PygmyNode {
         route(Catalog.Restock.self, l, on: &router, handle: handle, request: { .restock($0) }, answer: \.book)
         route(Catalog.SetCost.self, l, on: &router, handle: handle, request: { .setCost($0) }, answer: \.book)
         route(Catalog.Snapshot.self, l, on: &router, handle: handle, request: { _ in .snapshot }, answer: \.snapshot)
+        registerConsensus(handle, l, on: &router)
         router.register(Catalog.Subscribe.self) { _, context in
             _ = try await node.handle(.subscribe, context.connection)
             return Empty()
@@ -98,6 +110,7 @@ extension PygmyNode {
         route(Order.Replicate.self, l, on: &router, handle: handle, request: { .replicate($0) }, answer: \.empty)
         route(Order.Resolve.self, l, on: &router, handle: handle, request: { .resolve($0) }, answer: \.resolution)
         route(Order.Join.self, l, on: &router, handle: handle, request: { .join($0) }, answer: \.empty)
+        registerConsensus(handle, l, on: &router)
         registerHealth(on: &router) { await node.status(latencies: $0) }
     }
 }
@@ -112,4 +125,5 @@ extension PeerResponse {
     var snapshot: CatalogSnapshot? { if case .snapshot(let r) = self { r } else { nil } }
     var resolution: Resolution? { if case .resolution(let r) = self { r } else { nil } }
     var log: OrderLogSnapshot? { if case .log(let r) = self { r } else { nil } }
+    var vote: VoteResponse? { if case .vote(let r) = self { r } else { nil } }
 }

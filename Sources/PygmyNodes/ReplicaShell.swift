@@ -19,6 +19,7 @@ actor ReplicaShell<Core: ReplicaCore> {
     private(set) var core: Core
     private let clients: PeerClients
     private let persistence: @Sendable ([Core.Mutation]) throws -> Void
+    private let persistenceOfMembership: @Sendable (MembershipAcceptor) throws -> Void
     private let logger: Logger
     private let origin = ContinuousClock.now
     private var waiting: [InboundID: CheckedContinuation<Result<PeerResponse, BookstoreError>, Never>] = [:]
@@ -39,6 +40,7 @@ actor ReplicaShell<Core: ReplicaCore> {
         executor: NodeExecutor,
         logger: Logger,
         persist: @escaping @Sendable ([Core.Mutation]) throws -> Void,
+        persistMembership: @escaping @Sendable (MembershipAcceptor) throws -> Void = { _ in },
         onStorageFailure: @escaping @Sendable (any Error) -> Void
     ) {
         self.core = core
@@ -46,6 +48,7 @@ actor ReplicaShell<Core: ReplicaCore> {
         self.executor = executor
         self.logger = logger
         self.persistence = persist
+        self.persistenceOfMembership = persistMembership
         self.onStorageFailure = onStorageFailure
     }
 
@@ -116,19 +119,26 @@ actor ReplicaShell<Core: ReplicaCore> {
         }
     }
 
+    /// Runs a write; a failed one stops the node (its memory may be ahead of its disk).
+    private func durably(_ write: () throws -> Void) {
+        do {
+            try write()
+        } catch {
+            logger.critical(
+                "storage failure: the node stops (restart it; it recovers from what is durable)",
+                metadata: ["error": "\(error)"]
+            )
+            halt("storage failure at this node; retry at another replica")
+            onStorageFailure(error)
+        }
+    }
+
     private func execute(_ effect: ReplicaEffect<Core.Mutation, Core.Timer>) {
         switch effect {
         case .persist(let mutations):
-            do {
-                try persistence(mutations)
-            } catch {
-                logger.critical(
-                    "storage failure: the node stops (restart it; it recovers from what is durable)",
-                    metadata: ["error": "\(error)"]
-                )
-                halt("storage failure at this node; retry at another replica")
-                onStorageFailure(error)
-            }
+            durably { try persistence(mutations) }
+        case .persistMembership(let acceptor):
+            durably { try persistenceOfMembership(acceptor) }
         case .call(let id, let peer, let request, let timeout):
             let clients = self.clients
             Task(executorPreference: executor) {

@@ -35,7 +35,9 @@ extension CatalogReplica {
     var joinGrace: Duration { timing.failureTimeout * 2 }
 
     mutating func joinStep() {
-        guard phase == .joining, !join.active else { return }
+        // A replica left out of the membership waits to be re-admitted (an order replica proposes it
+        // once it answers steadily); re-admitted, it joins at the new epoch.
+        guard phase == .joining, !join.active, acceptor.current.contains(config.name) else { return }
         // Give the failure detector time to form an opinion of every order replica: the barrier must not
         // be skipped just because no heartbeat has come back yet.
         if peers.names(.order).contains(where: { !peers.isUp($0, now: now) }) && now - join.started < joinGrace {
@@ -85,7 +87,13 @@ extension CatalogReplica {
     /// Step 2: the state of a ready peer, or of every reachable peer after a cold start.
     private mutating func mergeSources() {
         let catalogs = peers.names(.catalog)
-        let ready = catalogs.filter { peers.isUp($0, now: now) && peers.statuses[$0]?.isReady == true }
+        // A ready member that has adopted this epoch: it takes no holds of older epochs any more, so its
+        // state has every hold a buy of an older epoch may still commit.
+        let epoch = acceptor.current.epoch
+        let ready = catalogs.filter {
+            peers.isUp($0, now: now) && peers.statuses[$0]?.isReady == true && acceptor.current.contains($0)
+                && (peers.statuses[$0]?.membership?.epoch ?? 0) >= epoch
+        }
         let sources: [String]
         if let first = ready.first {
             sources = [first]

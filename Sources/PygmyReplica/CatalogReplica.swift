@@ -41,7 +41,7 @@ public struct CatalogReplica: Sendable {
     }
 
     enum Purpose: Sendable {
-        case heartbeat(String)
+        case heartbeat(String, sentAt: Duration)
         case join(attempt: Int, JoinStage)
         case resolve(requestId: String, atCoordinator: Bool)
         case pull(String)
@@ -53,6 +53,11 @@ public struct CatalogReplica: Sendable {
     public internal(set) var phase: Phase = .joining
     public internal(set) var peers: PeerTracker
     public internal(set) var subscribers: Set<ConnectionID> = []
+    /// Durable: this voter's membership state.
+    public internal(set) var acceptor: MembershipAcceptor
+    /// When each voter last vouched for this replica's read lease (the send time of the heartbeat it
+    /// answered).
+    var grants: [String: Duration] = [:]
     var calls = CallTable<Purpose>()
     var join = JoinProgress()
     /// Stale holds being asked about, with the replies still expected.
@@ -62,10 +67,11 @@ public struct CatalogReplica: Sendable {
     var time: ReplicaTime
     var effects: [Effect] = []
 
-    /// A replica that starts (or restarts) with `state`, its durable store's contents.
-    public init(config: Config, state: CatalogState, now: ReplicaTime) {
+    /// A replica that starts (or restarts) with `state` and `acceptor`, its durable store's contents.
+    public init(config: Config, state: CatalogState, acceptor: MembershipAcceptor, now: ReplicaTime) {
         self.config = config
         self.state = state
+        self.acceptor = acceptor
         self.time = now
         self.peers = PeerTracker(byRole: config.peers, timing: config.timing, now: now.monotonic)
         self.gate = AntiEntropyGate(maxInterval: config.timing.antiEntropyMaxInterval)
@@ -75,7 +81,32 @@ public struct CatalogReplica: Sendable {
     var timing: ReplicaTiming { config.timing }
 
     /// What this replica reports in heartbeats.
-    public var status: PeerStatus { PeerStatus(state: phase.rawValue, digest: state.digest.value) }
+    public var status: PeerStatus {
+        PeerStatus(
+            state: phase.rawValue,
+            digest: state.digest.value,
+            membership: acceptor.current,
+            pending: acceptor.accepted,
+            lease: leaseUntil.map { max(.zero, $0 - now) }
+        )
+    }
+
+    public var membership: Membership { acceptor.current }
+
+    /// The voters on the membership: every catalog and order replica.
+    var voters: [String] { ([config.name] + peers.names(.catalog) + peers.names(.order)).sorted() }
+
+    /// Until when this replica may serve reads: a majority of voters (itself included) vouched for it at
+    /// heartbeats sent no earlier than `leaseUntil - leaseDuration`. Nil: no lease.
+    public var leaseUntil: Duration? {
+        var times = voters.compactMap { voter -> Duration? in
+            voter == config.name ? (acceptor.vouches(for: config.name) ? now : nil) : grants[voter]
+        }
+        let majority = voters.count / 2 + 1
+        guard times.count >= majority else { return nil }
+        times.sort(by: >)
+        return times[majority - 1] + timing.leaseDuration
+    }
 
     /// Handles one input at `time`; returns what the shell must do, in order.
     public mutating func handle(_ input: Input, at time: ReplicaTime) -> [Effect] {
@@ -121,7 +152,7 @@ public struct CatalogReplica: Sendable {
 
     private mutating func heartbeat() {
         for peer in peers.startHeartbeats() {
-            call(peer, .heartbeat, .heartbeat(peer), timeout: timing.heartbeatTimeout)
+            call(peer, .heartbeat, .heartbeat(peer, sentAt: now), timeout: timing.heartbeatTimeout)
         }
         effects.append(.schedule(.heartbeat, after: timing.heartbeatInterval))
     }
@@ -129,9 +160,17 @@ public struct CatalogReplica: Sendable {
     private mutating func received(_ id: CallID, _ result: CallResult) {
         guard let purpose = calls.close(id) else { return }
         switch purpose {
-        case .heartbeat(let peer):
+        case .heartbeat(let peer, let sentAt):
             peers.heartbeatEnded(peer)
             if let line = peers.record(peer, result, now: now) { log(.info, line) }
+            if case .answered(.status(let status), _) = result {
+                if let membership = status.membership { adopt(membership) }
+                if status.vouches(for: config.name, epoch: acceptor.current.epoch) {
+                    grants[peer] = sentAt
+                } else {
+                    grants.removeValue(forKey: peer)
+                }
+            }
         case .join(let attempt, let stage):
             if let peer = stage.peer, let line = peers.record(peer, result, now: now) { log(.info, line) }
             joinReplied(attempt: attempt, stage, result)
@@ -164,12 +203,13 @@ public struct CatalogReplica: Sendable {
         case .heartbeat:
             return .status(status)
         case .lookup(let lookup):
-            try requireReady()
+            try requireReadable()
             return .book(try state.lookup(lookup.item), witness(lookup.item))
         case .search(let search):
-            try requireReady()
+            try requireReadable()
             return .search(SearchResponse(items: try state.search(topic: search.topic)))
         case .hold(let request):
+            try requireMember(request.epoch)
             let hold = Hold(
                 requestId: request.requestId,
                 item: request.item,
@@ -218,14 +258,42 @@ public struct CatalogReplica: Sendable {
         case .subscribe:
             subscribers.insert(connection)
             return .ok
+        case .prepare, .accept, .learn:
+            return vote(request)
         case .buy, .resolve, .replicate, .listOrders, .join:
             throw BookstoreError(.invalidValue, "catalog replica \(config.name) does not serve \(request.name)")
         }
     }
 
-    private func requireReady() throws {
+    /// Reads need a ready replica with a read lease: then no buy acknowledged without this replica can
+    /// exist (a membership that leaves it out is used only after its lease has run out).
+    private func requireReadable() throws {
         guard phase == .ready else {
             throw BookstoreError(.notReady, "catalog replica \(config.name) is resynchronising after a restart")
+        }
+        guard let lease = leaseUntil, now < lease else {
+            throw BookstoreError(
+                .notReady,
+                "catalog replica \(config.name) has no read lease (it cannot hear from a majority of the replicas, "
+                    + "or is not a member of \(acceptor.current)); another replica may answer"
+            )
+        }
+    }
+
+    /// Holds are taken only by members of the coordinator's epoch.
+    private func requireMember(_ epoch: UInt64?) throws {
+        let current = acceptor.current
+        guard current.contains(config.name) else {
+            throw BookstoreError(
+                .staleEpoch,
+                "catalog replica \(config.name) is not a member of \(current); it takes no holds until re-admitted"
+            )
+        }
+        if let epoch, epoch != current.epoch {
+            throw BookstoreError(
+                .staleEpoch,
+                "catalog replica \(config.name) is at \(current), the hold was for epoch \(epoch); retry"
+            )
         }
     }
 

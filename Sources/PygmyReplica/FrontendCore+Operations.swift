@@ -32,7 +32,7 @@ extension FrontendCore {
             admin(Operation(inbound: id, request: request, kind: .admin(restock.item), role: .catalog))
         case .setCost(let setCost):
             admin(Operation(inbound: id, request: request, kind: .admin(setCost.item), role: .catalog))
-        case .hold, .commit, .abort, .snapshot, .subscribe, .resolve, .replicate, .join:
+        case .hold, .commit, .abort, .snapshot, .subscribe, .resolve, .replicate, .join, .prepare, .accept, .learn:
             fail(id, BookstoreError(.invalidValue, "the frontend does not serve \(request.name)"))
         }
     }
@@ -41,7 +41,18 @@ extension FrontendCore {
         effects.append(.answer(id, .failure(error)))
     }
 
+    /// Whether cached reads may be served: while a catalog replica this frontend is subscribed to holds a
+    /// read lease, its pushes reach the cache before any buy that replica takes part in is acknowledged. A
+    /// frontend cut off from the members of the current membership stops serving from its cache by the
+    /// time a buy without them can be acknowledged.
+    var cacheUsable: Bool {
+        subscribed.keys.contains { (leases[$0] ?? .zero) > now }
+    }
+
     private mutating func read(_ id: InboundID, _ request: PeerRequest, key: CacheKey) {
+        guard cacheUsable else {
+            return start(Operation(inbound: id, request: request, kind: .read(nil), role: .catalog))
+        }
         switch cache.get(key) {
         case .hit(.book(let book, let witness)):
             effects.append(.answer(id, .success(.book(book, witness))))

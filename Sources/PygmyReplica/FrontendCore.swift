@@ -37,7 +37,7 @@ public struct FrontendCore: Sendable {
     }
 
     enum Purpose: Sendable {
-        case heartbeat(String)
+        case heartbeat(String, sentAt: Duration)
         case subscribe(String)
         case op(UInt64, replica: String)
     }
@@ -69,6 +69,9 @@ public struct FrontendCore: Sendable {
     /// The connection generation each catalog subscription was made on.
     public internal(set) var subscribed: [String: UInt64] = [:]
     var subscribing: Set<String> = []
+    /// Until when each catalog replica holds a read lease, as far as this frontend can tell (the send time
+    /// of the heartbeat it answered plus the lease it had left).
+    var leases: [String: Duration] = [:]
     var calls = CallTable<Purpose>()
     var operations: [UInt64: Operation] = [:]
     var nextOperation: UInt64 = 1
@@ -117,7 +120,12 @@ public struct FrontendCore: Sendable {
     private mutating func heartbeat() {
         for peer in peers.startHeartbeats() {
             effects.append(
-                .call(calls.open(.heartbeat(peer)), peer: peer, .heartbeat, timeout: timing.heartbeatTimeout)
+                .call(
+                    calls.open(.heartbeat(peer, sentAt: now)),
+                    peer: peer,
+                    .heartbeat,
+                    timeout: timing.heartbeatTimeout
+                )
             )
         }
         effects.append(.schedule(.heartbeat, after: timing.heartbeatInterval))
@@ -156,9 +164,12 @@ public struct FrontendCore: Sendable {
     private mutating func received(_ id: CallID, _ result: CallResult) {
         guard let purpose = calls.close(id) else { return }
         switch purpose {
-        case .heartbeat(let peer):
+        case .heartbeat(let peer, let sentAt):
             peers.heartbeatEnded(peer)
             record(peer, result)
+            if case .answered(.status(let status), _) = result {
+                if let lease = status.lease { leases[peer] = sentAt + lease } else { leases.removeValue(forKey: peer) }
+            }
         case .subscribe(let catalog):
             subscribing.remove(catalog)
             record(catalog, result)

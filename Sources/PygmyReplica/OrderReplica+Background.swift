@@ -52,8 +52,11 @@ extension OrderReplica {
 
     private mutating func deliveryDone(_ rid: String) {
         guard let delivery = deliveries.removeValue(forKey: rid) else { return }
-        if delivery.acked.isSuperset(of: catalogs) { persist([.delivered(requestId: rid)]) }
-        let missing = catalogs.filter { !delivery.acked.contains($0) && !delivery.refused.contains($0) }
+        // The members must have it; a replica outside the membership merges the order logs when it is
+        // re-admitted.
+        let members = membership.catalogs
+        if delivery.acked.isSuperset(of: members) { persist([.delivered(requestId: rid)]) }
+        let missing = members.filter { !delivery.acked.contains($0) && !delivery.refused.contains($0) }
         for waiter in delivery.waiters {
             if missing.isEmpty {
                 answerDecided(.ordered(delivery.record), waiter)

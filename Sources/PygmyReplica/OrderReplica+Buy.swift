@@ -59,7 +59,7 @@ extension OrderReplica {
         guard !catalogs.isEmpty else {
             return fail(id, BookstoreError(.unavailable, "the topology has no catalog replica"))
         }
-        if let refusal = unreachableTargets() { return fail(id, refusal) }
+        if let refusal = buyBlocker() { return fail(id, refusal) }
         var run = BuyRun(
             request: request,
             waiters: [Waiter(id: id, replayed: false)],
@@ -77,30 +77,51 @@ extension OrderReplica {
         )
     }
 
-    /// Refuses a buy at once, before any hold, when a catalog replica it would have to hold at is not
-    /// answering (alive for all anyone knows, but hung or cut off): leaving it out could sell a copy twice,
-    /// and waiting for it would only time out.
-    private func unreachableTargets() -> BookstoreError? {
-        let silent = peers.notProvenDown(.catalog).filter { peers.detector.isSuspected($0, now: now) }
+    /// The catalog members a buy holds at: every member of the current epoch whose process is not known
+    /// to be gone (`PeerTracker.notProvenDown`).
+    var holdTargets: [String] {
+        let members = membership.catalogs
+        let live = peers.notProvenDown(.catalog).filter { members.contains($0) }
+        return live.isEmpty ? members : live
+    }
+
+    /// Why a buy must be refused at once, before any hold: the membership just left a replica out and
+    /// its read lease may not have run out yet, or a member is not answering (alive for all anyone knows,
+    /// but hung or cut off): leaving it out could sell a copy twice, and waiting for it would only time
+    /// out. A majority excludes it soon (`reviewMembership`), and buys go on without it.
+    func buyBlocker() -> BookstoreError? {
+        if now < activeAt {
+            return BookstoreError(
+                .unavailable,
+                "the membership changed to \(membership); buys resume within "
+                    + "\((activeAt - now).microseconds / 1000) ms, once the replica left out has stopped serving reads"
+            )
+        }
+        let silent = holdTargets.filter { peers.detector.isSuspected($0, now: now) }
         guard !silent.isEmpty else { return nil }
+        let quorum =
+            canReachMajority
+            ? "waiting for a majority to agree to leave it out"
+            : "this side cannot reach a majority of the replicas to leave it out"
         return BookstoreError(
             .unavailable,
             "catalog replica \(silent.joined(separator: ", ")) is not answering (hung or cut off, not known to be "
-                + "down); a buy must hold there too or it could sell a copy twice, so none is taken; retry later"
+                + "down); a buy must hold there too or it could sell a copy twice, so none is taken; \(quorum); retry later"
         )
     }
 
-    /// A new attempt: holds at every catalog replica not known to be down (`PeerTracker.notProvenDown`).
+    /// A new attempt: holds at every catalog member not known to be down (`holdTargets`).
     private mutating func startAttempt(_ run: inout BuyRun) {
         run.attempt += 1
-        let targets = peers.notProvenDown(.catalog)
+        let targets = holdTargets
         abortRequested.remove(run.request.requestId)
         run.targets = Set(targets)
         run.machine = BuyCoordinator(
             request: run.request,
             coordinator: config.name,
             targets: targets,
-            catalogs: catalogs
+            catalogs: membership.catalogs,
+            epoch: membership.epoch
         )
         run.queue = run.machine.start()
         run.gather = nil
@@ -234,9 +255,9 @@ extension OrderReplica {
             } else {
                 for waiter in run.waiters { fail(waiter.id, error) }
             }
-        case .retry where run.attempt < 3 && unreachableTargets() != nil:
+        case .retry where run.attempt < 3 && buyBlocker() != nil:
             buys.removeValue(forKey: rid)
-            for waiter in run.waiters { fail(waiter.id, unreachableTargets()!) }
+            for waiter in run.waiters { fail(waiter.id, buyBlocker()!) }
         case .retry(let reason) where run.attempt < 3:
             log(.debug, "retrying buy \(rid): \(reason)")
             startAttempt(&run)

@@ -13,7 +13,7 @@ public struct OrderReplica: Sendable {
     public typealias Input = ReplicaInput<Timer>
 
     public enum Timer: Hashable, Sendable {
-        case heartbeat, recover, redeliver, antiEntropy
+        case heartbeat, recover, redeliver, antiEntropy, membership
         case barrierDeadline(UInt64)
     }
 
@@ -40,6 +40,7 @@ public struct OrderReplica: Sendable {
         case recoverLog(String)
         case release(String)
         case pull(String)
+        case vote(String, preparing: Bool, ballot: Ballot)
     }
 
     /// A client's request waiting for an outcome; `replayed` when the outcome was decided before it came.
@@ -70,11 +71,22 @@ public struct OrderReplica: Sendable {
     var pulling: Set<String> = []
     var time: ReplicaTime
     var effects: [Effect] = []
+    /// Durable: this voter's membership state.
+    public internal(set) var acceptor: MembershipAcceptor
+    /// Buys use the current membership from this time on (after one that left a replica out, once that
+    /// replica's read lease has run out).
+    public internal(set) var activeAt: Duration = .zero
+    var proposal: MembershipProposer?
+    var nextProposal: Duration = .zero
+    var highestRound: UInt64 = 0
+    var silentSince: [String: Duration] = [:]
+    var answeringSince: [String: Duration] = [:]
 
-    /// A replica that starts (or restarts) with `log`, its durable store's contents.
-    public init(config: Config, log: OrderLogState, now: ReplicaTime) {
+    /// A replica that starts (or restarts) with `log` and `acceptor`, its durable store's contents.
+    public init(config: Config, log: OrderLogState, acceptor: MembershipAcceptor, now: ReplicaTime) {
         self.config = config
         self.log = log
+        self.acceptor = acceptor
         self.time = now
         self.peers = PeerTracker(byRole: config.peers, timing: config.timing, now: now.monotonic)
         self.redelivery = RedeliverySchedule(grace: config.timing.redeliveryGrace)
@@ -86,7 +98,16 @@ public struct OrderReplica: Sendable {
     var catalogs: [String] { peers.names(.catalog) }
 
     /// What this replica reports in heartbeats.
-    public var status: PeerStatus { PeerStatus(state: recovering ? "recovering" : "ready", digest: log.digest.value) }
+    public var status: PeerStatus {
+        PeerStatus(
+            state: recovering ? "recovering" : "ready",
+            digest: log.digest.value,
+            membership: acceptor.current,
+            pending: acceptor.accepted
+        )
+    }
+
+    public var membership: Membership { acceptor.current }
 
     /// Buys being coordinated here now.
     public var buysInFlight: Int { buys.count }
@@ -110,6 +131,7 @@ public struct OrderReplica: Sendable {
         effects.append(.schedule(.recover, after: timing.heartbeatInterval))  // after a first round of heartbeats
         effects.append(.schedule(.redeliver, after: timing.redeliveryInterval))
         effects.append(.schedule(.antiEntropy, after: timing.antiEntropyInterval))
+        effects.append(.schedule(.membership, after: timing.heartbeatInterval))
     }
 
     private mutating func fired(_ timer: Timer) {
@@ -122,6 +144,9 @@ public struct OrderReplica: Sendable {
         case .antiEntropy:
             antiEntropy()
             effects.append(.schedule(.antiEntropy, after: timing.antiEntropyInterval))
+        case .membership:
+            reviewMembership()
+            effects.append(.schedule(.membership, after: timing.heartbeatInterval))
         case .barrierDeadline(let barrier):
             guard let (catalog, id) = barriers.removeValue(forKey: barrier) else { return }
             effects.append(
@@ -169,6 +194,9 @@ public struct OrderReplica: Sendable {
         case .heartbeat(let peer):
             peers.heartbeatEnded(peer)
             record(peer, result)
+            if case .answered(.status(let status), _) = result, let membership = status.membership {
+                adopt(membership)
+            }
         case .buy(let requestId, let step, let replica):
             record(replica, result)
             buyReplied(requestId, step: step, replica: replica, result)
@@ -181,6 +209,11 @@ public struct OrderReplica: Sendable {
         case .release(let rid):
             let left = (releasing[rid] ?? 1) - 1
             if left <= 0 { releasing.removeValue(forKey: rid) } else { releasing[rid] = left }
+        case .vote(let voter, let preparing, let ballot):
+            record(voter, result)
+            var answer: VoteResponse?
+            if case .answered(.vote(let vote), _) = result { answer = vote }
+            voted(voter, preparing: preparing, ballot: ballot, answer)
         case .pull(let peer):
             record(peer, result)
             pulling.remove(peer)
@@ -221,6 +254,8 @@ public struct OrderReplica: Sendable {
             )
         case .join(let request):
             joinBarrier(request.catalog, id)
+        case .prepare, .accept, .learn:
+            answer(id, vote(request))
         case .hold, .commit, .abort, .restock, .setCost, .lookup, .search, .snapshot, .subscribe:
             fail(id, BookstoreError(.invalidValue, "order replica \(config.name) does not serve \(request.name)"))
         }

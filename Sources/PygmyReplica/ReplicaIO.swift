@@ -59,6 +59,10 @@ public enum PeerRequest: Sendable, Hashable {
     case replicate(ReplicateRequest)
     case listOrders(OrdersRequest)
     case join(JoinRequest)
+    // Every replica (a voter on the membership).
+    case prepare(PrepareRequest)
+    case accept(AcceptRequest)
+    case learn(Membership)
 
     /// The RPC method's name suffix, for logs.
     public var name: String {
@@ -78,6 +82,9 @@ public enum PeerRequest: Sendable, Hashable {
         case .replicate: "replicate"
         case .listOrders: "list"
         case .join: "join"
+        case .prepare: "prepare"
+        case .accept: "accept"
+        case .learn: "learn"
         }
     }
 }
@@ -88,11 +95,32 @@ public struct PeerStatus: Sendable, Hashable {
     public var state: String
     /// The replica's `ReplicaDigest` value.
     public var digest: UInt64?
-    public init(state: String, digest: UInt64?) {
+    /// A voter's current membership, and what it accepted for the next epoch.
+    public var membership: Membership?
+    public var pending: Membership?
+    /// A catalog replica's read lease left, as it answered.
+    public var lease: Duration?
+
+    public init(
+        state: String,
+        digest: UInt64?,
+        membership: Membership? = nil,
+        pending: Membership? = nil,
+        lease: Duration? = nil
+    ) {
         self.state = state
         self.digest = digest
+        self.membership = membership
+        self.pending = pending
+        self.lease = lease
     }
     public var isReady: Bool { state == "ready" }
+
+    /// Whether this voter vouches for `catalog`'s read lease (as `MembershipAcceptor.vouches`).
+    public func vouches(for catalog: String, epoch: UInt64) -> Bool {
+        guard let membership, membership.epoch == epoch, membership.contains(catalog) else { return false }
+        return pending.map { $0.contains(catalog) } ?? true
+    }
 }
 
 /// Which committed buys of an item a read included: filled only when the core is told to record it
@@ -113,6 +141,7 @@ public enum PeerResponse: Sendable, Hashable {
     case bought(BuyResponse)
     case resolution(Resolution)
     case log(OrderLogSnapshot)
+    case vote(VoteResponse)
 }
 
 /// Why a call failed. One mapping from transport and RPC errors produces it (`CallFailure.init` in the
@@ -178,6 +207,8 @@ public enum ReplicaLogLevel: Sendable, Hashable {
 /// (of the same input) is carried out; if it fails, the node must stop (and restart from what is durable).
 public enum ReplicaEffect<Mutation: Sendable & Hashable, Timer: Hashable & Sendable>: Sendable, Hashable {
     case persist([Mutation])
+    /// Make the voter's membership state durable (before anything after it).
+    case persistMembership(MembershipAcceptor)
     case call(CallID, peer: String, PeerRequest, timeout: Duration)
     case answer(InboundID, Result<PeerResponse, BookstoreError>)
     case push(ConnectionID, Invalidation)

@@ -25,6 +25,17 @@ public struct ReplicaTiming: Sendable, Hashable {
     public var redeliveryInterval: Duration { heartbeatInterval * 2 }
     /// `RedeliverySchedule.grace`.
     public var redeliveryGrace: Duration { heartbeatInterval * 10 }
+    /// A catalog replica's read lease: it serves reads only this long after a majority of voters last
+    /// vouched for it (heartbeats renew it).
+    public var leaseDuration: Duration { heartbeatInterval * 5 }
+    /// After a membership that leaves a catalog replica out is adopted, buys wait this long before using
+    /// it: the replica left out has stopped serving reads by then (its lease, with room for clock drift).
+    public var exclusionSettle: Duration { leaseDuration * 11 / 10 + heartbeatInterval }
+    /// A catalog member silent (suspected) this long is proposed for exclusion.
+    public var exclusionDelay: Duration { heartbeatInterval * 2 }
+    /// A catalog replica outside the membership that has answered for this long is proposed for
+    /// re-admission.
+    public var readmissionDelay: Duration { heartbeatInterval * 5 }
     /// How long the frontend retries a buy whose outcome it does not know (less than a client's usual
     /// 10 s timeout, so the client hears why rather than a timeout).
     public var buyDeadline: Duration = .seconds(6)

@@ -9,13 +9,28 @@ final class SimChecker {
     /// The first order record any replica stored for each request id.
     private var recorded: [String: OrderRecord] = [:]
 
+    /// The membership each node adopted for each epoch.
+    private var chosen: [UInt64: Membership] = [:]
+
     init(cluster: SimCluster) {
         self.cluster = cluster
+        for replica in cluster.catalogs { replica.onMembership = { [unowned self] in membershipAdopted($0) } }
+        for replica in cluster.orders { replica.onMembership = { [unowned self] in membershipAdopted($0) } }
         for catalog in cluster.catalogs {
             catalog.onPersist = { [unowned self, unowned catalog] in catalogWritten(catalog) }
         }
         for order in cluster.orders {
             order.onPersist = { [unowned self, unowned order] in orderWritten(order) }
+        }
+    }
+
+    /// No epoch ever has two different memberships (consensus chose one value per epoch).
+    private func membershipAdopted(_ acceptor: MembershipAcceptor) {
+        let current = acceptor.current
+        if let first = chosen[current.epoch] {
+            if first != current { ledger.violation("epoch \(current.epoch) is both \(first) and \(current)") }
+        } else {
+            chosen[current.epoch] = current
         }
     }
 

@@ -1,17 +1,23 @@
 import PygmyBookstore
 import PygmyReplica
 
-typealias SimCatalog = SimReplica<CatalogReplica, CatalogState>
-typealias SimOrder = SimReplica<OrderReplica, OrderLogState>
+/// What a simulated replica keeps across crashes: its store's contents and its membership vote.
+struct SimDurable<State> {
+    var state: State
+    var acceptor: MembershipAcceptor
+}
+
+typealias SimCatalog = SimReplica<CatalogReplica, SimDurable<CatalogState>>
+typealias SimOrder = SimReplica<OrderReplica, SimDurable<OrderLogState>>
 typealias SimFrontend = SimReplica<FrontendCore, Void>
 
-extension SimReplica where Core == CatalogReplica, Durable == CatalogState {
-    var state: CatalogState { durable }
+extension SimReplica where Core == CatalogReplica, Durable == SimDurable<CatalogState> {
+    var state: CatalogState { durable.state }
     var ready: Bool { core?.phase == .ready }
 }
 
-extension SimReplica where Core == OrderReplica, Durable == OrderLogState {
-    var log: OrderLogState { durable }
+extension SimReplica where Core == OrderReplica, Durable == SimDurable<OrderLogState> {
+    var log: OrderLogState { durable.state }
 }
 
 /// The nodes of one simulated cluster (each running the node core it ships with) and the fault
@@ -60,6 +66,7 @@ final class SimCluster {
         )
         var seeded = CatalogState()
         seeded.apply(books.map(CatalogMutation.addBook))
+        let initial = MembershipAcceptor(current: Membership(epoch: 1, catalogs: catalogNames))
         catalogs = catalogNames.map { name in
             var config = CatalogReplica.Config(name: name, peers: peers(name), timing: timing)
             config.recordReadWitness = true
@@ -67,9 +74,12 @@ final class SimCluster {
             return SimCatalog(
                 name: name,
                 world: world,
-                durable: seeded,
-                makeCore: { state, now in CatalogReplica(config: config, state: state, now: now) },
-                store: { state, mutations in state.apply(mutations) }
+                durable: SimDurable(state: seeded, acceptor: initial),
+                makeCore: { durable, now in
+                    CatalogReplica(config: config, state: durable.state, acceptor: durable.acceptor, now: now)
+                },
+                store: { durable, mutations in durable.state.apply(mutations) },
+                storeMembership: { durable, acceptor in durable.acceptor = acceptor }
             )
         }
         orders = orderNames.enumerated().map { index, name in
@@ -77,9 +87,15 @@ final class SimCluster {
             return SimOrder(
                 name: name,
                 world: world,
-                durable: OrderLogState(replicaIndex: index, replicaCount: orderNames.count),
-                makeCore: { log, now in OrderReplica(config: config, log: log, now: now) },
-                store: { log, mutations in log.apply(mutations) }
+                durable: SimDurable(
+                    state: OrderLogState(replicaIndex: index, replicaCount: orderNames.count),
+                    acceptor: initial
+                ),
+                makeCore: { durable, now in
+                    OrderReplica(config: config, log: durable.state, acceptor: durable.acceptor, now: now)
+                },
+                store: { durable, mutations in durable.state.apply(mutations) },
+                storeMembership: { durable, acceptor in durable.acceptor = acceptor }
             )
         }
         clients =

@@ -11,6 +11,9 @@ final class SimReplica<Core: ReplicaCore, Durable>: SimHost {
     private(set) var durable: Durable
     private let makeCore: (Durable, ReplicaTime) -> Core
     private let store: (inout Durable, [Core.Mutation]) -> Void
+    private let storeMembership: (inout Durable, MembershipAcceptor) -> Void
+    /// Called after every membership persist, for the invariant checks.
+    var onMembership: (MembershipAcceptor) -> Void = { _ in }
     /// Called after every persist, for the invariant checks.
     var onPersist: () -> Void = {}
 
@@ -19,11 +22,13 @@ final class SimReplica<Core: ReplicaCore, Durable>: SimHost {
         world: SimWorld,
         durable: Durable,
         makeCore: @escaping (Durable, ReplicaTime) -> Core,
-        store: @escaping (inout Durable, [Core.Mutation]) -> Void
+        store: @escaping (inout Durable, [Core.Mutation]) -> Void,
+        storeMembership: @escaping (inout Durable, MembershipAcceptor) -> Void = { _, _ in }
     ) {
         self.durable = durable
         self.makeCore = makeCore
         self.store = store
+        self.storeMembership = storeMembership
         super.init(name: name, world: world)
     }
 
@@ -57,6 +62,15 @@ final class SimReplica<Core: ReplicaCore, Durable>: SimHost {
                 }
                 store(&durable, mutations)
                 onPersist()
+            case .persistMembership(let acceptor):
+                if world.random.chance(world.faults.storageFailureChance) {
+                    world.log("\(name) STORAGE FAILURE: crash-restart")
+                    crash()
+                    world.after(world.random.micros(10_000...500_000)) { [unowned self] in restart() }
+                    return
+                }
+                storeMembership(&durable, acceptor)
+                onMembership(acceptor)
             case .call(let id, let peer, let request, let timeout):
                 send(peer, request, timeout: realDelay(timeout)) { [unowned self] result in feed(.reply(id, result)) }
             case .answer(let id, let result):

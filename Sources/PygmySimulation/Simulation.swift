@@ -53,6 +53,8 @@ public struct Simulation {
         public var crashes = 0
         /// Faults struck, of every kind (crashes included).
         public var faultsStruck = 0
+        /// The highest membership epoch any replica reached (1: the membership never changed).
+        public var epoch: UInt64 = 1
         public var lookups = 0
         /// The last lines of the event trace (kept for failing runs).
         public var trace: [String]
@@ -62,7 +64,7 @@ public struct Simulation {
         public var summary: String {
             "seed \(seed): \(passed ? "ok" : "\(violations.count) VIOLATIONS"), \(events) events, "
                 + "\(simulatedMicros / 1000) ms simulated, buys \(buys) (acked \(acknowledged), rejected \(rejected), "
-                + "unknown \(unknown)), \(faultsStruck) faults (\(crashes) crashes); faults: \(faults)"
+                + "unknown \(unknown)), \(faultsStruck) faults (\(crashes) crashes), epoch \(epoch); faults: \(faults)"
         }
     }
 
@@ -138,6 +140,9 @@ public struct Simulation {
         )
         report.crashes = crashes
         report.faultsStruck = struck
+        report.epoch =
+            (cluster.catalogs.map(\.durable.acceptor) + cluster.orders.map(\.durable.acceptor))
+            .map(\.current.epoch).max() ?? 1
         for buy in cluster.ledger.buys.values {
             report.buys += 1
             switch buy.outcome {

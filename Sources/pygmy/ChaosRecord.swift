@@ -23,7 +23,7 @@ enum ChaosOutcome: Sendable, Hashable {
             if let code = BookstoreError.Code(rawValue: error.code.rawValue) {
                 switch code {
                 case .outOfStock, .unknownItem, .invalidValue: return .refused(code)
-                case .unknownTopic, .inProgress, .notReady, .unavailable, .requestIdReused:
+                case .unknownTopic, .inProgress, .notReady, .unavailable, .requestIdReused, .staleEpoch:
                     return .unknown("\(code)")
                 }
             }

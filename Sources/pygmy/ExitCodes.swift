@@ -37,7 +37,7 @@ struct CommandFailure: Error {
                 case .outOfStock: exit = Exit.outOfStock
                 case .unknownItem, .unknownTopic: exit = Exit.notFound
                 case .invalidValue, .requestIdReused: exit = Exit.invalidArguments
-                case .inProgress, .notReady, .unavailable: exit = Exit.busy
+                case .inProgress, .notReady, .unavailable, .staleEpoch: exit = Exit.busy
                 }
                 self.init(code: "\(app)", message: rpc.message, exit: exit)
             } else {

@@ -51,14 +51,24 @@ struct CoreDriver<Core: ReplicaCore> {
         return nil
     }
 
-    /// Answers every pending heartbeat: `up` peers with a ready status, the others with `failure`.
-    mutating func heartbeats(up: Set<String>, failure: CallFailure = .unreachable("timed out")) {
+    /// Answers every pending heartbeat: `up` peers with a ready status (with `lease` left, for catalog
+    /// replicas), the others with `failure`.
+    mutating func heartbeats(
+        up: Set<String>,
+        failure: CallFailure = .unreachable("timed out"),
+        lease: Duration? = .seconds(1)
+    ) {
         for (id, peer, _) in takeCalls(where: { $0 == .heartbeat }) {
             feed(
                 .reply(
                     id,
                     up.contains(peer)
-                        ? .answered(.status(PeerStatus(state: "ready", digest: nil)), connection: 1)
+                        ? .answered(
+                            .status(
+                                PeerStatus(state: "ready", digest: nil, lease: peer.hasPrefix("catalog") ? lease : nil)
+                            ),
+                            connection: 1
+                        )
                         : .failed(failure)
                 )
             )

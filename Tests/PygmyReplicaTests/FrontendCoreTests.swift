@@ -4,7 +4,7 @@ import Testing
 
 /// The frontend's core: subscriptions follow the connection that carries them.
 @Suite struct FrontendCoreTests {
-    func frontend() -> CoreDriver<FrontendCore> {
+    func frontend(lease: Duration? = .seconds(1)) -> CoreDriver<FrontendCore> {
         let config = FrontendCore.Config(
             name: "frontend",
             peers: [.catalog: ["catalog-1"], .order: ["order-1"]],
@@ -12,7 +12,7 @@ import Testing
         )
         var driver = CoreDriver(FrontendCore(config: config, now: ReplicaTime(monotonic: .zero, wallMicros: 0)))
         driver.feed(.boot)
-        driver.heartbeats(up: ["catalog-1", "order-1"])
+        driver.heartbeats(up: ["catalog-1", "order-1"], lease: lease)
         return driver
     }
 
@@ -35,6 +35,24 @@ import Testing
         }
         #expect(driver.answer(to: id) == .success(.book(Self.book, nil)))
         return false
+    }
+
+    @Test("without a catalog replica holding a read lease, the cache is not used")
+    func noLeaseNoCache() {
+        var driver = frontend(lease: nil)
+        subscribe(&driver, generation: 1)
+        #expect(!lookup(&driver, answeredOn: 1))
+        #expect(!lookup(&driver, answeredOn: 1), "a cached read was served with no lease anywhere")
+    }
+
+    @Test("once the subscribed replica's lease runs out, the cache is not used")
+    func anExpiredLeaseStopsTheCache() {
+        var driver = frontend()
+        subscribe(&driver, generation: 1)
+        #expect(!lookup(&driver, answeredOn: 1))
+        #expect(lookup(&driver, answeredOn: 1))
+        driver.now += .seconds(2)
+        #expect(!lookup(&driver, answeredOn: 1), "a cached read was served after the lease ran out")
     }
 
     @Test("a subscription whose connection cannot be told is made again")

@@ -13,6 +13,7 @@ import Testing
             OrderReplica(
                 config: config,
                 log: OrderLogState(replicaIndex: 0, replicaCount: 2),
+                acceptor: MembershipAcceptor(current: Membership(epoch: 1, catalogs: ["catalog-1", "catalog-2"])),
                 now: ReplicaTime(monotonic: .zero, wallMicros: 0)
             )
         )
