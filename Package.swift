@@ -4,7 +4,12 @@ import PackageDescription
 /// Pygmy: a replicated bookstore and the RPC framework it runs on.
 ///
 /// Layers (arrows point down only):
-///   pygmy (executable) → PygmyNodes → PygmyBookstore / PygmyTLS → PygmyRPC → PygmyWire
+///   pygmy (executable: argument parsing and printing)
+///     → PygmyCluster (local clusters, chaos runner, workloads, cluster bench; builds the OpenSSL security)
+///       → PygmyNodes (production shell: no OpenSSL) → PygmyReplica → PygmyBookstore; PygmyRPC → PygmyWire
+///       → PygmyTLS (the only module linking OpenSSL) → PygmyRPC
+///       → PygmyInvariants → PygmyBookstore
+///     → PygmySimulation (simulator shell) → PygmyReplica, PygmyInvariants → PygmyBookstore
 let strictSwift6: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
@@ -25,6 +30,8 @@ let package = Package(
         .library(name: "PygmyReplica", targets: ["PygmyReplica"]),
         .library(name: "PygmyNodes", targets: ["PygmyNodes"]),
         .library(name: "PygmySimulation", targets: ["PygmySimulation"]),
+        .library(name: "PygmyInvariants", targets: ["PygmyInvariants"]),
+        .library(name: "PygmyCluster", targets: ["PygmyCluster"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -84,10 +91,17 @@ let package = Package(
             dependencies: ["PygmyBookstore"],
             swiftSettings: optimisedSwift6
         ),
+        // The store's invariants as pure functions over plain values, shared by the simulator's checker and
+        // the chaos runner's.
+        .target(
+            name: "PygmyInvariants",
+            dependencies: ["PygmyBookstore"],
+            swiftSettings: optimisedSwift6
+        ),
         // Deterministic simulation of the whole store: the simulator shell over the node cores.
         .target(
             name: "PygmySimulation",
-            dependencies: ["PygmyBookstore", "PygmyReplica"],
+            dependencies: ["PygmyBookstore", "PygmyInvariants", "PygmyReplica"],
             swiftSettings: optimisedSwift6
         ),
         // The nodes: actors that run the state machines over RPC and SQLite.
@@ -95,9 +109,9 @@ let package = Package(
             name: "PygmyNodes",
             dependencies: [
                 "PygmyBookstore",
+                "PygmyReplica",
                 "PygmyRPC",
                 "PygmyWire",
-                "PygmyTLS",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -107,10 +121,27 @@ let package = Package(
             ],
             swiftSettings: strictSwift6
         ),
-        // The `pygmy` command: client operations, nodes, local clusters, demo and benchmarks.
+        // Local clusters of `pygmy node` processes, the chaos runner and its checker, the demo's workload and
+        // consistency check, and the cluster bench with its charts; also the composition root's TLS: the
+        // OpenSSL transport security a node's topology asks for. Used by the command and the tests.
+        .target(
+            name: "PygmyCluster",
+            dependencies: [
+                "PygmyNodes",
+                "PygmyBookstore",
+                "PygmyRPC",
+                "PygmyTLS",
+                "PygmyInvariants",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift6
+        ),
+        // The `pygmy` command: argument parsing and printing over PygmyCluster, PygmyNodes and the simulation.
         .executableTarget(
             name: "pygmy",
             dependencies: [
+                "PygmyCluster",
                 "PygmyNodes",
                 "PygmyBookstore",
                 "PygmyRPC",
@@ -174,6 +205,7 @@ let package = Package(
             name: "PygmyWireTests",
             dependencies: [
                 "PygmyWire",
+                "PygmyBookstore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
