@@ -184,6 +184,11 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .testTarget(
+            name: "PygmyInvariantsTests",
+            dependencies: ["PygmyInvariants", "PygmyBookstore"],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
             name: "PygmySimulationTests",
             dependencies: ["PygmySimulation", "PygmyBookstore"],
             swiftSettings: strictSwift6
