@@ -4,7 +4,12 @@ import PackageDescription
 /// Pygmy: a replicated bookstore and the RPC framework it runs on.
 ///
 /// Layers (arrows point down only):
-///   pygmy (executable) → PygmyNodes → PygmyBookstore / PygmyTLS → PygmyRPC → PygmyWire
+///   pygmy (executable: argument parsing and printing)
+///     → PygmyCluster (local clusters, chaos runner, workloads, cluster bench; builds the OpenSSL security)
+///       → PygmyNodes (production shell: no OpenSSL) → PygmyReplica → PygmyBookstore; PygmyRPC → PygmyWire
+///       → PygmyTLS (the only module linking OpenSSL) → PygmyRPC
+///       → PygmyInvariants → PygmyBookstore
+///     → PygmySimulation (simulator shell) → PygmyReplica, PygmyInvariants → PygmyBookstore
 let strictSwift6: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
@@ -25,6 +30,8 @@ let package = Package(
         .library(name: "PygmyReplica", targets: ["PygmyReplica"]),
         .library(name: "PygmyNodes", targets: ["PygmyNodes"]),
         .library(name: "PygmySimulation", targets: ["PygmySimulation"]),
+        .library(name: "PygmyInvariants", targets: ["PygmyInvariants"]),
+        .library(name: "PygmyCluster", targets: ["PygmyCluster"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -84,10 +91,17 @@ let package = Package(
             dependencies: ["PygmyBookstore"],
             swiftSettings: optimisedSwift6
         ),
+        // The store's invariants as pure functions over plain values, shared by the simulator's checker and
+        // the chaos runner's.
+        .target(
+            name: "PygmyInvariants",
+            dependencies: ["PygmyBookstore"],
+            swiftSettings: optimisedSwift6
+        ),
         // Deterministic simulation of the whole store: the simulator shell over the node cores.
         .target(
             name: "PygmySimulation",
-            dependencies: ["PygmyBookstore", "PygmyReplica"],
+            dependencies: ["PygmyBookstore", "PygmyInvariants", "PygmyReplica"],
             swiftSettings: optimisedSwift6
         ),
         // The production shell: runs the node cores over RPC and SQLite.
@@ -98,7 +112,6 @@ let package = Package(
                 "PygmyReplica",
                 "PygmyRPC",
                 "PygmyWire",
-                "PygmyTLS",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -108,17 +121,33 @@ let package = Package(
             ],
             swiftSettings: strictSwift6
         ),
-        // The `pygmy` command: client operations, nodes, local clusters, demo and benchmarks.
+        // Local clusters of `pygmy node` processes, the chaos runner and its checker, the demo's workload and
+        // consistency check, and the cluster bench with its charts; also the composition root's TLS: the
+        // OpenSSL transport security a node's topology asks for. Used by the command and the tests.
+        .target(
+            name: "PygmyCluster",
+            dependencies: [
+                "PygmyNodes",
+                "PygmyBookstore",
+                "PygmyRPC",
+                "PygmyTLS",
+                "PygmyInvariants",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift6
+        ),
+        // The `pygmy` command: argument parsing and printing over PygmyCluster, PygmyNodes and the simulation.
         .executableTarget(
             name: "pygmy",
             dependencies: [
+                "PygmyCluster",
                 "PygmyNodes",
                 "PygmyBookstore",
                 "PygmyRPC",
                 "PygmyTLS",
                 "PygmySimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -160,6 +189,11 @@ let package = Package(
             swiftSettings: strictSwift6
         ),
         .testTarget(
+            name: "PygmyInvariantsTests",
+            dependencies: ["PygmyInvariants", "PygmyBookstore"],
+            swiftSettings: strictSwift6
+        ),
+        .testTarget(
             name: "PygmySimulationTests",
             dependencies: ["PygmySimulation", "PygmyBookstore"],
             swiftSettings: strictSwift6
@@ -181,6 +215,7 @@ let package = Package(
             name: "PygmyWireTests",
             dependencies: [
                 "PygmyWire",
+                "PygmyBookstore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),

@@ -3,7 +3,6 @@ import NIOCore
 import NIOPosix
 import PygmyBookstore
 import PygmyRPC
-import PygmyTLS
 import PygmyWire
 import ServiceLifecycle
 
@@ -26,11 +25,19 @@ public final class PygmyNode: Service, Sendable {
         case order(OrderNode)
     }
 
+    /// How a node secures its connections: its server's side and its clients' side (nil: plaintext). Built
+    /// by the composition root (`pygmy node`, local clusters, tests) from the node's `tls` settings, so this
+    /// module never links OpenSSL.
+    public typealias Security = (server: (any RPCTransportSecurity)?, client: (any RPCTransportSecurity)?)
+
     /// Builds the node `name` of `topology`.
     ///
     /// The node's server connections, its clients to its peers and its actor all run on one event loop
     /// (`NodeExecutor`): a call is decoded, handled, passed on and answered on one thread.
     /// - Parameters:
+    ///   - security: the transport security for the node's server and peer clients. Required (both sides)
+    ///     when the node's topology entry asks for TLS: such a node without it throws a `TopologyError`
+    ///     instead of running in plaintext. Must be `(nil, nil)` for a plaintext node.
     ///   - durability: how SQLite commits (catalog and order replicas).
     ///   - eventLoop: the node's loop; by default one of the process-wide singleton group's.
     ///   - onStorageFailure: called when a write to the node's store fails; the node has stopped serving
@@ -38,6 +45,7 @@ public final class PygmyNode: Service, Sendable {
     public init(
         name: String,
         topology: Topology,
+        security: Security = (nil, nil),
         durability: Durability = .process,
         eventLoop: (any EventLoop)? = nil,
         logger: Logger? = nil,
@@ -51,7 +59,13 @@ public final class PygmyNode: Service, Sendable {
         self.spec = spec
         self.topology = topology
         self.logger = logger
-        let (serverSecurity, clientSecurity) = try Self.security(for: spec, in: topology, logger: logger)
+        guard spec.tls == nil || (security.server != nil && security.client != nil) else {
+            throw TopologyError("node \(name)'s topology asks for TLS but no transport security was given")
+        }
+        guard spec.tls != nil || (security.server == nil && security.client == nil) else {
+            throw TopologyError("node \(name)'s topology asks for plaintext but transport security was given")
+        }
+        let (serverSecurity, clientSecurity) = security
         let peerSpecs: [NodeSpec]
         switch spec.role {
         case .frontend: peerSpecs = topology.nodes(.catalog) + topology.nodes(.order)
@@ -131,25 +145,6 @@ public final class PygmyNode: Service, Sendable {
         ]
         let set = fields.compactMap { name, value in value.map { "\(name)=\($0)" } }
         return set.isEmpty ? "defaults" : set.joined(separator: " ")
-    }
-
-    public static func security(
-        for spec: NodeSpec,
-        in topology: Topology,
-        logger: Logger
-    ) throws
-        -> (server: (any RPCTransportSecurity)?, client: (any RPCTransportSecurity)?)
-    {
-        guard let tls = spec.tls else { return (nil, nil) }
-        let configuration = TLSConfiguration(
-            certificateChainFile: topology.resolve(tls.certificate),
-            privateKeyFile: topology.resolve(tls.key),
-            trustedCAFile: topology.resolve(tls.ca),
-            minimumVersion: .tls12,
-            requireClientCertificate: true
-        )
-        let security = try OpenSSLTransportSecurity(configuration: configuration, logger: logger)
-        return (security, security)
     }
 
     /// Binds the port and boots the node's core, which starts its background work (heartbeats; rejoin for

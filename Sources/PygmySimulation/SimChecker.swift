@@ -1,4 +1,5 @@
 import PygmyBookstore
+import PygmyInvariants
 import PygmyReplica
 
 /// The invariants, checked as the run goes (on every write) and once the cluster has converged.
@@ -61,11 +62,10 @@ final class SimChecker {
             restocks.merge(replica.state.restocks) { a, _ in a }
             commits.merge(replica.state.committed) { a, _ in a }
         }
-        for book in cluster.books {
-            let stock =
-                book.stock + restocks.values.filter { $0.item == book.item }.reduce(0) { $0 + $1.count }
-                - commits.values.filter { $0.item == book.item }.reduce(0) { $0 + $1.quantity }
-            if stock < 0 { ledger.violation("the cluster sold \(-stock) more copies of item \(book.item) than it had") }
+        let restocked = Invariants.totals(restocks.values, item: \.item, count: \.count)
+        let sold = Invariants.totals(commits.values, item: \.item, count: \.quantity)
+        for problem in Invariants.neverOversold(seeds: cluster.books, restocked: restocked, sold: sold) {
+            ledger.violation(problem)
         }
     }
 
@@ -101,55 +101,35 @@ final class SimChecker {
 
     private func checkOrderLogs() {
         let logs = cluster.orders.map { ($0.name, $0.log) }
-        let (firstName, first) = logs[0]
-        for (name, log) in logs.dropFirst() {
-            if log.orders != first.orders {
-                let only = Set(log.orders.keys).symmetricDifference(first.orders.keys).sorted().prefix(5)
-                ledger.violation("order logs of \(firstName) and \(name) differ after convergence: \(only)")
-            }
-            if log.rejections.keys.sorted() != first.rejections.keys.sorted() {
-                ledger.violation("rejections of \(firstName) and \(name) differ after convergence")
-            }
-        }
+        var problems = Invariants.orderLogsEqual(logs.map { ($0.0, $0.1.orders) })
+        problems += Invariants.rejectionsEqual(logs.map { ($0.0, Set($0.1.rejections.keys)) })
         for (name, log) in logs {
-            let numbers = log.orders.values.map(\.order)
-            if Set(numbers).count != numbers.count { ledger.violation("\(name) gave one order number to two orders") }
-            if !log.pending.isEmpty { ledger.violation("\(name) still has pending buys \(log.pending.keys.sorted())") }
+            problems += Invariants.orderNumbersUnique(log: name, log.orders.values)
+            if !log.pending.isEmpty { problems.append("\(name) still has pending buys \(log.pending.keys.sorted())") }
         }
-        for (id, buy) in ledger.buys.sorted(by: { $0.key < $1.key }) {
-            for (name, log) in logs {
-                let record = log.orders[id]
-                switch buy.outcome {
-                case .acknowledged(let response):
-                    if record == nil {
-                        ledger.violation("acknowledged buy \(id) (order \(response.order)) is missing from \(name)")
-                    } else if BuyResponse(record!).decided != response.decided {
-                        ledger.violation("\(name) records buy \(id) as \(record!), but the client was told \(response)")
-                    }
-                case .rejected(let code):
-                    if record != nil {
-                        ledger.violation("buy \(id) was refused (\(code)) but \(name) has order \(record!)")
-                    }
-                case .unknown:
-                    break  // zero or one order: one per request id by construction of the log
-                }
+        // An unknown outcome is zero or one order: one per request id by construction of the log.
+        let told = ledger.buys.compactMapValues { buy -> Invariants.Told? in
+            switch buy.outcome {
+            case .acknowledged(let response): .acknowledged(response)
+            case .rejected(let code): .refused(reason: "\(code)")
+            case .unknown: nil
             }
         }
+        for (name, log) in logs { problems += Invariants.clientOutcomes(log: name, orders: log.orders, told: told) }
+        for problem in problems { ledger.violation(problem) }
     }
 
     private func checkCatalogs() {
         guard let log = cluster.orders.first?.log else { return }
-        let ordered = Dictionary(uniqueKeysWithValues: log.orders.values.map { ($0.requestId, $0.quantity) })
         let firstRestocks = cluster.catalogs[0].state.restocks
         for catalog in cluster.catalogs {
             let state = catalog.state
-            let committed = Dictionary(uniqueKeysWithValues: state.committed.values.map { ($0.requestId, $0.quantity) })
-            if committed != ordered {
-                let extra = Set(committed.keys).subtracting(ordered.keys).sorted().prefix(5)
-                let missing = Set(ordered.keys).subtracting(committed.keys).sorted().prefix(5)
-                ledger.violation(
-                    "\(catalog.name) commits differ from the order log: extra \(extra), missing \(missing)"
-                )
+            for problem in Invariants.commitsMatchLog(
+                replica: catalog.name,
+                committed: state.committed,
+                log: log.orders
+            ) {
+                ledger.violation(problem)
             }
             if state.restocks != firstRestocks { ledger.violation("\(catalog.name) has different restocks") }
             for (opId, (_, acknowledged)) in ledger.restocks where acknowledged && state.restocks[opId] == nil {
@@ -158,17 +138,14 @@ final class SimChecker {
             if !state.holds.isEmpty {
                 ledger.violation("\(catalog.name) still holds \(state.holds.keys.sorted()) after convergence")
             }
-            for book in cluster.books {
-                let restocked = state.restocks.values.filter { $0.item == book.item }.reduce(0) { $0 + $1.count }
-                let sold = state.committed.values.filter { $0.item == book.item }.reduce(0) { $0 + $1.quantity }
-                let expected = book.stock + restocked - sold
-                if state.stockOnHand(book.item) != expected || expected < 0 {
-                    ledger.violation(
-                        "\(catalog.name) item \(book.item): \(state.stockOnHand(book.item)) on hand, expected "
-                            + "\(book.stock) + \(restocked) − \(sold) = \(expected)"
-                    )
-                }
-            }
+            let problems = Invariants.stockArithmetic(
+                replica: catalog.name,
+                seeds: cluster.books,
+                restocked: Invariants.totals(state.restocks.values, item: \.item, count: \.count),
+                sold: Invariants.totals(state.committed.values, item: \.item, count: \.quantity),
+                onHand: Dictionary(uniqueKeysWithValues: cluster.books.map { ($0.item, state.stockOnHand($0.item)) })
+            )
+            for problem in problems { ledger.violation(problem) }
         }
     }
 }

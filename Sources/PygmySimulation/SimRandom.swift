@@ -1,24 +1,10 @@
-/// A seeded pseudo-random generator (SplitMix64): the only source of randomness in a simulation, so
-/// one seed replays one run exactly.
-public struct SimRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+import PygmyBookstore
 
-    public init(seed: UInt64) { state = seed }
+/// The simulation's generator: the shared `SeededRandom`, the only source of randomness in a simulation,
+/// so one seed replays one run exactly.
+public typealias SimRandom = SeededRandom
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// True with probability `p`.
-    public mutating func chance(_ p: Double) -> Bool { p > 0 && Double.random(in: 0..<1, using: &self) < p }
-
-    public mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
-
+extension SeededRandom {
+    /// A uniformly distributed number of microseconds in `range`.
     public mutating func micros(_ range: ClosedRange<Int64>) -> Int64 { Int64.random(in: range, using: &self) }
-
-    public mutating func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &self)] }
 }

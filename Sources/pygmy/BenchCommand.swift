@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PygmyBookstore
+import PygmyCluster
 import PygmyNodes
 
 struct Bench: AsyncParsableCommand {
@@ -136,7 +137,15 @@ struct Bench: AsyncParsableCommand {
         }
         try await reporting(json: false) { _ in
             let settings = try settings()
-            let results = try await BenchRun(command: self, settings: settings).run()
+            let results = try await BenchRun(
+                settings: settings,
+                quick: quick,
+                keep: keep,
+                basePort: basePort,
+                clusterDirectory: cluster,
+                frontend: frontend.flatMap(parseAddress).map { (host: $0.0, port: $0.1) }
+            )
+            .run()
             try write(results)
             if json {
                 print(Output.encode(results))
@@ -159,180 +168,5 @@ struct Bench: AsyncParsableCommand {
         for (name, svg) in BenchCharts.all(results) {
             try svg.write(toFile: (out as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
         }
-    }
-}
-
-/// One `pygmy bench` run: decides which clusters to use, runs the experiments in order, collects results.
-struct BenchRun {
-    let command: Bench
-    let settings: BenchSettings
-
-    func run() async throws -> BenchResults {
-        let started = ContinuousClock.now
-        let existing = command.cluster != nil || command.frontend != nil
-        let latencyConfigs: [(cache: Bool, clients: Int)] =
-            settings.runs("latency")
-            ? (existing
-                ? settings.clients.map { (true, $0) }
-                : [false, true].flatMap { c in settings.clients.map { (c, $0) } })
-            : []
-        let throughputRuns =
-            settings.runs("throughput")
-            ? (settings.throughputClients.flatMap { [("lookup", $0), ("buy", $0)] } + [("mix", settings.mixClients)])
-                .filter { settings.workloads.contains($0.0) } : []
-        let canFailover = settings.runs("failover") && command.frontend == nil
-        let stages =
-            latencyConfigs.count + (settings.runs("echo") ? 1 : 0) + (settings.runs("hitmiss") ? 1 : 0)
-            + throughputRuns.count + (canFailover ? 1 : 0)
-        let progress = BenchProgress(stages: stages)
-        let redraw = progress.start()
-        defer {
-            progress.finish()
-            redraw.cancel()
-        }
-        let experiments = BenchExperiments(settings: settings, progress: progress)
-        var results = BenchResults(
-            date: ISO8601DateFormatter().string(from: Date()),
-            quick: command.quick,
-            cluster: "",
-            machine: MachineInfo(
-                cpus: ProcessInfo.processInfo.activeProcessorCount,
-                kernel: Self.kernel(),
-                build: Self.build,
-                loadAverageStart: Self.loadAverage(),
-                loadAverageEnd: 0
-            )
-        )
-        if Self.build != "release" {
-            results.notes.append("this is a \(Self.build) build: measure a release build (swift build -c release)")
-        }
-        let parent = NSTemporaryDirectory() + "pygmy-bench-\(UUID().uuidString.prefix(8))"
-        var nextPort = command.basePort
-        var shared: BenchCluster?
-        var current: BenchCluster?
-        // Echo server first, so it is up before the clusters take the CPUs; measured later, with the
-        // shared cluster idle.
-        let echoServer = settings.runs("echo") || settings.runs("hitmiss") ? try BenchEcho.ServerProcess() : nil
-        defer { echoServer?.stop() }
-
-        func existingCluster() throws -> BenchCluster {
-            if let dir = command.cluster { return try BenchCluster.existing(directory: dir) }
-            let (host, port) = parseAddress(command.frontend!)!
-            return try BenchCluster.existing(frontend: host, port: port)
-        }
-
-        do {
-            // Experiment 1: a fresh cluster per configuration (with --quick, one per cache setting); the
-            // last cache-on one stays up for the other experiments.
-            for config in latencyConfigs {
-                progress.stage(
-                    "experiment 1: \(config.clients) client\(config.clients == 1 ? "" : "s"), cache \(config.cache ? "on" : "off")",
-                    total: config.clients * settings.requests * 3
-                )
-                let cluster: BenchCluster
-                if existing {
-                    if shared == nil {
-                        shared = try existingCluster()
-                        try await shared!.restock(BenchExperiments.seeds(shared!).map(\.item))
-                    }
-                    cluster = shared!
-                } else if command.quick, let reuse = current, reuse.cache == config.cache {
-                    cluster = reuse
-                } else {
-                    await current?.stop()
-                    current = nil
-                    let (started, port) = try await BenchCluster.start(
-                        cache: config.cache,
-                        basePort: nextPort,
-                        parent: parent
-                    )
-                    current = started
-                    nextPort = port
-                    cluster = started
-                    try await cluster.restock(BenchExperiments.seeds(cluster).map(\.item))
-                }
-                results.cluster = cluster.description
-                results.latency.append(try await experiments.latency(cluster, clients: config.clients))
-            }
-            if let last = current {
-                if last.cache == true { shared = last } else { await last.stop() }
-                current = nil
-            }
-            if shared == nil && stages > latencyConfigs.count {
-                if existing {
-                    shared = try existingCluster()
-                } else {
-                    let (started, port) = try await BenchCluster.start(cache: true, basePort: nextPort, parent: parent)
-                    shared = started
-                    nextPort = port
-                }
-                results.cluster = shared!.description
-                try await shared!.restock(BenchExperiments.seeds(shared!).map(\.item))
-            }
-            if let echoServer, settings.runs("echo") || settings.runs("hitmiss") {
-                if settings.runs("echo") { progress.stage("echo floors") }
-                results.echo = try await experiments.echo(echoServer)
-            }
-            if let cluster = shared, settings.runs("hitmiss") {
-                progress.stage("experiment 2: cache hit vs miss after a buy", total: settings.hitMissIterations * 5)
-                results.hitMiss = try await experiments.hitMiss(cluster)
-            }
-            if let cluster = shared {
-                for (workload, clients) in throughputRuns {
-                    progress.stage(
-                        "experiment 4: \(workload == "mix" ? "search/lookup/buy mix" : workload + "s"), \(clients) client\(clients == 1 ? "" : "s"), \(settings.throughputSeconds) s"
-                    )
-                    results.throughput.append(
-                        try await experiments.throughput(cluster, workload: workload, clients: clients)
-                    )
-                }
-            }
-            if let cluster = shared, canFailover {
-                progress.stage("experiment 3: failover (kill and restart catalog-1, then order-1)")
-                results.failover = try await experiments.failover(cluster)
-            } else if settings.runs("failover") {
-                results.notes.append("failover skipped: it needs a local cluster (--cluster DIR), not --frontend")
-            }
-        } catch {
-            await shared?.stop()
-            await current?.stop()
-            if !command.keep { try? FileManager.default.removeItem(atPath: parent) }
-            throw error
-        }
-        await shared?.stop()
-        if command.keep {
-            results.notes.append("cluster directories kept in \(parent)")
-        } else {
-            try? FileManager.default.removeItem(atPath: parent)
-        }
-        if existing {
-            results.notes.append(
-                "existing cluster: cache off not measured; node-side percentiles marked percentilesExact=false are cumulative since the nodes started (means and counts are exact differences)"
-            )
-        }
-        results.targets = BenchTargets.evaluate(results)
-        results.machine.loadAverageEnd = Self.loadAverage()
-        results.totalSeconds = (ContinuousClock.now - started).seconds
-        return results
-    }
-
-    #if DEBUG
-    static let build = "debug"
-    #else
-    static let build = "release"
-    #endif
-
-    static func loadAverage() -> Double {
-        let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
-        return Double(text.split(separator: " ").first ?? "") ?? 0
-    }
-
-    static func kernel() -> String {
-        var name = utsname()
-        uname(&name)
-        func field<T>(_ value: T) -> String {
-            withUnsafeBytes(of: value) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        }
-        return "\(field(name.sysname)) \(field(name.release)) \(field(name.machine))"
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import PygmyCluster
 import PygmyNodes
 
 struct Chaos: AsyncParsableCommand {

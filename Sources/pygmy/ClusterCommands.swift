@@ -1,6 +1,6 @@
 import ArgumentParser
-import Dispatch
 import Foundation
+import PygmyCluster
 import PygmyNodes
 
 struct Cluster: AsyncParsableCommand {
@@ -111,50 +111,4 @@ struct Cluster: AsyncParsableCommand {
             }
         }
     }
-}
-
-/// Catches SIGINT and SIGTERM from the moment it is created; `wait()` returns once one has arrived.
-final class TerminationSignal: @unchecked Sendable {
-    private let lock = NSLock()
-    private var arrived = false
-    private var waiter: CheckedContinuation<Void, Never>?
-    private var sources: [any DispatchSourceSignal] = []
-
-    init() {
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [weak self] in self?.fire() }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    private func fire() {
-        lock.lock()
-        arrived = true
-        let waiter = self.waiter
-        self.waiter = nil
-        lock.unlock()
-        waiter?.resume()
-    }
-
-    func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            lock.lock()
-            if arrived {
-                lock.unlock()
-                continuation.resume()
-            } else {
-                waiter = continuation
-                lock.unlock()
-            }
-        }
-    }
-}
-
-/// Keeps signal sources alive for the life of the process.
-enum SignalSources {
-    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
-    static func keep(_ source: any DispatchSourceSignal) { sources.append(source) }
 }

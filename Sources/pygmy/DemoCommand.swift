@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PygmyBookstore
+import PygmyCluster
 import PygmyNodes
 import PygmyRPC
 
@@ -176,9 +177,4 @@ enum LatencyTable {
         lines.append("(catalog column for buy: the hold phase; search and lookup at the catalog are cache misses only)")
         return lines.joined(separator: "\n")
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-    var milliseconds: Double { seconds * 1000 }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import PygmyBookstore
+import PygmyCluster
 import PygmyRPC
 
 /// The documented exit codes (see `pygmy --help` and README).
@@ -30,6 +31,14 @@ struct CommandFailure: Error {
         switch error {
         case let failure as CommandFailure:
             self = failure
+        case let failure as ClusterFailure:
+            let exit: ExitCode
+            switch failure.exit {
+            case .failure: exit = Exit.failure
+            case .unreachable: exit = Exit.unreachable
+            case .security: exit = Exit.security
+            }
+            self.init(code: failure.code, message: failure.message, exit: exit)
         case let rpc as RPCError:
             if let app = BookstoreError.Code(rawValue: rpc.code.rawValue) {
                 let exit: ExitCode

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PygmyCluster
 import PygmyNodes
 import ServiceLifecycle
 
@@ -49,7 +50,7 @@ struct Node: AsyncParsableCommand {
                         "node \(spec.name) is a \(spec.role.rawValue) in \(config), not a \(role.rawValue)"
                     )
                 }
-                _ = try PygmyNode.security(for: spec, in: topology, logger: Logger(label: "pygmy.check"))
+                _ = try PygmyNode.openSSLSecurity(for: spec, in: topology, logger: Logger(label: "pygmy.check"))
             }
         } catch let error as ValidationError {
             throw error
@@ -97,7 +98,13 @@ struct Node: AsyncParsableCommand {
         let logger = Logger(label: "pygmy.\(role.rawValue)")
         // A failed write leaves the node's memory ahead of its disk: exit (75, "temporary failure") so a
         // supervisor restarts it from what is durable.
-        let node = try PygmyNode(name: name, topology: topology, durability: durability, logger: logger) { error in
+        let node = try PygmyNode(
+            name: name,
+            topology: topology,
+            security: try PygmyNode.openSSLSecurity(for: spec, in: topology, logger: logger),
+            durability: durability,
+            logger: logger
+        ) { error in
             FileHandle.standardError.write(Data("pygmy node \(name): storage failure (\(error)); exiting\n".utf8))
             Foundation.exit(75)
         }

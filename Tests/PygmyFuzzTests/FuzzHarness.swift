@@ -93,9 +93,9 @@ enum FuzzTarget: String, CaseIterable, Sendable, Codable {
 
 // MARK: - Frames, stream, hello
 
-/// A small deterministic generator (SplitMix64), so that the same input always splits the same way.
+/// The shared `SeededRandom`, seeded from the input's bytes, so that the same input always splits the same way.
 struct FuzzRandom {
-    var state: UInt64
+    var random: SeededRandom
 
     init(seed bytes: some Collection<UInt8>) {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
@@ -103,16 +103,10 @@ struct FuzzRandom {
             h ^= UInt64(b)
             h &*= 0x100_0000_01b3
         }
-        state = h
+        random = SeededRandom(seed: h)
     }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { random.next() }
 
     mutating func next(upTo bound: Int) -> Int { Int(next() % UInt64(max(1, bound))) }
 }

@@ -35,6 +35,24 @@ import Testing
         #expect(topology.resolve("data/c1") == dir + "/data/c1")
     }
 
+    /// PygmyNodes does not link OpenSSL: the composition root injects transport security. A node whose
+    /// topology asks for TLS but is given none must refuse to start rather than run in plaintext.
+    @Test func aTLSNodeWithoutInjectedSecurityFailsAtInit() throws {
+        let spec = NodeSpec(
+            name: "front",
+            role: .frontend,
+            host: "127.0.0.1",
+            port: 7000,
+            tls: NodeTLS(certificate: "front.crt", key: "front.key", ca: "ca.crt")
+        )
+        let topology = Topology(nodes: [spec], baseDirectory: NSTemporaryDirectory())
+        #expect {
+            _ = try PygmyNode(name: "front", topology: topology)
+        } throws: { error in
+            "\(error)" == "node front's topology asks for TLS but no transport security was given"
+        }
+    }
+
     @Test func mistakesAreReportedByName() throws {
         let duplicate = try write(
             #"{"nodes": [{"name": "a", "role": "frontend", "host": "h", "port": 1}, {"name": "a", "role": "catalog", "host": "h", "port": 2, "dataDir": "d"}]}"#

@@ -1,24 +1,12 @@
 import Foundation
+import PygmyBookstore
 import PygmyWire
 import Testing
-
-/// A small, fast, seedable generator (SplitMix64) so a failing mutation can be replayed exactly.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Hostile input: mutated and truncated encodings must throw `DecodingError`, never crash or hang.
 @Suite struct BinaryDecoderMutationTests {
     /// Mutates `bytes` in one of several ways that target the format's weak points.
-    static func mutate(_ bytes: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
+    static func mutate(_ bytes: [UInt8], _ rng: inout SeededRandom) -> [UInt8] {
         var out = bytes
         let rounds = Int.random(in: 1...4, using: &rng)
         for _ in 0..<rounds {
@@ -67,7 +55,7 @@ struct SplitMix64: RandomNumberGenerator {
 
     @Test func oneHundredThousandMutatedEncodingsOnlyEverThrowDecodingErrors() throws {
         let seed = ProcessInfo.processInfo.environment["PYGMY_FUZZ_SEED"].flatMap(UInt64.init) ?? 0x5059_474D
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededRandom(seed: seed)
         let samples: [[UInt8]] = try [
             BinaryEncoder().encode(Book.sample),
             BinaryEncoder().encode([Book.sample, Book.sample]),

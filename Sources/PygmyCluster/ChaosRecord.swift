@@ -87,7 +87,7 @@ struct ChaosFault: Sendable, Codable {
 }
 
 /// Everything the run records, shared by the clients, the restocker, the fault loop and the sampler.
-final class ChaosLedger: Sendable {
+public final class ChaosLedger: Sendable {
     let origin = ContinuousClock.now
     private let buyLog = Mutex<[ChaosBuy]>([])
     private let restockLog = Mutex<[ChaosRestock]>([])
@@ -104,7 +104,8 @@ final class ChaosLedger: Sendable {
     private let down = Mutex<Set<String>>([])
     private let printer: @Sendable (String) -> Void
 
-    init(printer: @escaping @Sendable (String) -> Void) { self.printer = printer }
+    /// A ledger that prints progress lines and anomalies with `printer` as they happen.
+    public init(printer: @escaping @Sendable (String) -> Void) { self.printer = printer }
 
     /// Seconds since the start of the run.
     var now: Double { (ContinuousClock.now - origin).seconds }

@@ -5,36 +5,67 @@ import PygmyRPC
 import Synchronization
 
 /// The settings of one chaos run (see `pygmy chaos --help`).
-struct ChaosConfiguration: Sendable {
-    var seed: UInt64
-    var duration: Double
-    var clients: Int
-    var buyRatio = 0.7
-    var unknownItemRatio = 0.02
-    var maxQuantity = 3
-    var restockInterval = 0.25
-    var restockCount = 25
-    var down: ClosedRange<Double> = 0.2...3.0
-    var gap: ClosedRange<Double> = 0.3...2.0
-    var faults = true
-    var allowDoubleFaults = false
-    var killFrontend = false
-    var requestTimeout = 20.0
-    var recoveryTimeout = 30.0
-    var settleTimeout = 30.0
-    var sampleInterval = 0.25
-    var probes = 200
+public struct ChaosConfiguration: Sendable {
+    /// Every random choice of the run (clients, fault loop, probes) derives from it.
+    public var seed: UInt64
+    /// Seconds of clients and faults.
+    public var duration: Double
+    /// Concurrent clients.
+    public var clients: Int
+    /// Fraction of client operations that are buys (the rest are lookups).
+    public var buyRatio = 0.7
+    /// Fraction of operations on an item that does not exist.
+    public var unknownItemRatio = 0.02
+    public var maxQuantity = 3
+    /// Seconds between restock rounds.
+    public var restockInterval = 0.25
+    /// Each round restocks every item with fewer copies than this, by this many.
+    public var restockCount = 25
+    /// Seconds between a kill and the restart.
+    public var down: ClosedRange<Double> = 0.2...3.0
+    /// Seconds before the next kill.
+    public var gap: ClosedRange<Double> = 0.3...2.0
+    /// Whether to kill nodes at all.
+    public var faults = true
+    /// Whether both replicas of one kind may be down at once.
+    public var allowDoubleFaults = false
+    public var killFrontend = false
+    /// Client timeout per request, in seconds.
+    public var requestTimeout = 20.0
+    /// Seconds a restarted node may take to report ready.
+    public var recoveryTimeout = 30.0
+    /// Seconds to wait for the replicas to converge at the end.
+    public var settleTimeout = 30.0
+    public var sampleInterval = 0.25
+    /// Definite outcomes re-sent at the end to check they answer the same.
+    public var probes = 200
+
+    /// The defaults, for a run of `duration` seconds with `clients` clients.
+    public init(seed: UInt64, duration: Double, clients: Int) {
+        self.seed = seed
+        self.duration = duration
+        self.clients = clients
+    }
 }
 
 /// Drives a local cluster of real `pygmy node` processes: clients buying and looking up, a restocker,
 /// a fault loop that SIGKILLs and restarts replicas, a sampler that watches stock and log sizes; then
 /// stops the faults, lets the cluster settle, re-sends the buys whose outcome is unknown and checks
 /// every invariant against the replicas' durable state.
-struct ChaosRunner {
+public struct ChaosRunner: Sendable {
     let cluster: LocalCluster
     let configuration: ChaosConfiguration
     let ledger: ChaosLedger
     let seeds: [CatalogSeed]
+
+    /// A run against `cluster`, whose nodes have been started (the run waits until they are healthy), with
+    /// the catalog's seed books `seeds`, recording into `ledger`.
+    public init(cluster: LocalCluster, configuration: ChaosConfiguration, ledger: ChaosLedger, seeds: [CatalogSeed]) {
+        self.cluster = cluster
+        self.configuration = configuration
+        self.ledger = ledger
+        self.seeds = seeds
+    }
 
     var replicas: [String] {
         ChaosClusterState.catalogReplicas + ChaosClusterState.orderReplicas
@@ -42,7 +73,8 @@ struct ChaosRunner {
     }
 
     /// Runs the whole experiment and returns the summary (anomalies included).
-    func run() async throws -> ChaosSummary {
+    /// - Throws: if the cluster is not healthy at the start or a node cannot be restarted at the end.
+    public func run() async throws -> ChaosSummary {
         let admin = try cluster.client(certificateRole: "admin", timeout: .seconds(10))
         defer { Task { await admin.close() } }
         try await waitUntilHealthy()
@@ -86,7 +118,7 @@ struct ChaosRunner {
             )
         }
         // Idempotency probes: definite outcomes re-sent must answer the same.
-        var rng = ChaosRandom.stream(configuration.seed, 7)
+        var rng = SeededRandom.stream(configuration.seed, 7)
         let definite = ledger.buys.filter { $0.outcome.isAcknowledged || $0.outcome.refusal != nil }
         let probeSet = Array(
             definite.sorted { $0.requestId < $1.requestId }.shuffled(using: &rng).prefix(configuration.probes)
@@ -133,7 +165,7 @@ struct ChaosRunner {
 
     /// One client: buys (mostly) and lookups of random books until the deadline, one at a time.
     private func client(_ index: Int, until deadline: ContinuousClock.Instant) async {
-        var rng = ChaosRandom.stream(configuration.seed, 100 + UInt64(index))
+        var rng = SeededRandom.stream(configuration.seed, 100 + UInt64(index))
         let timeout = Duration.milliseconds(Int64(configuration.requestTimeout * 1000))
         guard let client = try? cluster.client(timeout: timeout) else {
             ledger.anomaly("client \(index) could not be created")
@@ -276,7 +308,7 @@ struct ChaosRunner {
     /// and time its recovery. Faults overlap when they hit different kinds of replica.
     private func injectFaults(until deadline: ContinuousClock.Instant) async {
         guard configuration.faults else { return }
-        var rng = ChaosRandom.stream(configuration.seed, 1)
+        var rng = SeededRandom.stream(configuration.seed, 1)
         await withTaskGroup(of: Void.self) { group in
             while ContinuousClock.now < deadline {
                 let gap = rng.uniform(configuration.gap)
@@ -432,7 +464,7 @@ struct ChaosRunner {
             try await waitUntilHealthy()
         } catch {
             ledger.anomaly(
-                "the frontend does not report the cluster healthy after the faults: \(CommandFailure(error).message)"
+                "the frontend does not report the cluster healthy after the faults: \((error as? ClusterFailure)?.message ?? "\(error)")"
             )
         }
     }

@@ -2,7 +2,7 @@ import Foundation
 import PygmyBookstore
 
 /// The result of a chaos run: printed as text, or as one JSON object with `--json`.
-struct ChaosSummary: Codable, Sendable {
+public struct ChaosSummary: Codable, Sendable {
     struct Buys: Codable, Sendable {
         var attempted = 0
         var acknowledged = 0
@@ -80,7 +80,8 @@ struct ChaosSummary: Codable, Sendable {
     var stockSamples = 0
     var finalStock: [String: [ItemStock]] = [:]
     var anomalies: [String]
-    var anomalyCount: Int
+    /// Invariant violations found (the run fails if any).
+    public var anomalyCount: Int
     var notes: [String]
     var clusterDirectory: String
 
@@ -143,7 +144,8 @@ struct ChaosSummary: Codable, Sendable {
         clusterDirectory = directory
     }
 
-    var text: String {
+    /// The summary for people, several lines.
+    public var text: String {
         var lines: [String] = []
         lines.append("")
         lines.append(

@@ -5,13 +5,18 @@ import PygmyRPC
 /// Checks the cluster's durable state against what clients were told: every acknowledged buy is in the
 /// order log exactly once, both order logs agree, and every catalog replica's stock equals seed stock
 /// plus restocks minus ordered copies, with no copies left held.
-struct ConsistencyCheck {
-    var problems: [String] = []
-    var orders = 0
+public struct ConsistencyCheck: Sendable {
+    /// One line per violation.
+    public var problems: [String] = []
+    /// Orders in the first order replica's log.
+    public var orders = 0
 
-    var verdict: String { problems.isEmpty ? "CONSISTENT" : "INCONSISTENT" }
+    /// CONSISTENT or INCONSISTENT.
+    public var verdict: String { problems.isEmpty ? "CONSISTENT" : "INCONSISTENT" }
 
-    static func run(
+    /// Reads both order logs and both catalogs' stock directly from the replicas and checks them against
+    /// the buys the clients were told succeeded (`acknowledged` request ids) and the copies restocked.
+    public static func run(
         cluster: LocalCluster,
         acknowledged: [String],
         restocked: [ItemID: Int],

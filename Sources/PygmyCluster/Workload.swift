@@ -7,36 +7,45 @@ import Synchronization
 
 /// Concurrent clients doing search / lookup / buy against a frontend, recording client-side latency
 /// (HdrHistogram) and every buy's outcome. Shared by `pygmy demo` and `pygmy bench`.
-final class Workload: Sendable {
-    enum Operation: String, CaseIterable, Sendable {
+public final class Workload: Sendable {
+    /// What one request of a client does.
+    public enum Operation: String, CaseIterable, Sendable {
         case search, lookup, buy
     }
 
-    struct Mix: Sendable {
-        var search = 1
-        var lookup = 1
-        var buy = 1
+    /// The weights of the operations in a client's sequence (equal by default).
+    public struct Mix: Sendable {
+        public var search = 1
+        public var lookup = 1
+        public var buy = 1
+
+        public init() {}
     }
 
-    struct BuyOutcome: Sendable {
-        var requestId: String
-        var item: ItemID
-        var acknowledged: Bool
-        var error: String?
+    /// One buy a client made and what it was told.
+    public struct BuyOutcome: Sendable {
+        public var requestId: String
+        public var item: ItemID
+        public var acknowledged: Bool
+        /// The error of a buy that was not acknowledged.
+        public var error: String?
     }
 
     private let histograms = Mutex<[Operation: Histogram<UInt64>]>([:])
     private let outcomes = Mutex<[BuyOutcome]>([])
     private let errors = Mutex<[String: Int]>([:])
-    let restocked = Mutex<[ItemID: Int]>([:])
-    let completed = Atomic<Int>(0)
+    /// Copies the admin client added per item (after out-of-stock refusals).
+    public let restocked = Mutex<[ItemID: Int]>([:])
+    /// Operations finished so far, by every client.
+    public let completed = Atomic<Int>(0)
     let topics = ["distributed systems", "graduate school"]
     let items: [ItemID]
 
-    init(items: [ItemID]) { self.items = items }
+    /// A workload over the books `items`.
+    public init(items: [ItemID]) { self.items = items }
 
     /// Runs `clients` clients of `requestsPerClient` operations each. `admin` restocks an item that runs out.
-    func run(
+    public func run(
         clients: Int,
         requestsPerClient: Int,
         mix: Mix,
@@ -138,7 +147,8 @@ final class Workload: Sendable {
         }
     }
 
-    func summary(_ op: Operation) -> LatencySummary? {
+    /// The client-side latency of `op` so far, or nil if none was served.
+    public func summary(_ op: Operation) -> LatencySummary? {
         histograms.withLock { all in
             guard let h = all[op], h.totalCount > 0 else { return nil }
             return LatencySummary(
@@ -151,6 +161,8 @@ final class Workload: Sendable {
         }
     }
 
-    var buys: [BuyOutcome] { outcomes.withLock { $0 } }
-    var errorCounts: [String: Int] { errors.withLock { $0 } }
+    /// Every buy so far, in completion order.
+    public var buys: [BuyOutcome] { outcomes.withLock { $0 } }
+    /// Failed operations by "operation: error kind".
+    public var errorCounts: [String: Int] { errors.withLock { $0 } }
 }

@@ -169,9 +169,9 @@ func formatMicros(_ v: Double) -> String {
 }
 
 /// The charts of `pygmy bench`, written next to `latest.json`.
-enum BenchCharts {
+public enum BenchCharts {
     /// Every chart for which the results have data: file name → SVG text.
-    static func all(_ r: BenchResults) -> [String: String] {
+    public static func all(_ r: BenchResults) -> [String: String] {
         var out: [String: String] = [:]
         if let svg = tiers(r) { out["latency-tiers.svg"] = svg }
         if let svg = versusClients(r) { out["latency-vs-clients.svg"] = svg }

@@ -13,7 +13,7 @@ import Darwin
 /// The loopback floors `pygmy bench` states its targets against: a 32-byte echo over a bare TCP socket,
 /// and the same over Pygmy RPC. The servers run in a child process (`pygmy bench --serve-echo`), as the
 /// frontend does, so each round trip crosses processes just like a bookstore request.
-enum BenchEcho {
+public enum BenchEcho {
     enum Method: RPCMethod {
         typealias Request = Data
         typealias Response = Data
@@ -25,7 +25,7 @@ enum BenchEcho {
     // MARK: The server process
 
     /// Serves both echoes, prints `PORTS <raw> <rpc>` and returns when stdin closes.
-    static func serve() async throws {
+    public static func serve() async throws {
         let (listener, rawPort) = try RawSocket.listen()
         let acceptThread = Thread { RawSocket.acceptLoop(listener) }
         acceptThread.start()

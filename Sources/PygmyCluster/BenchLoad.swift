@@ -133,7 +133,7 @@ struct BenchLoad: Sendable {
         window: Window?
     ) async -> Tally {
         var tally = Tally()
-        var rng = SplitMix64(seed: UInt64(index) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(run.hashValue & 0xFFFF))
+        var rng = SeededRandom(seed: UInt64(index) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(run.hashValue & 0xFFFF))
         var n = 0
         let opsCount = operations.count
         while !Task.isCancelled {
@@ -183,7 +183,7 @@ struct BenchLoad: Sendable {
         _ op: BenchOp,
         client: RPCClient,
         admin: RPCClient,
-        rng: inout SplitMix64,
+        rng: inout SeededRandom,
         requestId: String
     ) async throws {
         switch op {
@@ -233,17 +233,4 @@ enum BenchRunID {
     private static let counter = Atomic<Int>(0)
     private static let prefix = String(UUID().uuidString.prefix(8))
     static func next() -> String { "bench-\(prefix)-\(counter.add(1, ordering: .relaxed).newValue)" }
-}
-
-/// A small fast generator (SystemRandomNumberGenerator makes a system call per number on Linux).
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

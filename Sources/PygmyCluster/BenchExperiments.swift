@@ -5,20 +5,51 @@ import PygmyNodes
 import PygmyRPC
 
 /// How much of each experiment to run.
-struct BenchSettings: Sendable {
-    var clients: [Int]
-    var requests: Int
-    var hitMissIterations: Int
-    var throughputClients: [Int]
-    var mixClients: Int
-    var throughputSeconds: Double
-    var warmupSeconds: Double
-    var failoverClients: Int
-    var failoverPhaseSeconds: Double
-    var echoCalls: Int
-    var echoThroughputSeconds: Double
-    var experiments: Set<String>
-    var workloads: Set<String>
+public struct BenchSettings: Sendable {
+    public var clients: [Int]
+    public var requests: Int
+    public var hitMissIterations: Int
+    public var throughputClients: [Int]
+    public var mixClients: Int
+    public var throughputSeconds: Double
+    public var warmupSeconds: Double
+    public var failoverClients: Int
+    public var failoverPhaseSeconds: Double
+    public var echoCalls: Int
+    public var echoThroughputSeconds: Double
+    public var experiments: Set<String>
+    public var workloads: Set<String>
+
+    /// Settings as `pygmy bench` derives them from its options.
+    public init(
+        clients: [Int],
+        requests: Int,
+        hitMissIterations: Int,
+        throughputClients: [Int],
+        mixClients: Int,
+        throughputSeconds: Double,
+        warmupSeconds: Double,
+        failoverClients: Int,
+        failoverPhaseSeconds: Double,
+        echoCalls: Int,
+        echoThroughputSeconds: Double,
+        experiments: Set<String>,
+        workloads: Set<String>
+    ) {
+        self.clients = clients
+        self.requests = requests
+        self.hitMissIterations = hitMissIterations
+        self.throughputClients = throughputClients
+        self.mixClients = mixClients
+        self.throughputSeconds = throughputSeconds
+        self.warmupSeconds = warmupSeconds
+        self.failoverClients = failoverClients
+        self.failoverPhaseSeconds = failoverPhaseSeconds
+        self.echoCalls = echoCalls
+        self.echoThroughputSeconds = echoThroughputSeconds
+        self.experiments = experiments
+        self.workloads = workloads
+    }
 
     func runs(_ experiment: String) -> Bool { experiments.contains(experiment) }
 }

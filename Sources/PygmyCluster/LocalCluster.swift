@@ -6,20 +6,30 @@ import PygmyTLS
 
 /// A cluster of `pygmy node` processes on 127.0.0.1, described by `DIR/topology.json`, with logs in
 /// `DIR/logs` and process ids in `DIR/pids`. Used by `pygmy cluster`, `pygmy demo` and `pygmy bench`.
-struct LocalCluster {
-    let directory: String
-    var topologyPath: String { path("topology.json") }
+public struct LocalCluster: Sendable {
+    /// The cluster's directory (absolute once `create` has made it).
+    public let directory: String
+    /// `DIR/topology.json`, which every node of the cluster reads.
+    public var topologyPath: String { path("topology.json") }
 
-    static let nodeNames = ["frontend", "catalog-1", "catalog-2", "order-1", "order-2"]
+    /// The cluster of an existing directory (made by `create`, perhaps by another process).
+    public init(directory: String) { self.directory = directory }
 
-    func path(_ parts: String...) -> String {
+    /// The nodes of every local cluster, in start order.
+    public static let nodeNames = ["frontend", "catalog-1", "catalog-2", "order-1", "order-2"]
+
+    /// A path inside the cluster's directory.
+    public func path(_ parts: String...) -> String {
         parts.reduce(directory) { ($0 as NSString).appendingPathComponent($1) }
     }
 
-    func topology() throws -> Topology { try Topology.load(path: topologyPath) }
+    /// The cluster's topology, read from `topologyPath`.
+    public func topology() throws -> Topology { try Topology.load(path: topologyPath) }
 
     /// Writes a topology of one frontend and two catalog and two order replicas (and certificates).
-    static func create(
+    /// - Throws: `ClusterFailure` if a node of a cluster in `directory` is still running, a port is busy or
+    ///   the certificates cannot be made; `TopologyError` or file errors otherwise.
+    public static func create(
         directory: String,
         basePort: Int,
         tls: Bool,
@@ -30,20 +40,20 @@ struct LocalCluster {
         // Every check before anything is written: a running cluster keeps its topology, and a busy port
         // is named instead of letting the other process answer our health check.
         if let running = nodeNames.first(where: cluster.isRunning) {
-            throw CommandFailure(
+            throw ClusterFailure(
                 code: "alreadyRunning",
                 message:
                     "a cluster in \(cluster.directory) is already running (\(running), pid \(cluster.pid(running) ?? 0)); "
                     + "stop it with `pygmy cluster down --dir \(directory)` or use another --dir",
-                exit: Exit.failure
+                exit: .failure
             )
         }
         for (offset, name) in nodeNames.enumerated() where !isPortFree(basePort + offset) {
-            throw CommandFailure(
+            throw ClusterFailure(
                 code: "portInUse",
                 message: "port \(basePort + offset) on 127.0.0.1 (for \(name)) is in use by another process, "
                     + "perhaps another Pygmy cluster; choose other ports with --base-port",
-                exit: Exit.failure
+                exit: .failure
             )
         }
         let fm = FileManager.default
@@ -106,26 +116,26 @@ struct LocalCluster {
     func makeCertificates(_ specs: [NodeSpec]) throws {
         let script = Self.certsScript()
         guard FileManager.default.fileExists(atPath: script) else {
-            throw CommandFailure(
+            throw ClusterFailure(
                 code: "tlsFailure",
                 message: "cannot find certs/make-certs.sh at \(script); set PYGMY_CERTS_SCRIPT",
-                exit: Exit.security
+                exit: .security
             )
         }
         let args = ["-o", path("certs")] + specs.map { "\($0.name):\($0.role.rawValue):\($0.host),localhost" }
         let status = try Self.runQuietly("/bin/bash", [script] + args)
         guard status == 0 else {
-            throw CommandFailure(
+            throw ClusterFailure(
                 code: "tlsFailure",
                 message: "make-certs.sh failed (status \(status))",
-                exit: Exit.security
+                exit: .security
             )
         }
     }
 
     static func certsScript() -> String {
         if let override = ProcessInfo.processInfo.environment["PYGMY_CERTS_SCRIPT"] { return override }
-        // Sources/pygmy/LocalCluster.swift → repository root.
+        // Sources/PygmyCluster/LocalCluster.swift → repository root.
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         return root.appendingPathComponent("certs/make-certs.sh").path
@@ -144,19 +154,20 @@ struct LocalCluster {
 
     // MARK: Processes
 
-    /// The path of the running `pygmy` executable.
+    /// The path of the running executable, which must be `pygmy`: nodes are started as `pygmy node`.
     static func executable() -> String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
     /// Starts node `name` as its own process.
+    /// - Throws: `ClusterFailure` if it is already running; topology and file errors.
     @discardableResult
-    func start(_ name: String) throws -> Int32 {
+    public func start(_ name: String) throws -> Int32 {
         if let pid = pid(name), Self.isAlive(pid) {
-            throw CommandFailure(
+            throw ClusterFailure(
                 code: "alreadyRunning",
                 message: "\(name) is already running (pid \(pid))",
-                exit: Exit.failure
+                exit: .failure
             )
         }
         let spec = try topology().node(named: name)
@@ -177,7 +188,8 @@ struct LocalCluster {
         return pid
     }
 
-    func pid(_ name: String) -> Int32? {
+    /// The process id `start` recorded for node `name`, if any (it may have exited since).
+    public func pid(_ name: String) -> Int32? {
         guard let text = try? String(contentsOfFile: path("pids", "\(name).pid"), encoding: .utf8) else { return nil }
         return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
@@ -189,25 +201,26 @@ struct LocalCluster {
         return !stat.contains(") Z ")
     }
 
-    func isRunning(_ name: String) -> Bool { pid(name).map(Self.isAlive) ?? false }
+    /// Whether node `name`'s recorded process is alive (not a zombie).
+    public func isRunning(_ name: String) -> Bool { pid(name).map(Self.isAlive) ?? false }
 
     /// Sends `signal` to node `name`. Returns false if it was not running.
     @discardableResult
-    func signal(_ name: String, _ signal: Int32) -> Bool {
+    public func signal(_ name: String, _ signal: Int32) -> Bool {
         guard let pid = pid(name), Self.isAlive(pid) else { return false }
         return kill(pid, signal) == 0
     }
 
     /// Crashes node `name` with SIGKILL and waits until it is gone.
-    func crash(_ name: String) async throws {
+    public func crash(_ name: String) async throws {
         guard signal(name, SIGKILL) else {
-            throw CommandFailure(code: "notRunning", message: "\(name) is not running", exit: Exit.failure)
+            throw ClusterFailure(code: "notRunning", message: "\(name) is not running", exit: .failure)
         }
         while isRunning(name) { try await Task.sleep(for: .milliseconds(10)) }
     }
 
     /// SIGTERM to every node, SIGKILL to those still running after `grace`.
-    func stopAll(grace: Duration = .seconds(5)) async {
+    public func stopAll(grace: Duration = .seconds(5)) async {
         for name in Self.nodeNames { signal(name, SIGTERM) }
         let deadline = ContinuousClock.now + grace
         while ContinuousClock.now < deadline && Self.nodeNames.contains(where: isRunning) {
@@ -220,7 +233,7 @@ struct LocalCluster {
     // MARK: Clients and health
 
     /// A client of node `name` (the frontend by default), with the right certificate if the cluster uses TLS.
-    func client(
+    public func client(
         _ name: String = "frontend",
         certificateRole: String = "client",
         timeout: Duration = .seconds(10),
@@ -243,7 +256,8 @@ struct LocalCluster {
     }
 
     /// Waits until the frontend reports every running node up and ready.
-    func waitUntilHealthy(timeout: Duration = .seconds(30), client: RPCClient) async throws {
+    /// - Throws: `ClusterFailure` if a started node exits meanwhile, or (`unreachable`) at the timeout.
+    public func waitUntilHealthy(timeout: Duration = .seconds(30), client: RPCClient) async throws {
         let deadline = ContinuousClock.now + timeout
         var last = "no answer from the frontend"
         let started = Self.nodeNames.filter(isRunning)
@@ -251,11 +265,11 @@ struct LocalCluster {
             // A node that exits during start-up (a port it could not bind, a bad file) fails the start
             // at once, with its own words, instead of a health check another cluster might answer.
             if let dead = started.first(where: { !isRunning($0) }) {
-                throw CommandFailure(
+                throw ClusterFailure(
                     code: "nodeExited",
                     message: "\(dead) exited during start-up: \(firstErrorLine(dead) ?? "no log")"
                         + " (log: \(path("logs", "\(dead).log")))",
-                    exit: Exit.failure
+                    exit: .failure
                 )
             }
             do {
@@ -272,10 +286,10 @@ struct LocalCluster {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw CommandFailure(
+        throw ClusterFailure(
             code: "unhealthy",
             message: "cluster in \(directory) not healthy after \(timeout) (\(last)); see \(path("logs"))",
-            exit: Exit.unreachable
+            exit: .unreachable
         )
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 import PygmyBookstore
+import PygmyInvariants
 import PygmyNodes
 import PygmyRPC
-import PygmyTLS
 
 /// The durable state of the cluster as each replica reports it when asked directly (not through the
 /// frontend): both order logs (`Order.List`), both catalogs' stock (`NodeMethods.Health`) and their full
@@ -72,12 +72,16 @@ struct ChaosClusterState: Sendable {
 
     /// Copies on hand each item should have, from the seed, the confirmed restocks and `log`.
     static func expectedStock(seeds: [CatalogSeed], restocks: [ChaosRestock], log: [OrderRecord]) -> [ItemID: Int] {
-        var expected: [ItemID: Int] = [:]
-        for seed in seeds { expected[seed.item] = seed.stock }
-        for restock in restocks where restock.confirmed { expected[restock.item, default: 0] += restock.count }
-        for record in log { expected[record.item, default: 0] -= record.quantity }
-        return expected
+        Invariants.expectedStock(seeds: seeds, restocked: restocked(restocks), sold: sold(log))
     }
+
+    /// Copies per item the confirmed restocks added.
+    static func restocked(_ restocks: [ChaosRestock]) -> [ItemID: Int] {
+        Invariants.totals(restocks.filter(\.confirmed), item: \.item, count: \.count)
+    }
+
+    /// Copies per item `log` ordered.
+    static func sold(_ log: [OrderRecord]) -> [ItemID: Int] { Invariants.totals(log, item: \.item, count: \.quantity) }
 
     /// Both order logs equal, both catalogs at the expected stock with nothing held.
     func converged(seeds: [CatalogSeed], restocks: [ChaosRestock]) -> Bool {
@@ -173,9 +177,9 @@ enum ChaosCheck {
             for error in state.errors { problem("could not read the final state, invariants not checked: \(error)") }
             return problems
         }
-        func list(_ ids: [String], _ limit: Int = 5) -> String {
-            let shown = ids.sorted().prefix(limit).joined(separator: ", ")
-            return ids.count > limit ? "\(shown), … (\(ids.count) in all)" : shown
+        func list(_ ids: [String], _ limit: Int = 5) -> String { Invariants.list(ids, limit) }
+        func byRequestId(_ orders: [OrderRecord]) -> [String: OrderRecord] {
+            Dictionary(orders.map { ($0.requestId, $0) }, uniquingKeysWith: { a, _ in a })
         }
 
         // 1. Every order replica holds the same log, with no request id or order number twice.
@@ -184,48 +188,18 @@ enum ChaosCheck {
             let orders = state.logs[name]?.orders ?? []
             let ids = Dictionary(grouping: orders, by: \.requestId).filter { $0.value.count > 1 }
             if !ids.isEmpty { problem("\(name): request ids recorded more than once: \(list(Array(ids.keys)))") }
-            let numbers = Dictionary(grouping: orders, by: \.order).filter { $0.value.count > 1 }
-            if !numbers.isEmpty {
-                problem("\(name): order numbers used more than once: \(list(numbers.keys.map(String.init)))")
-            }
+            problems += Invariants.orderNumbersUnique(log: name, orders)
             let overlap = Set(orders.map(\.requestId)).intersection(
                 (state.logs[name]?.rejections ?? []).map(\.requestId)
             )
             if !overlap.isEmpty { problem("\(name): request ids both ordered and rejected: \(list(Array(overlap)))") }
         }
         let reference = state.logs[names[0]]?.orders ?? []
-        let referenceById = Dictionary(reference.map { ($0.requestId, $0) }, uniquingKeysWith: { a, _ in a })
-        for name in names.dropFirst() {
-            let other = state.logs[name]?.orders ?? []
-            guard other != reference else { continue }
-            let otherById = Dictionary(other.map { ($0.requestId, $0) }, uniquingKeysWith: { a, _ in a })
-            let onlyFirst = referenceById.keys.filter { otherById[$0] == nil }
-            let onlySecond = otherById.keys.filter { referenceById[$0] == nil }
-            let differing = referenceById.keys.filter { otherById[$0] != nil && otherById[$0] != referenceById[$0] }
-            var parts = ["order logs differ: \(names[0]) has \(reference.count) orders, \(name) has \(other.count)"]
-            if !onlyFirst.isEmpty { parts.append("only on \(names[0]): \(list(onlyFirst))") }
-            if !onlySecond.isEmpty { parts.append("only on \(name): \(list(onlySecond))") }
-            for id in differing.sorted().prefix(5) {
-                let a = referenceById[id]!
-                let b = otherById[id]!
-                parts.append(
-                    "\(id) is order \(a.order) by \(a.coordinator) on \(names[0]) but order \(b.order) by \(b.coordinator) on \(name)"
-                )
-            }
-            if differing.count > 5 { parts.append("\(differing.count) request ids differ in all") }
-            problem(parts.joined(separator: "; "))
-        }
-
-        let referenceRejections = Set((state.logs[names[0]]?.rejections ?? []).map(\.requestId))
-        for name in names.dropFirst() {
-            let other = Set((state.logs[name]?.rejections ?? []).map(\.requestId))
-            guard other != referenceRejections else { continue }
-            let onlyFirst = Array(referenceRejections.subtracting(other))
-            let onlySecond = Array(other.subtracting(referenceRejections))
-            problem(
-                "rejections differ: only on \(names[0]): \(onlyFirst.isEmpty ? "none" : list(onlyFirst)); only on \(name): \(onlySecond.isEmpty ? "none" : list(onlySecond))"
-            )
-        }
+        let referenceById = byRequestId(reference)
+        problems += Invariants.orderLogsEqual(names.map { ($0, byRequestId(state.logs[$0]?.orders ?? [])) })
+        problems += Invariants.rejectionsEqual(
+            names.map { ($0, Set((state.logs[$0]?.rejections ?? []).map(\.requestId))) }
+        )
 
         // 2. The log against what clients were told. Union of the logs, so a record on either replica counts.
         var logged: [String: OrderRecord] = [:]
@@ -245,24 +219,21 @@ enum ChaosCheck {
                 )
             }
         }
-        var missing: [String] = []
-        var mismatched: [String] = []
-        var refusedButOrdered: [String] = []
+        var told: [String: Invariants.Told] = [:]
         var neverSentButOrdered: [String] = []
         for buy in buys {
             switch buy.outcome {
             case .acknowledged(let order, let cost):
-                guard let record = logged[buy.requestId] else {
-                    missing.append(buy.requestId)
-                    continue
-                }
-                if record.order != order || record.total != cost {
-                    mismatched.append(
-                        "\(buy.requestId) (told order \(order) for \(cost), log has order \(record.order) for \(record.total))"
-                    )
-                }
+                let response = BuyResponse(
+                    order: order,
+                    item: buy.item,
+                    quantity: buy.quantity,
+                    cost: cost,
+                    requestId: buy.requestId
+                )
+                told[buy.requestId] = .acknowledged(response)
             case .refused(let code):
-                if logged[buy.requestId] != nil { refusedButOrdered.append("\(buy.requestId) (\(code))") }
+                told[buy.requestId] = .refused(reason: "\(code)")
             case .notSent(let reason):
                 if logged[buy.requestId] != nil { neverSentButOrdered.append("\(buy.requestId) (\(reason))") }
             case .unknown:
@@ -274,17 +245,7 @@ enum ChaosCheck {
                 "\(neverSentButOrdered.count) buys that never reached the frontend are in the order log: \(list(neverSentButOrdered))"
             )
         }
-        if !missing.isEmpty {
-            problem("\(missing.count) acknowledged buys missing from the order log: \(list(missing))")
-        }
-        if !mismatched.isEmpty {
-            problem("\(mismatched.count) acknowledged buys differ from their log record: \(list(mismatched, 3))")
-        }
-        if !refusedButOrdered.isEmpty {
-            problem(
-                "\(refusedButOrdered.count) buys refused to the client are in the order log: \(list(refusedButOrdered))"
-            )
-        }
+        problems += Invariants.clientOutcomes(log: "the order log", orders: logged, told: told)
         // A definite refusal must be durable, or a retry of the same id could execute it.
         let rejected = Set(names.flatMap { (state.logs[$0]?.rejections ?? []).map(\.requestId) })
         let undurable = buys.filter { $0.outcome.refusal != nil && !rejected.contains($0.requestId) }.map(\.requestId)
@@ -336,7 +297,6 @@ enum ChaosCheck {
 
         // 5. Stock arithmetic on every catalog replica: on hand = seed + restocks − ordered, nothing held,
         //    nothing negative; and each replica's committed buys and restocks are exactly the log's and ours.
-        let expected = ChaosClusterState.expectedStock(seeds: seeds, restocks: restocks, log: reference)
         let confirmed = Set(restocks.filter(\.confirmed).map(\.opId))
         let issuedRestocks = Set(restocks.map(\.opId))
         for name in ChaosClusterState.catalogReplicas {
@@ -346,36 +306,17 @@ enum ChaosCheck {
             }
             if health.state != "ready" { problem("\(name): state \(health.state) at the end, not ready") }
             let stock = health.stock ?? []
-            for seed in seeds {
-                guard let line = stock.first(where: { $0.item == seed.item }) else {
-                    problem("\(name): no stock line for item \(seed.item)")
-                    continue
-                }
-                if line.onHand != expected[seed.item] {
-                    problem(
-                        "\(name) item \(seed.item): \(line.onHand) copies on hand, expected \(expected[seed.item] ?? 0) (seed + restocks − ordered)"
-                    )
-                }
-                if line.held != 0 { problem("\(name) item \(seed.item): \(line.held) copies still held") }
-                if line.onHand < 0 { problem("\(name) item \(seed.item): negative stock (\(line.onHand))") }
-            }
+            problems += Invariants.stockArithmetic(
+                replica: name,
+                seeds: seeds,
+                restocked: ChaosClusterState.restocked(restocks),
+                sold: ChaosClusterState.sold(reference),
+                onHand: Dictionary(stock.map { ($0.item, $0.onHand) }, uniquingKeysWith: { a, _ in a }),
+                held: Dictionary(stock.map { ($0.item, $0.held) }, uniquingKeysWith: { a, _ in a })
+            )
             guard let snapshot = state.snapshots[name] else { continue }
             let committed = Dictionary(snapshot.committed.map { ($0.requestId, $0) }, uniquingKeysWith: { a, _ in a })
-            let notCommitted = referenceById.keys.filter { committed[$0] == nil }
-            let notOrdered = committed.keys.filter { referenceById[$0] == nil }
-            if !notCommitted.isEmpty {
-                problem("\(name): \(notCommitted.count) orders never committed here: \(list(notCommitted))")
-            }
-            if !notOrdered.isEmpty {
-                problem("\(name): \(notOrdered.count) committed buys not in the order log: \(list(notOrdered))")
-            }
-            for (id, buy) in committed {
-                if let record = referenceById[id], record.item != buy.item || record.quantity != buy.quantity {
-                    problem(
-                        "\(name): committed \(id) as item \(buy.item) × \(buy.quantity), the log says \(record.item) × \(record.quantity)"
-                    )
-                }
-            }
+            problems += Invariants.commitsMatchLog(replica: name, committed: committed, log: referenceById)
             let restockIds = Set(snapshot.restocks.map(\.opId))
             let lost = confirmed.subtracting(restockIds)
             let foreign = restockIds.subtracting(issuedRestocks)
