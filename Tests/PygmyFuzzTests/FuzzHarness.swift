@@ -569,6 +569,8 @@ enum MessageTargets {
         let orders = OrdersRequest(after: 0)
         let restock = RestockRequest(item: 1, count: 5, opId: "op-1")
         let setCost = SetCostRequest(item: 1, cost: 35, opId: "op-2", version: 1_700_000_000_000_000)
+        let ballot = Ballot(round: 2, proposer: "order-1")
+        let membership = Membership(epoch: 2, catalogs: ["catalog-1", "catalog-2"])
         let committed = CommittedBuy(requestId: "r-1", item: 1, quantity: 2)
         let snapshot = CatalogSnapshot(
             books: [CatalogSeed.original[0]],
@@ -628,6 +630,23 @@ enum MessageTargets {
             .value("order.resolve", ResolveRequest.self, request: true, sample: ResolveRequest(requestId: "r-1")),
             .value("order.join", JoinRequest.self, request: true, sample: JoinRequest(catalog: "catalog-2")),
             .value("node.health", Empty.self, request: true, sample: Empty()),
+            .value(
+                "membership.prepare",
+                PrepareRequest.self,
+                request: true,
+                sample: PrepareRequest(ballot: ballot, known: membership)
+            ),
+            .value(
+                "membership.accept",
+                AcceptRequest.self,
+                request: true,
+                sample: AcceptRequest(
+                    ballot: ballot,
+                    value: Membership(epoch: 3, catalogs: ["catalog-2"]),
+                    known: membership
+                )
+            ),
+            .value("membership.learn", Membership.self, request: true, sample: membership),
             // Responses and pushes: what clients and peers decode from servers.
             .value(
                 "response.search",

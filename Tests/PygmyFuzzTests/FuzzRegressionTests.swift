@@ -134,7 +134,8 @@ extension FuzzExitTests {
                 method(Catalog.Restock.self), method(Catalog.SetCost.self), method(Catalog.Snapshot.self),
                 method(Catalog.Subscribe.self), method(Order.Buy.self), method(Order.List.self),
                 method(Order.Replicate.self), method(Order.Resolve.self), method(Order.Join.self),
-                method(NodeMethods.Health.self),
+                method(NodeMethods.Health.self), method(Consensus.Prepare.self), method(Consensus.Accept.self),
+                method(Consensus.Learn.self),
             ]
             // The access policy lists every method (a method missing there is refused on TLS): a new method
             // shows up there, and then here.
