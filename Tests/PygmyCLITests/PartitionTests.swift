@@ -219,7 +219,9 @@ final class PartitionRun: @unchecked Sendable {
     /// The seed stock (the original four books); item 1 is the scarce one the buyers fight over.
     static let seedStock = [1: 10, 2: 4, 3: 10, 4: 5]
     static let item: ItemID = 1
-    static let buyers = 6
+    /// Concurrent buyers; the odd ones are impatient (a 2 s deadline per call, then the same request id
+    /// again), so re-sends meet attempts still running.
+    static let buyers = 8
 
     let started = ContinuousClock.now
     /// Every wait of the run ends by then (the tear-down adds a few seconds).
@@ -388,6 +390,7 @@ final class PartitionRun: @unchecked Sendable {
         id: String,
         quantity: Int = 1,
         attempts: Int = 3,
+        timeout: Duration? = nil,
         until: ContinuousClock.Instant? = nil
     ) async -> PartitionBuy {
         let client = frontends[frontend]!
@@ -408,7 +411,8 @@ final class PartitionRun: @unchecked Sendable {
                 result = .success(
                     try await client.call(
                         Frontend.Buy.self,
-                        BuyRequest(item: Self.item, quantity: quantity, requestId: id)
+                        BuyRequest(item: Self.item, quantity: quantity, requestId: id),
+                        timeout: timeout
                     )
                 )
             } catch {
@@ -500,6 +504,8 @@ final class PartitionRun: @unchecked Sendable {
                             scenario: scenario,
                             id: ids[buyer][n],
                             quantity: quantity,
+                            attempts: buyer % 2 == 1 ? 6 : 3,
+                            timeout: buyer % 2 == 1 ? .seconds(2) : nil,
                             until: deadline
                         )
                         mine.append(buy)
