@@ -646,6 +646,13 @@ final class PartitionRun: @unchecked Sendable {
         resumeStopped()
         try await partition.healAll()
         log("healed; buys running during the faults: \(describe(buys))")
+        let reasons = Set(
+            buys.compactMap { buy -> String? in
+                guard case .unknown(let reason) = buy.outcome, reason.hasPrefix("unavailable") else { return nil }
+                return reason
+            }
+        )
+        for reason in reasons.sorted().prefix(2) { log("  e.g. \(reason)") }
         if case .failure(let error) = faultResult { throw error }
 
         // Settle, then the unknown outcomes again with their request ids: after the heal they resolve.
