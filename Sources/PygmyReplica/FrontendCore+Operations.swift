@@ -167,14 +167,28 @@ extension FrontendCore {
 
     // MARK: Admin writes
 
-    /// Applies an admin write at every live catalog replica (each applies it once, by op id); replicas
-    /// that are down catch up when they rejoin.
+    /// Applies an admin write at every catalog member of the current membership (each applies it once, by
+    /// op id) and confirms it only when all of them have it: a restock confirmed at one replica only would
+    /// make the other refuse buys the stock allows. A member that is not answering refuses the write at
+    /// once (a retry with the same op id is safe); a replica left out catches up when it is re-admitted.
     private mutating func admin(_ operation: Operation) {
-        let replicas = peers.up(.catalog, now: now)
+        let members = membership?.catalogs ?? peers.up(.catalog, now: now)
+        let replicas = members.filter { !peers.provenDown.contains($0) }
         guard !replicas.isEmpty else {
             return fail(
                 operation.inbound,
                 BookstoreError(.unavailable, "no catalog replica is up to apply the change; retry later")
+            )
+        }
+        let silent = replicas.filter { peers.detector.isSuspected($0, now: now) }
+        guard silent.isEmpty else {
+            return fail(
+                operation.inbound,
+                BookstoreError(
+                    .unavailable,
+                    "catalog replica \(silent.joined(separator: ", ")) is not answering; the change must reach "
+                        + "every member, so none is made; retry with the same op id later"
+                )
             )
         }
         var operation = operation
@@ -204,22 +218,29 @@ extension FrontendCore {
         }
         operations.removeValue(forKey: op)
         let ordered = operation.results.sorted { $0.key < $1.key }
+        let applied = ordered.compactMap { replica, result in result.response.map { (replica, $0) } }
+        if !applied.isEmpty { cache.invalidate(.lookup(item: item)) }
+        if applied.count == ordered.count, let (_, response) = applied.first {
+            return effects.append(.answer(operation.inbound, .success(response)))
+        }
         for (_, result) in ordered {
-            if case .answered(let response, _) = result {
-                cache.invalidate(.lookup(item: item))
-                return effects.append(.answer(operation.inbound, .success(response)))
+            // A definite refusal (unknown item, a value out of range) is the answer.
+            if case .failed(.error(let answered)) = result, answered.code != .unavailable, answered.code != .notReady {
+                return fail(operation.inbound, answered)
             }
         }
-        for (replica, result) in ordered {
-            if case .failed(let failure) = result {
-                let error: BookstoreError
-                if case .error(let answered) = failure {
-                    error = answered
-                } else {
-                    error = BookstoreError(.unavailable, "catalog replica \(replica): \(failure); retry later")
-                }
-                return fail(operation.inbound, error)
-            }
+        let missing = ordered.compactMap { replica, result -> String? in
+            if case .failed(let failure) = result { return "\(replica) (\(failure))" }
+            return nil
         }
+        let done = applied.map(\.0)
+        fail(
+            operation.inbound,
+            BookstoreError(
+                .unavailable,
+                "the change is applied at \(done.isEmpty ? "no replica" : done.joined(separator: ", ")) but not confirmed "
+                    + "by \(missing.joined(separator: "; ")); retry with the same op id"
+            )
+        )
     }
 }

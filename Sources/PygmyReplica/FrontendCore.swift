@@ -72,6 +72,8 @@ public struct FrontendCore: Sendable {
     /// Until when each catalog replica holds a read lease, as far as this frontend can tell (the send time
     /// of the heartbeat it answered plus the lease it had left).
     var leases: [String: Duration] = [:]
+    /// The newest membership the replicas' heartbeats reported: admin writes go to its catalog members.
+    public internal(set) var membership: Membership?
     var calls = CallTable<Purpose>()
     var operations: [UInt64: Operation] = [:]
     var nextOperation: UInt64 = 1
@@ -169,6 +171,7 @@ public struct FrontendCore: Sendable {
             record(peer, result)
             if case .answered(.status(let status), _) = result {
                 if let lease = status.lease { leases[peer] = sentAt + lease } else { leases.removeValue(forKey: peer) }
+                if let reported = status.membership, reported.epoch > (membership?.epoch ?? 0) { membership = reported }
             }
         case .subscribe(let catalog):
             subscribing.remove(catalog)
