@@ -37,6 +37,7 @@ struct CommandFailure: Error {
             case .failure: exit = Exit.failure
             case .unreachable: exit = Exit.unreachable
             case .security: exit = Exit.security
+            case .usage: exit = Exit.invalidArguments
             }
             self.init(code: failure.code, message: failure.message, exit: exit)
         case let rpc as RPCError:

@@ -115,6 +115,95 @@ extension LiveProcessTests {
             }
         }
 
+        @Test func statusShowsTheMembershipEpochLeasesAndAnExcludedCatalog() async throws {
+            let dir = PygmyProcess.temporaryDirectory("pygmy-ops-members")
+            try await PygmyProcess.withClusterDown(dir) {
+                let up = try await PygmyProcess.run([
+                    "cluster", "up", "--dir", dir, "--base-port", "\(PygmyProcess.freeBasePort())", "--detach",
+                ])
+                #expect(up.status == 0, "cluster up failed: \(up.stderr)")
+                let ready = try await PygmyProcess.run([
+                    "status", "--wait", "--timeout", "20", "--cluster", dir, "--json",
+                ])
+                #expect(ready.status == 0, "\(ready.stdout) \(ready.stderr)")
+                let object = try json(ready.stdout)
+                let membership = try #require(object["membership"] as? [String: Any], "\(ready.stdout)")
+                #expect((membership["epoch"] as? Int ?? 0) >= 1)
+                #expect(membership["catalogs"] as? [String] == ["catalog-1", "catalog-2"])
+                #expect(object["excluded"] as? [String] == [])
+                let nodes = try #require(object["nodes"] as? [[String: Any]])
+                let replicas = nodes.filter { $0["role"] as? String != "frontend" }
+                #expect(replicas.count == 4 && replicas.allSatisfy { $0["membership"] is [String: Any] }, "\(nodes)")
+
+                let text = try await PygmyProcess.run(["status", "--cluster", dir])
+                #expect(text.status == 0)
+                #expect(text.stdout.contains("catalog members catalog-1, catalog-2"), "\(text.stdout)")
+                #expect(text.stdout.contains("EPOCH") && text.stdout.contains("LEASE"), "\(text.stdout)")
+                #expect(!text.stdout.contains("excluded"), "\(text.stdout)")
+
+                // catalog-2 gone: a majority leaves it out, and status marks it excluded.
+                #expect(try await PygmyProcess.run(["cluster", "kill", "--dir", dir, "catalog-2"]).status == 0)
+                var after = try await PygmyProcess.run(["status", "--cluster", dir, "--json"])
+                for _ in 0..<100 where (try? json(after.stdout)["excluded"] as? [String]) != ["catalog-2"] {
+                    try await Task.sleep(for: .milliseconds(100))
+                    after = try await PygmyProcess.run(["status", "--cluster", dir, "--json"])
+                }
+                let left = try json(after.stdout)
+                #expect(left["excluded"] as? [String] == ["catalog-2"], "\(after.stdout)")
+                let newer = try #require(left["membership"] as? [String: Any])
+                #expect((newer["epoch"] as? Int ?? 0) >= 2 && newer["catalogs"] as? [String] == ["catalog-1"])
+                let excludedText = try await PygmyProcess.run(["status", "--cluster", dir])
+                #expect(
+                    excludedText.stdout.contains("catalog members catalog-1; excluded catalog-2"),
+                    "\(excludedText.stdout)"
+                )
+                let line = excludedText.stdout.split(separator: "\n").first { $0.hasPrefix("catalog-2") }
+                #expect(line?.hasSuffix("excluded") == true, "\(excludedText.stdout)")
+            }
+        }
+
+        @Test func clusterUpTakesTheNumberOfCatalogAndOrderReplicas() async throws {
+            for bad in [["--catalogs", "0"], ["--orders", "10"]] {
+                let refused = try await PygmyProcess.run(["cluster", "up", "--dir", "/nonexistent/x"] + bad)
+                #expect(refused.status == 64, "\(bad): \(refused.stderr)")
+                #expect(refused.stderr.contains("must be 1 to 9"), "\(refused.stderr)")
+            }
+            let dir = PygmyProcess.temporaryDirectory("pygmy-ops-3x3")
+            var base = PygmyProcess.freeBasePort()
+            for _ in 0..<20 where !(5..<7).allSatisfy({ PygmyProcess.isFree(base + $0) }) {
+                base = PygmyProcess.freeBasePort()
+            }
+            try await PygmyProcess.withClusterDown(dir) {
+                let up = try await PygmyProcess.run([
+                    "cluster", "up", "--dir", dir, "--base-port", "\(base)", "--catalogs", "3", "--orders", "3",
+                    "--detach",
+                ])
+                #expect(up.status == 0, "cluster up failed: \(up.stderr)")
+                for name in ["catalog-3", "order-3"] { #expect(up.stdout.contains(name), "\(up.stdout)") }
+                #expect(up.stdout.contains("127.0.0.1:\(base + 6)"), "\(up.stdout)")
+
+                let ready = try await PygmyProcess.run([
+                    "status", "--wait", "--timeout", "30", "--cluster", dir, "--json",
+                ])
+                #expect(ready.status == 0, "\(ready.stdout) \(ready.stderr)")
+                let object = try json(ready.stdout)
+                let nodes = try #require(object["nodes"] as? [[String: Any]])
+                #expect(Set(nodes.compactMap { $0["name"] as? String }).count == 7, "\(nodes)")
+                let membership = try #require(object["membership"] as? [String: Any])
+                #expect(membership["catalogs"] as? [String] == ["catalog-1", "catalog-2", "catalog-3"])
+
+                let buy = try await PygmyProcess.run(["buy", "1", "--quantity", "2", "--cluster", dir, "--json"])
+                #expect(buy.status == 0, "\(buy.stdout) \(buy.stderr)")
+                #expect(try json(buy.stdout)["quantity"] as? Int == 2, "\(buy.stdout)")
+
+                // cluster down stops all seven (it removes each pid file once the node is gone).
+                #expect(FileManager.default.fileExists(atPath: dir + "/pids/order-3.pid"))
+                #expect(try await PygmyProcess.run(["cluster", "down", "--dir", dir]).status == 0)
+                let left = try FileManager.default.contentsOfDirectory(atPath: dir + "/pids")
+                #expect(left.isEmpty, "\(left)")
+            }
+        }
+
         @Test func aNodeThatCannotStartIsReportedWithItsOwnError() async throws {
             let dir = PygmyProcess.temporaryDirectory("pygmy-ops-dead")
             try await PygmyProcess.withClusterDown(dir) {
