@@ -304,11 +304,17 @@ public struct LocalCluster: Sendable {
 
     /// Waits until the frontend reports every running node up and ready.
     /// - Throws: `ClusterFailure` if a started node exits meanwhile, or (`unreachable`) at the timeout.
-    public func waitUntilHealthy(timeout: Duration = .seconds(30), client: RPCClient) async throws {
+    /// - Parameter everyNode: every node of the topology was just started and must stay up (a node that
+    ///   died before the first look fails the start too); otherwise only the nodes running now count.
+    public func waitUntilHealthy(
+        timeout: Duration = .seconds(30),
+        client: RPCClient,
+        everyNode: Bool = false
+    ) async throws {
         let deadline = ContinuousClock.now + timeout
         var last = "no answer from the frontend"
         let nodeNames = names
-        let started = nodeNames.filter(isRunning)
+        let started = everyNode ? nodeNames : nodeNames.filter(isRunning)
         while ContinuousClock.now < deadline {
             // A node that exits during start-up (a port it could not bind, a bad file) fails the start
             // at once, with its own words, instead of a health check another cluster might answer.

@@ -63,7 +63,7 @@ struct Cluster: AsyncParsableCommand {
                 for name in cluster.names { try cluster.start(name) }
                 let client = try cluster.client()
                 do {
-                    try await cluster.waitUntilHealthy(client: client)
+                    try await cluster.waitUntilHealthy(client: client, everyNode: true)
                 } catch {
                     await cluster.stopAll()
                     throw error
