@@ -61,6 +61,21 @@ struct CommandFailure: Error {
                 let hint = rpc.code == .unimplemented ? " (is that address a Pygmy frontend?)" : ""
                 self.init(code: "\(rpc.code)", message: rpc.message + hint, exit: exit)
             }
+        case let transport as TransportError where transport.isNotPygmyServer:
+            self.init(
+                code: "notPygmyServer",
+                message: transport.message + "; check --frontend, --cluster or PYGMY_FRONTEND",
+                exit: Exit.unreachable
+            )
+        case let transport as TransportError
+        where transport.kind == .protocolViolation && transport.message.hasPrefix("frameTooLarge"):
+            self.init(
+                code: "answerTooLarge",
+                message: "the answer is too large for this client ("
+                    + transport.message.dropFirst("frameTooLarge: ".count)
+                    + "); ask for less, for example `orders --after N`",
+                exit: Exit.failure
+            )
         case let transport as TransportError:
             let text = "\(transport)"
             let tls =

@@ -204,6 +204,64 @@ extension LiveProcessTests {
             }
         }
 
+        /// The error object of a `--json` run that failed with `exit`.
+        func failure(_ result: PygmyProcess.Result, exit: Int32) throws -> (code: String, message: String) {
+            #expect(result.status == exit, "\(result.stdout) \(result.stderr)")
+            let error = try #require(try json(result.stdout)["error"] as? [String: Any], "\(result.stdout)")
+            let message = try #require(error["message"] as? String)
+            for leak in ["SingleConnectionFailure", "NIOConnectionError", "IOError", "errno:", "Cocoa", "CodingKeys"] {
+                #expect(!message.contains(leak), "library text in: \(message)")
+            }
+            return (try #require(error["code"] as? String), message)
+        }
+
+        @Test func aSilentServerIsNotAPygmyServerAndTheTimeoutBoundsTheWholeCall() async throws {
+            try await FakeServer.with(replies: []) { server in
+                let result = try await PygmyProcess.run(
+                    ["lookup", "1", "--frontend", "127.0.0.1:\(server.port)", "--timeout", "2", "--json"],
+                    timeout: .seconds(30)
+                )
+                let (code, message) = try failure(result, exit: 5)
+                #expect(code == "notPygmyServer", "\(message)")
+                #expect(message.contains("not a Pygmy server") && message.contains("127.0.0.1:\(server.port)"))
+                #expect(!message.localizedCaseInsensitiveContains("tls"), "\(message)")
+            }
+        }
+
+        @Test func aServerAnsweringAnotherProtocolIsNotAPygmyServer() async throws {
+            try await FakeServer.with(replies: [Array("HTTP/1.1 400 Bad Request\r\n\r\n".utf8)]) { server in
+                let result = try await PygmyProcess.run([
+                    "orders", "--frontend", "127.0.0.1:\(server.port)", "--timeout", "5", "--json",
+                ])
+                let (code, message) = try failure(result, exit: 5)
+                #expect(code == "notPygmyServer", "\(message)")
+                #expect(message.contains("answered something other than a Pygmy hello"), "\(message)")
+            }
+        }
+
+        @Test func anAnswerTooLargeHasItsOwnMessage() async throws {
+            // A Pygmy hello (magic, version 1, role frontend), then, to the call, a frame declaring 2 GiB.
+            let hello: [UInt8] = [0x50, 0x59, 0x47, 0x4D, 1, 3, 0, 0]
+            try await FakeServer.with(replies: [hello, [0x7F, 0xFF, 0xFF, 0xFF]]) { server in
+                let result = try await PygmyProcess.run([
+                    "orders", "--frontend", "127.0.0.1:\(server.port)", "--timeout", "5", "--json",
+                ])
+                let (code, message) = try failure(result, exit: 1)
+                #expect(code == "answerTooLarge", "\(message)")
+                #expect(message.contains("too large") && !message.contains("unreachable"), "\(message)")
+            }
+        }
+
+        @Test func aRefusedConnectionIsReportedWithoutLibraryText() async throws {
+            let server = try FakeServer(replies: [])
+            let port = server.port
+            server.stop()
+            let result = try await PygmyProcess.run(["lookup", "1", "--frontend", "127.0.0.1:\(port)", "--json"])
+            let (code, message) = try failure(result, exit: 5)
+            #expect(code == "unreachable")
+            #expect(message.contains("127.0.0.1:\(port)") && message.contains("refused"), "\(message)")
+        }
+
         @Test func aNodeThatCannotStartIsReportedWithItsOwnError() async throws {
             let dir = PygmyProcess.temporaryDirectory("pygmy-ops-dead")
             try await PygmyProcess.withClusterDown(dir) {
