@@ -262,6 +262,22 @@ extension LiveProcessTests {
             #expect(message.contains("127.0.0.1:\(port)") && message.contains("refused"), "\(message)")
         }
 
+        @Test func demoWorksWithMutualTLS() async throws {
+            let dir = PygmyProcess.temporaryDirectory("pygmy-ops-demo-tls")
+            try await PygmyProcess.withClusterDown(dir) {
+                let demo = try await PygmyProcess.run(
+                    [
+                        "demo", "--tls", "--clients", "2", "--requests", "20", "--dir", dir,
+                        "--base-port", "\(PygmyProcess.freeBasePort())",
+                    ],
+                    timeout: .seconds(180)
+                )
+                #expect(demo.status == 0, "\(demo.stdout) \(demo.stderr)")
+                #expect(demo.stdout.contains("CONSISTENT") && !demo.stdout.contains("INCONSISTENT"), "\(demo.stdout)")
+                #expect(!demo.stderr.contains("may not call"), "\(demo.stderr)")
+            }
+        }
+
         @Test func aNodeThatCannotStartIsReportedWithItsOwnError() async throws {
             let dir = PygmyProcess.temporaryDirectory("pygmy-ops-dead")
             try await PygmyProcess.withClusterDown(dir) {
