@@ -4,6 +4,16 @@ import PygmyBookstore
 import PygmyNodes
 import PygmyRPC
 
+/// Reads a positive integer argument, or says that it must be one.
+func positiveInteger(_ name: String) -> @Sendable (String) throws -> Int {
+    { text in
+        guard let value = Int(text), value > 0 else {
+            throw ValidationError("\(name) must be a positive integer, not \"\(text)\"")
+        }
+        return value
+    }
+}
+
 struct Search: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the books on a topic.")
 
@@ -31,7 +41,7 @@ struct Search: AsyncParsableCommand {
 struct Lookup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a book's title, topic, stock and cost.")
 
-    @Argument(help: "The item number.")
+    @Argument(help: "The item number.", transform: positiveInteger("the item number"))
     var item: Int
 
     @OptionGroup var options: ClientOptions
@@ -54,10 +64,10 @@ struct Buy: AsyncParsableCommand {
         discussion: "Retrying with the same --request-id returns the first outcome; it never buys twice."
     )
 
-    @Argument(help: "The item number.")
+    @Argument(help: "The item number.", transform: positiveInteger("the item number"))
     var item: Int
 
-    @Option(name: .long, help: "How many copies.")
+    @Option(name: .long, help: "How many copies.", transform: positiveInteger("--quantity"))
     var quantity = 1
 
     @Option(name: .long, help: "Idempotency key; a fresh UUID by default.")
@@ -111,11 +121,14 @@ struct Orders: AsyncParsableCommand {
 struct Restock: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Add copies of a book (admin).")
 
-    @Argument(help: "The item number.")
+    @Argument(help: "The item number.", transform: positiveInteger("the item number"))
     var item: Int
 
-    @Argument(help: "How many copies to add.")
+    @Argument(help: "How many copies to add.", transform: positiveInteger("the count"))
     var count: Int
+
+    @Option(name: .long, help: "Operation id: retrying with the same one restocks once (default: a fresh UUID).")
+    var opId: String?
 
     @OptionGroup var options: ClientOptions
 
@@ -125,7 +138,7 @@ struct Restock: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting(json: options.json) { output in
-            let request = RestockRequest(item: item, count: count, opId: UUID().uuidString)
+            let request = RestockRequest(item: item, count: count, opId: opId ?? UUID().uuidString)
             let book = try await options.withClient(certificateRole: "admin") {
                 try await $0.call(Frontend.Restock.self, request)
             }
@@ -137,11 +150,18 @@ struct Restock: AsyncParsableCommand {
 struct Price: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Change a book's cost (admin).")
 
-    @Argument(help: "The item number.")
+    @Argument(help: "The item number.", transform: positiveInteger("the item number"))
     var item: Int
 
     @Argument(help: "The new cost of one copy.")
     var cost: Int
+
+    @Option(
+        name: .long,
+        help:
+            "Operation id (default: a fresh UUID). A retry sets the same price again; a price set by someone else in between is overwritten by the retry."
+    )
+    var opId: String?
 
     @OptionGroup var options: ClientOptions
 
@@ -152,7 +172,7 @@ struct Price: AsyncParsableCommand {
     func run() async throws {
         try await reporting(json: options.json) { output in
             let version = Int64(Date().timeIntervalSince1970 * 1_000_000)
-            let request = SetCostRequest(item: item, cost: cost, opId: UUID().uuidString, version: version)
+            let request = SetCostRequest(item: item, cost: cost, opId: opId ?? UUID().uuidString, version: version)
             let book = try await options.withClient(certificateRole: "admin") {
                 try await $0.call(Frontend.SetCost.self, request)
             }

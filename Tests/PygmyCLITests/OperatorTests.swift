@@ -278,6 +278,63 @@ extension LiveProcessTests {
             }
         }
 
+        @Test func negativeAndNonNumericArgumentsMustBePositiveIntegers() async throws {
+            for arguments in [
+                ["lookup", "-1"], ["buy", "-2"], ["restock", "1", "-5"], ["lookup", "one"],
+                ["buy", "1", "--quantity", "0"],
+            ] {
+                let text = try await PygmyProcess.run(arguments)
+                #expect(text.status == 64, "\(arguments): \(text.stderr)")
+                #expect(text.stderr.contains("must be a positive integer"), "\(arguments): \(text.stderr)")
+                #expect(!text.stderr.contains("Missing expected argument"), "\(arguments): \(text.stderr)")
+                let json = try await PygmyProcess.run(arguments + ["--json"])
+                let (code, message) = try failure(json, exit: 64)
+                #expect(code == "invalidArguments" && message.contains("must be a positive integer"), "\(message)")
+            }
+        }
+
+        @Test func aMistypedSubcommandGetsASuggestion() async throws {
+            let top = try await PygmyProcess.run(["lokup", "1"])
+            #expect(top.status == 64)
+            #expect(top.stderr.contains("did you mean \"lookup\"?"), "\(top.stderr)")
+            let nested = try await PygmyProcess.run(["cluster", "upp", "--dir", "x"])
+            #expect(nested.status == 64)
+            #expect(nested.stderr.contains("did you mean \"up\"?"), "\(nested.stderr)")
+            let far = try await PygmyProcess.run(["xyzzy", "--json"])
+            let (code, message) = try failure(far, exit: 64)
+            #expect(code == "invalidArguments" && message.contains("one of: search, lookup"), "\(message)")
+        }
+
+        @Test func restockWithAnOperationIdRestocksOnce() async throws {
+            let dir = PygmyProcess.temporaryDirectory("pygmy-ops-opid")
+            try await PygmyProcess.withClusterDown(dir) {
+                let up = try await PygmyProcess.run([
+                    "cluster", "up", "--dir", dir, "--base-port", "\(PygmyProcess.freeBasePort())", "--detach",
+                ])
+                #expect(up.status == 0, "cluster up failed: \(up.stderr)")
+                let first = try await PygmyProcess.run([
+                    "restock", "2", "5", "--op-id", "r-1", "--cluster", dir, "--json",
+                ])
+                #expect(first.status == 0, "\(first.stdout) \(first.stderr)")
+                let stock = try #require(try json(first.stdout)["stock"] as? Int)
+                let retry = try await PygmyProcess.run([
+                    "restock", "2", "5", "--op-id", "r-1", "--cluster", dir, "--json",
+                ])
+                #expect(retry.status == 0, "\(retry.stdout) \(retry.stderr)")
+                #expect(try json(retry.stdout)["stock"] as? Int == stock, "\(retry.stdout)")
+                let fresh = try await PygmyProcess.run([
+                    "restock", "2", "5", "--op-id", "r-2", "--cluster", dir, "--json",
+                ])
+                #expect(try json(fresh.stdout)["stock"] as? Int == stock + 5, "\(fresh.stdout)")
+                let price = try await PygmyProcess.run([
+                    "price", "2", "17", "--op-id", "p-1", "--cluster", dir, "--json",
+                ])
+                #expect(price.status == 0, "\(price.stderr)")
+                let cost = try json(price.stdout)["cost"] as? Int
+                #expect(cost == 17, "\(price.stdout)")
+            }
+        }
+
         @Test func aNodeThatCannotStartIsReportedWithItsOwnError() async throws {
             let dir = PygmyProcess.temporaryDirectory("pygmy-ops-dead")
             try await PygmyProcess.withClusterDown(dir) {
