@@ -67,7 +67,7 @@ struct Buy: AsyncParsableCommand {
     @Argument(help: "The item number.", transform: positiveInteger("the item number"))
     var item: Int
 
-    @Option(name: .long, help: "How many copies.", transform: positiveInteger("--quantity"))
+    @Option(name: .long, help: "How many copies.")
     var quantity = 1
 
     @Option(name: .long, help: "Idempotency key; a fresh UUID by default.")
