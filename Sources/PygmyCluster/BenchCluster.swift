@@ -94,7 +94,7 @@ final class BenchCluster: Sendable {
         let spec = try local.topology().nodes(.frontend)[0]
         let cluster = try BenchCluster(local: local, owned: true, cache: cache, host: spec.host, port: spec.port)
         do {
-            try await local.waitUntilHealthy(client: cluster.admin)
+            try await local.waitUntilHealthy(client: cluster.admin, everyNode: true)
         } catch {
             await cluster.stop()
             throw error

@@ -10,6 +10,8 @@ public struct ClusterFailure: Error, Sendable, CustomStringConvertible {
         case unreachable
         /// 6: TLS set-up failed.
         case security
+        /// 64: the arguments cannot work (too many replicas, ports past 65535).
+        case usage
     }
 
     /// A stable name for scripts, for example `portInUse`.

@@ -25,7 +25,8 @@ public struct ConsistencyCheck: Sendable {
         var check = ConsistencyCheck()
         var logs: [String: [OrderRecord]] = [:]
         for name in ["order-1", "order-2"] {
-            let client = try cluster.client(name)
+            // The replicas' own methods are for nodes (docs/SECURITY.md): read them as the frontend does.
+            let client = try cluster.client(name, certificateRole: "frontend")
             logs[name] = try await client.call(Order.List.self, OrdersRequest()).orders
             await client.close()
         }
@@ -42,7 +43,7 @@ public struct ConsistencyCheck: Sendable {
         let missing = acknowledged.filter { byRequest[$0] == nil }
         if !missing.isEmpty { check.problems.append("\(missing.count) acknowledged buys missing from the log") }
         for name in ["catalog-1", "catalog-2"] {
-            let client = try cluster.client(name)
+            let client = try cluster.client(name, certificateRole: "frontend")
             let status = try await client.call(NodeMethods.Health.self, Empty())
             await client.close()
             for seed in seeds {

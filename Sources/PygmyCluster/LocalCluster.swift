@@ -15,8 +15,35 @@ public struct LocalCluster: Sendable {
     /// The cluster of an existing directory (made by `create`, perhaps by another process).
     public init(directory: String) { self.directory = directory }
 
-    /// The nodes of every local cluster, in start order.
-    public static let nodeNames = ["frontend", "catalog-1", "catalog-2", "order-1", "order-2"]
+    /// The nodes of a default local cluster (two catalog and two order replicas), in start order.
+    public static let nodeNames = nodeNames(catalogs: 2, orders: 2)
+
+    /// How many catalog or order replicas a local cluster may have.
+    public static let replicaCounts = 1...9
+
+    /// The nodes of a local cluster with `catalogs` catalog and `orders` order replicas, in start order:
+    /// the frontend, `catalog-1`…, `order-1`….
+    public static func nodeNames(catalogs: Int, orders: Int) -> [String] {
+        ["frontend"] + (1...max(1, catalogs)).map { "catalog-\($0)" } + (1...max(1, orders)).map { "order-\($0)" }
+    }
+
+    /// Node `name`'s port: the default five keep their places (frontend at `basePort`, catalog-1 and -2
+    /// after it, then order-1 and -2); further replicas follow from `basePort + 5`, catalogs first.
+    public static func port(of name: String, basePort: Int, catalogs: Int) -> Int {
+        let number = Int(name.split(separator: "-").last ?? "") ?? 0
+        switch name.hasPrefix("catalog") ? "catalog" : name.hasPrefix("order") ? "order" : "frontend" {
+        case "catalog": return number <= 2 ? basePort + number : basePort + 5 + (number - 3)
+        case "order": return number <= 2 ? basePort + 2 + number : basePort + 5 + max(0, catalogs - 2) + (number - 3)
+        default: return basePort
+        }
+    }
+
+    /// The nodes of this cluster's topology in start order (the default five if it has none yet).
+    public var names: [String] {
+        guard let nodes = try? topology().nodes else { return Self.nodeNames }
+        let order: [NodeRole] = [.frontend, .catalog, .order]
+        return order.flatMap { role in nodes.filter { $0.role == role }.map(\.name) }
+    }
 
     /// A path inside the cluster's directory.
     public func path(_ parts: String...) -> String {
@@ -26,7 +53,7 @@ public struct LocalCluster: Sendable {
     /// The cluster's topology, read from `topologyPath`.
     public func topology() throws -> Topology { try Topology.load(path: topologyPath) }
 
-    /// Writes a topology of one frontend and two catalog and two order replicas (and certificates).
+    /// Writes a topology of one frontend, `catalogs` catalog and `orders` order replicas (and certificates).
     /// - Throws: `ClusterFailure` if a node of a cluster in `directory` is still running, a port is busy or
     ///   the certificates cannot be made; `TopologyError` or file errors otherwise.
     public static func create(
@@ -34,12 +61,23 @@ public struct LocalCluster: Sendable {
         basePort: Int,
         tls: Bool,
         cache: Bool,
-        heartbeatMillis: Int = 100
+        heartbeatMillis: Int = 100,
+        catalogs: Int = 2,
+        orders: Int = 2
     ) throws -> LocalCluster {
         let cluster = LocalCluster(directory: (directory as NSString).standardizingPath)
+        guard replicaCounts.contains(catalogs), replicaCounts.contains(orders) else {
+            throw ClusterFailure(
+                code: "invalidArguments",
+                message: "a local cluster has 1 to 9 catalog and 1 to 9 order replicas, not \(catalogs) and \(orders)",
+                exit: .usage
+            )
+        }
+        let nodeNames = nodeNames(catalogs: catalogs, orders: orders)
+        let ports = nodeNames.map { port(of: $0, basePort: basePort, catalogs: catalogs) }
         // Every check before anything is written: a running cluster keeps its topology, and a busy port
         // is named instead of letting the other process answer our health check.
-        if let running = nodeNames.first(where: cluster.isRunning) {
+        if let running = (cluster.names + nodeNames).first(where: cluster.isRunning) {
             throw ClusterFailure(
                 code: "alreadyRunning",
                 message:
@@ -48,10 +86,18 @@ public struct LocalCluster: Sendable {
                 exit: .failure
             )
         }
-        for (offset, name) in nodeNames.enumerated() where !isPortFree(basePort + offset) {
+        if let last = ports.max(), last > 65535 {
+            throw ClusterFailure(
+                code: "invalidArguments",
+                message:
+                    "\(nodeNames.count) nodes from --base-port \(basePort) need ports up to \(last); choose a lower one",
+                exit: .usage
+            )
+        }
+        for (name, port) in zip(nodeNames, ports) where !isPortFree(port) {
             throw ClusterFailure(
                 code: "portInUse",
-                message: "port \(basePort + offset) on 127.0.0.1 (for \(name)) is in use by another process, "
+                message: "port \(port) on 127.0.0.1 (for \(name)) is in use by another process, "
                     + "perhaps another Pygmy cluster; choose other ports with --base-port",
                 exit: .failure
             )
@@ -61,14 +107,14 @@ public struct LocalCluster: Sendable {
             try fm.createDirectory(atPath: cluster.path(sub), withIntermediateDirectories: true)
         }
         var specs: [NodeSpec] = []
-        for (offset, name) in nodeNames.enumerated() {
+        for (name, port) in zip(nodeNames, ports) {
             let role: NodeRole = name == "frontend" ? .frontend : (name.hasPrefix("catalog") ? .catalog : .order)
             specs.append(
                 NodeSpec(
                     name: name,
                     role: role,
                     host: "127.0.0.1",
-                    port: basePort + offset,
+                    port: port,
                     dataDir: role == .frontend ? nil : "data/\(name)",
                     cache: role == .frontend ? cache : nil,
                     tls: tls
@@ -221,13 +267,14 @@ public struct LocalCluster: Sendable {
 
     /// SIGTERM to every node, SIGKILL to those still running after `grace`.
     public func stopAll(grace: Duration = .seconds(5)) async {
-        for name in Self.nodeNames { signal(name, SIGTERM) }
+        let nodeNames = names
+        for name in nodeNames { signal(name, SIGTERM) }
         let deadline = ContinuousClock.now + grace
-        while ContinuousClock.now < deadline && Self.nodeNames.contains(where: isRunning) {
+        while ContinuousClock.now < deadline && nodeNames.contains(where: isRunning) {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        for name in Self.nodeNames where isRunning(name) { signal(name, SIGKILL) }
-        for name in Self.nodeNames { try? FileManager.default.removeItem(atPath: path("pids", "\(name).pid")) }
+        for name in nodeNames where isRunning(name) { signal(name, SIGKILL) }
+        for name in nodeNames { try? FileManager.default.removeItem(atPath: path("pids", "\(name).pid")) }
     }
 
     // MARK: Clients and health
@@ -257,10 +304,17 @@ public struct LocalCluster: Sendable {
 
     /// Waits until the frontend reports every running node up and ready.
     /// - Throws: `ClusterFailure` if a started node exits meanwhile, or (`unreachable`) at the timeout.
-    public func waitUntilHealthy(timeout: Duration = .seconds(30), client: RPCClient) async throws {
+    /// - Parameter everyNode: every node of the topology was just started and must stay up (a node that
+    ///   died before the first look fails the start too); otherwise only the nodes running now count.
+    public func waitUntilHealthy(
+        timeout: Duration = .seconds(30),
+        client: RPCClient,
+        everyNode: Bool = false
+    ) async throws {
         let deadline = ContinuousClock.now + timeout
         var last = "no answer from the frontend"
-        let started = Self.nodeNames.filter(isRunning)
+        let nodeNames = names
+        let started = everyNode ? nodeNames : nodeNames.filter(isRunning)
         while ContinuousClock.now < deadline {
             // A node that exits during start-up (a port it could not bind, a bad file) fails the start
             // at once, with its own words, instead of a health check another cluster might answer.
@@ -274,7 +328,7 @@ public struct LocalCluster: Sendable {
             }
             do {
                 let status = try await client.call(Frontend.Status.self, Empty(), timeout: .seconds(2))
-                let running = Set(Self.nodeNames.filter(isRunning))
+                let running = Set(nodeNames.filter(isRunning))
                 let ready = Set(status.nodes.filter { $0.state == "ready" }.map(\.name))
                 let frontendSees = Set(status.nodes.first { $0.role == "frontend" }?.peersUp ?? [])
                 if running.isSubset(of: ready) && running.subtracting(["frontend"]).isSubset(of: frontendSees) {

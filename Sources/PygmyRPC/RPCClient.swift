@@ -70,6 +70,8 @@ public final class RPCClient: Sendable {
     private let state = Mutex(State())
     private let nextStreamID = Atomic<UInt32>(0)
     private let connections = Atomic<Int>(0)
+    /// TCP is connected and the hello (and TLS) exchange is under way.
+    private let connecting = Atomic<Bool>(false)
     private let pushHandlers = Mutex<[String: @Sendable (ByteBuffer) -> Void]>([:])
 
     /// - Parameter group: the client picks one of its loops here and makes every connection on it.
@@ -131,7 +133,7 @@ public final class RPCClient: Sendable {
     /// Sends an already-encoded request payload and returns the raw response payload.
     public func callRaw(method: String, payload: [UInt8], timeout: Duration?) async throws -> ByteBuffer {
         let start = ContinuousClock.now
-        let channel = try await connectedChannel()
+        let channel = try await connectedChannel(within: timeout)
         var timeoutMicros: UInt64 = 0
         if let timeout {
             let left = timeout - (ContinuousClock.now - start)
@@ -218,6 +220,31 @@ public final class RPCClient: Sendable {
     }
 
     // MARK: Connection management
+
+    /// `connectedChannel()`, but failing once `timeout` has passed, so a call's timeout bounds its connect and
+    /// handshake too. A connection still being made then goes on in the background for later calls.
+    private func connectedChannel(within timeout: Duration?) async throws -> any Channel {
+        guard let timeout else { return try await connectedChannel() }
+        if case .ready(let channel) = state.withLock({ $0.connection }) { return channel }
+        let once = OnceContinuation<any Channel>()
+        return try await withCheckedThrowingContinuation { continuation in
+            once.set(continuation)
+            let timer = eventLoop.scheduleTask(in: timeout.timeAmount) { [self] in
+                let handshaking = connecting.load(ordering: .relaxed)
+                let message =
+                    handshaking
+                    ? "\(host):\(port) accepted the connection but finished no handshake within \(timeout.seconds)"
+                    : "no connection to \(host):\(port) within \(timeout.seconds)"
+                once.resume(with: .failure(RPCError(.deadlineExceeded, message)))
+            }
+            Task {
+                let result: Result<any Channel, any Error>
+                do { result = .success(try await self.connectedChannel()) } catch { result = .failure(error) }
+                timer.cancel()
+                once.resume(with: result)
+            }
+        }
+    }
 
     private func connectedChannel() async throws -> any Channel {
         enum Step {
@@ -356,17 +383,86 @@ public final class RPCClient: Sendable {
             ready.fail(error)
             throw TransportError(
                 .connectFailed,
-                "cannot connect to \(host):\(port): \(error)",
+                "cannot connect to \(host):\(port): \(Self.describeConnectError(error, timeout: configuration.connectTimeout))",
                 refused: Self.isRefusal(error)
             )
         }
+        connecting.store(true, ordering: .relaxed)
+        defer { connecting.store(false, ordering: .relaxed) }
         do {
             try await ready.futureResult.get()
         } catch {
             channel.close(promise: nil)
-            if let transport = error as? TransportError { throw transport }
+            if let transport = error as? TransportError { throw describeHandshakeFailure(transport) }
             throw TransportError(.handshakeFailed, "handshake with \(host):\(port) failed: \(error)")
         }
         return channel
+    }
+    /// A handshake failure in words for people: a peer that answered with something other than a Pygmy
+    /// hello (or, in plaintext, with nothing) is "not a Pygmy server", whatever the wire layer called it.
+    private func describeHandshakeFailure(_ error: TransportError) -> TransportError {
+        guard error.kind == .handshakeFailed, !error.isNotPygmyServer else { return error }
+        if error.message.hasPrefix("badMagic") {
+            // A TLS record (0x15 alert, 0x16 handshake) from a server we spoke plaintext to: a TLS mismatch.
+            let first = error.message.split(separator: "got ").dropFirst().first?.prefix { $0.isHexDigit }
+            if configuration.security == nil, first == "15" || first == "16" {
+                return TransportError(.handshakeFailed, "\(host):\(port) answered with TLS: the server uses TLS")
+            }
+            return TransportError(
+                .handshakeFailed,
+                TransportError.notPygmyServerPrefix + "\(host):\(port) answered something other than a Pygmy hello"
+            )
+        }
+        if configuration.security == nil, error.message.contains("no hello") {
+            return TransportError(
+                .handshakeFailed,
+                TransportError.notPygmyServerPrefix
+                    + "\(host):\(port) accepted the connection but sent no Pygmy hello within "
+                    + configuration.handshakeTimeout.seconds
+            )
+        }
+        return error
+    }
+
+    /// A connect error in words (errno's text, "timed out"), without NIO's type names.
+    static func describeConnectError(_ error: any Error, timeout: Duration) -> String {
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)).lowercased() }
+        if let multiple = error as? NIOConnectionError {
+            let causes = Set(multiple.connectionErrors.map { describeConnectError($0.error, timeout: timeout) })
+            if let dns = multiple.dnsAError ?? multiple.dnsAAAAError, causes.isEmpty {
+                return "cannot resolve the host (\(describeConnectError(dns, timeout: timeout)))"
+            }
+            return causes.isEmpty ? "no address to connect to" : causes.sorted().joined(separator: "; ")
+        }
+        if let channel = error as? ChannelError, case .connectTimeout = channel {
+            return "no answer within \(timeout.seconds) (timed out)"
+        }
+        if error is SocketAddressError { return "cannot resolve the host" }
+        return "\(error)"
+    }
+}
+
+/// A continuation resumed by whichever of several racers comes first.
+private final class OnceContinuation<T: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
+    func set(_ value: CheckedContinuation<T, any Error>) { continuation.withLock { $0 = value } }
+    func resume(with result: Result<T, any Error>) { continuation.withLock { $0.take() }?.resume(with: result) }
+}
+
+extension TransportError {
+    /// How the message of a handshake failure with a peer that is not a Pygmy server begins.
+    public static let notPygmyServerPrefix = "not a Pygmy server: "
+
+    /// The peer answered, but not as a Pygmy server (wrong magic, or TCP accepted and nothing said).
+    public var isNotPygmyServer: Bool {
+        kind == .handshakeFailed && message.hasPrefix(Self.notPygmyServerPrefix)
+    }
+}
+
+extension Duration {
+    /// "2 s", "0.5 s": for messages.
+    fileprivate var seconds: String {
+        let value = Double(components.seconds) + Double(components.attoseconds) / 1e18
+        return value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
     }
 }

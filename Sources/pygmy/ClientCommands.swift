@@ -4,6 +4,16 @@ import PygmyBookstore
 import PygmyNodes
 import PygmyRPC
 
+/// Reads a positive integer argument, or says that it must be one.
+func positiveInteger(_ name: String) -> @Sendable (String) throws -> Int {
+    { text in
+        guard let value = Int(text), value > 0 else {
+            throw ValidationError("\(name) must be a positive integer, not \"\(text)\"")
+        }
+        return value
+    }
+}
+
 struct Search: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the books on a topic.")
 
@@ -31,7 +41,7 @@ struct Search: AsyncParsableCommand {
 struct Lookup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a book's title, topic, stock and cost.")
 
-    @Argument(help: "The item number.")
+    @Argument(help: "The item number.", transform: positiveInteger("the item number"))
     var item: Int
 
     @OptionGroup var options: ClientOptions
@@ -54,7 +64,7 @@ struct Buy: AsyncParsableCommand {
         discussion: "Retrying with the same --request-id returns the first outcome; it never buys twice."
     )
 
-    @Argument(help: "The item number.")
+    @Argument(help: "The item number.", transform: positiveInteger("the item number"))
     var item: Int
 
     @Option(name: .long, help: "How many copies.")
@@ -111,11 +121,14 @@ struct Orders: AsyncParsableCommand {
 struct Restock: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Add copies of a book (admin).")
 
-    @Argument(help: "The item number.")
+    @Argument(help: "The item number.", transform: positiveInteger("the item number"))
     var item: Int
 
-    @Argument(help: "How many copies to add.")
+    @Argument(help: "How many copies to add.", transform: positiveInteger("the count"))
     var count: Int
+
+    @Option(name: .long, help: "Operation id: retrying with the same one restocks once (default: a fresh UUID).")
+    var opId: String?
 
     @OptionGroup var options: ClientOptions
 
@@ -125,7 +138,7 @@ struct Restock: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting(json: options.json) { output in
-            let request = RestockRequest(item: item, count: count, opId: UUID().uuidString)
+            let request = RestockRequest(item: item, count: count, opId: opId ?? UUID().uuidString)
             let book = try await options.withClient(certificateRole: "admin") {
                 try await $0.call(Frontend.Restock.self, request)
             }
@@ -137,11 +150,18 @@ struct Restock: AsyncParsableCommand {
 struct Price: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Change a book's cost (admin).")
 
-    @Argument(help: "The item number.")
+    @Argument(help: "The item number.", transform: positiveInteger("the item number"))
     var item: Int
 
     @Argument(help: "The new cost of one copy.")
     var cost: Int
+
+    @Option(
+        name: .long,
+        help:
+            "Operation id (default: a fresh UUID). A retry sets the same price again; a price set by someone else in between is overwritten by the retry."
+    )
+    var opId: String?
 
     @OptionGroup var options: ClientOptions
 
@@ -152,7 +172,7 @@ struct Price: AsyncParsableCommand {
     func run() async throws {
         try await reporting(json: options.json) { output in
             let version = Int64(Date().timeIntervalSince1970 * 1_000_000)
-            let request = SetCostRequest(item: item, cost: cost, opId: UUID().uuidString, version: version)
+            let request = SetCostRequest(item: item, cost: cost, opId: opId ?? UUID().uuidString, version: version)
             let book = try await options.withClient(certificateRole: "admin") {
                 try await $0.call(Frontend.SetCost.self, request)
             }
@@ -163,8 +183,11 @@ struct Price: AsyncParsableCommand {
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show every node: role, address, state, version, cache counters.",
+        abstract: "Show the membership and every node: role, address, state, version, epoch, lease, cache counters.",
         discussion: """
+            The first line names the membership epoch and its catalog members; a catalog replica outside it
+            is marked "excluded". LEASE is how much of a catalog replica's read lease was left ("none": it
+            serves no reads). --json adds "membership" and "excluded" to the frontend's status.
             --check exits 7 unless every node is up and ready; --wait keeps asking until they are (at most
             --timeout seconds), then behaves as --check. For scripts: pygmy status --wait --timeout 30 && ...
             """
@@ -195,7 +218,7 @@ struct Status: AsyncParsableCommand {
                     status = next
                 }
             }
-            output.emit(status) { StatusTable.render(status) }
+            output.emit(StatusJSON(status)) { StatusTable.render(status) }
             if check || wait, let problem = Self.notReady(status) {
                 throw CommandFailure(code: "notReady", message: "not every node is ready: \(problem)", exit: Exit.busy)
             }
@@ -203,21 +226,73 @@ struct Status: AsyncParsableCommand {
     }
 }
 
+/// What `status --json` prints: the frontend's `ClusterStatus` plus the cluster's current membership.
+struct StatusJSON: Encodable {
+    var nodes: [NodeStatus]
+    var unreachable: [String]
+    /// The newest membership any replica reports (chosen memberships only grow in epoch).
+    var membership: Membership?
+    /// Catalog replicas of the status that are not members of `membership`.
+    var excluded: [String]
+
+    init(_ status: ClusterStatus) {
+        nodes = status.nodes
+        unreachable = status.unreachable
+        membership = StatusTable.membership(status)
+        excluded = StatusTable.excluded(status, from: membership)
+    }
+}
+
 enum StatusTable {
+    /// The newest membership a node reports.
+    static func membership(_ status: ClusterStatus) -> Membership? {
+        status.nodes.compactMap(\.membership).max { $0.epoch < $1.epoch }
+    }
+
+    /// Catalog replicas (answering or not) that `membership` leaves out.
+    static func excluded(_ status: ClusterStatus, from membership: Membership?) -> [String] {
+        guard let membership else { return [] }
+        let catalogs =
+            status.nodes.filter { $0.role == "catalog" }.map(\.name)
+            + status.unreachable.filter { $0.hasPrefix("catalog") }
+        return catalogs.filter { !membership.contains($0) }.sorted()
+    }
+
     static func render(_ status: ClusterStatus) -> String {
-        var lines = ["NODE        ROLE      ADDRESS               STATE      UP      VERSION  CACHE hit/miss"]
+        var lines: [String] = []
+        let membership = membership(status)
+        let excluded = Set(excluded(status, from: membership))
+        if let membership {
+            lines.append(
+                "membership: epoch \(membership.epoch), catalog members \(membership.catalogs.joined(separator: ", "))"
+                    + (excluded.isEmpty ? "" : "; excluded \(excluded.sorted().joined(separator: ", "))")
+            )
+        }
+        let pending = status.nodes.compactMap(\.pendingMembership).filter { $0.epoch > (membership?.epoch ?? 0) }
+        if let next = pending.max(by: { $0.epoch < $1.epoch }) {
+            lines.append(
+                "pending:    epoch \(next.epoch), catalog members \(next.catalogs.joined(separator: ", "))"
+                    + " (accepted by a voter, not yet known to be chosen)"
+            )
+        }
+        lines.append(
+            "NODE        ROLE      ADDRESS               STATE      UP      VERSION  EPOCH  LEASE    CACHE hit/miss"
+        )
         for node in status.nodes {
             let cache = node.cacheHits.map { "\($0)/\(node.cacheMisses ?? 0)" } ?? "-"
+            let epoch = node.membership.map { "\($0.epoch)" } ?? "-"
+            let lease = node.role == "catalog" ? (node.leaseMillis.map { "\($0)ms" } ?? "none") : "-"
             lines.append(
                 [
                     node.name.padding(11), node.role.padding(9), node.address.padding(21), node.state.padding(10),
-                    "up".padding(7), (node.version ?? "?").padding(8), cache,
-                ].joined(separator: " ")
+                    "up".padding(7), (node.version ?? "?").padding(8), epoch.padding(6), lease.padding(8), cache,
+                ].joined(separator: " ") + (excluded.contains(node.name) ? "  excluded" : "")
             )
         }
         for name in status.unreachable {
             lines.append(
                 [name.padding(11), "?".padding(9), "?".padding(21), "-".padding(10), "DOWN"].joined(separator: " ")
+                    + (excluded.contains(name) ? "  excluded" : "")
             )
         }
         return lines.joined(separator: "\n")

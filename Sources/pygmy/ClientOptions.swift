@@ -103,8 +103,11 @@ struct ClientOptions: ParsableArguments {
             tls = TLSConfiguration(certificateChainFile: cert, privateKeyFile: key, trustedCAFile: ca)
         }
         var configuration = RPCClient.Configuration()
+        // --timeout bounds the whole call: connect, handshake and answer. The handshake gets most of it, so
+        // that a peer that accepts and stays silent is reported as such rather than as a slow call.
         configuration.defaultTimeout = .milliseconds(Int64(timeout * 1000))
-        configuration.connectTimeout = .seconds(3)
+        configuration.connectTimeout = .milliseconds(Int64(min(timeout, 3) * 1000))
+        configuration.handshakeTimeout = .milliseconds(Int64(timeout * 800))
         configuration.keepaliveInterval = nil
         if let tls {
             do {

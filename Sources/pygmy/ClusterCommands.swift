@@ -5,7 +5,8 @@ import PygmyNodes
 
 struct Cluster: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a local cluster: one frontend, two catalog and two order replicas on 127.0.0.1.",
+        abstract:
+            "Run a local cluster: one frontend, two (or --catalogs) catalog and two (or --orders) order replicas.",
         subcommands: [Up.self, Down.self, Kill.self, Start.self]
     )
 
@@ -24,25 +25,45 @@ struct Cluster: AsyncParsableCommand {
         @Flag(name: .long, help: "Turn the frontend's read cache off.")
         var noCache = false
 
-        @Option(name: .long, help: "First of five consecutive ports.")
+        @Option(
+            name: .long,
+            help: "First of the cluster's consecutive ports (five for 2+2; one more per extra replica)."
+        )
         var basePort = 7100
+
+        @Option(name: .long, help: "How many catalog replicas (1 to 9).")
+        var catalogs = 2
+
+        @Option(name: .long, help: "How many order replicas (1 to 9).")
+        var orders = 2
 
         @Flag(name: .long, help: "Return once healthy, leaving the nodes running (stop with `cluster down`).")
         var detach = false
 
         func validate() throws {
             guard (1024...65530).contains(basePort) else { throw ValidationError("--base-port must be 1024...65530") }
+            for (flag, value) in [("--catalogs", catalogs), ("--orders", orders)]
+            where !LocalCluster.replicaCounts.contains(value) {
+                throw ValidationError("\(flag) must be 1 to 9, not \(value)")
+            }
         }
 
         func run() async throws {
             try await reporting(json: false) { _ in
                 // Catch Ctrl-C from the start, so an early one still stops the nodes started so far.
                 let termination = detach ? nil : TerminationSignal()
-                let cluster = try LocalCluster.create(directory: dir, basePort: basePort, tls: tls, cache: !noCache)
-                for name in LocalCluster.nodeNames { try cluster.start(name) }
+                let cluster = try LocalCluster.create(
+                    directory: dir,
+                    basePort: basePort,
+                    tls: tls,
+                    cache: !noCache,
+                    catalogs: catalogs,
+                    orders: orders
+                )
+                for name in cluster.names { try cluster.start(name) }
                 let client = try cluster.client()
                 do {
-                    try await cluster.waitUntilHealthy(client: client)
+                    try await cluster.waitUntilHealthy(client: client, everyNode: true)
                 } catch {
                     await cluster.stopAll()
                     throw error

@@ -60,7 +60,7 @@ struct Demo: AsyncParsableCommand {
 
     private func story(_ cluster: LocalCluster) async throws {
         let control = try cluster.client(certificateRole: "admin")
-        try await cluster.waitUntilHealthy(client: control)
+        try await cluster.waitUntilHealthy(client: control, everyNode: true)
         let seeds = try cluster.topology().seedBooks()
         let workload = Workload(items: seeds.map(\.item))
         let total = clients * requests

@@ -37,6 +37,7 @@ struct CommandFailure: Error {
             case .failure: exit = Exit.failure
             case .unreachable: exit = Exit.unreachable
             case .security: exit = Exit.security
+            case .usage: exit = Exit.invalidArguments
             }
             self.init(code: failure.code, message: failure.message, exit: exit)
         case let rpc as RPCError:
@@ -60,6 +61,21 @@ struct CommandFailure: Error {
                 let hint = rpc.code == .unimplemented ? " (is that address a Pygmy frontend?)" : ""
                 self.init(code: "\(rpc.code)", message: rpc.message + hint, exit: exit)
             }
+        case let transport as TransportError where transport.isNotPygmyServer:
+            self.init(
+                code: "notPygmyServer",
+                message: transport.message + "; check --frontend, --cluster or PYGMY_FRONTEND",
+                exit: Exit.unreachable
+            )
+        case let transport as TransportError
+        where transport.kind == .protocolViolation && transport.message.hasPrefix("frameTooLarge"):
+            self.init(
+                code: "answerTooLarge",
+                message: "the answer is too large for this client ("
+                    + transport.message.dropFirst("frameTooLarge: ".count)
+                    + "); ask for less, for example `orders --after N`",
+                exit: Exit.failure
+            )
         case let transport as TransportError:
             let text = "\(transport)"
             let tls =

@@ -31,6 +31,14 @@ struct Pygmy: AsyncParsableCommand {
     /// Line-buffered stdout, so progress lines appear as they happen even through a pipe.
     static func main() async {
         setvbuf(fdopen(1, "w"), nil, _IOLBF, 0)
+        if let problem = Preflight.problem(Array(CommandLine.arguments.dropFirst())) {
+            if CommandLine.arguments.contains("--json") {
+                print(Output.encode(["error": ["code": "invalidArguments", "message": problem]]))
+            } else {
+                FileHandle.standardError.write(Data("error: \(problem)\n".utf8))
+            }
+            Foundation.exit(Exit.invalidArguments.rawValue)
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -53,5 +61,53 @@ struct Pygmy: AsyncParsableCommand {
             }
             exit(withError: error)
         }
+    }
+}
+
+/// Checks ArgumentParser cannot make in words of its own: a mistyped subcommand (with a suggestion) and a
+/// negative number, which it would read as an unknown option ("Missing expected argument").
+enum Preflight {
+    static func problem(_ arguments: [String]) -> String? {
+        if let negative = arguments.first(where: { $0.wholeMatch(of: /-[0-9]+(\.[0-9]*)?/) != nil }) {
+            return "\(negative) is not allowed here: item numbers, quantities and counts must be a positive integer"
+        }
+        var command: any ParsableCommand.Type = Pygmy.self
+        var path = "pygmy"
+        for argument in arguments {
+            let subcommands = command.configuration.subcommands
+            guard !subcommands.isEmpty, !argument.hasPrefix("-") else { break }
+            if argument == "help" { break }
+            if let next = subcommands.first(where: { name(of: $0) == argument }) {
+                command = next
+                path += " " + argument
+                continue
+            }
+            let names = subcommands.map(name(of:))
+            let close = names.map { ($0, distance($0, argument)) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }
+            return "unknown command \"\(argument)\" for `\(path)`"
+                + (close.map { "; did you mean \"\($0.0)\"?" } ?? "; one of: \(names.joined(separator: ", "))")
+        }
+        return nil
+    }
+
+    static func name(of command: any ParsableCommand.Type) -> String {
+        command.configuration.commandName ?? command._commandName
+    }
+
+    /// Levenshtein distance.
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
     }
 }

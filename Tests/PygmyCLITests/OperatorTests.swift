@@ -115,6 +115,226 @@ extension LiveProcessTests {
             }
         }
 
+        @Test func statusShowsTheMembershipEpochLeasesAndAnExcludedCatalog() async throws {
+            let dir = PygmyProcess.temporaryDirectory("pygmy-ops-members")
+            try await PygmyProcess.withClusterDown(dir) {
+                let up = try await PygmyProcess.run([
+                    "cluster", "up", "--dir", dir, "--base-port", "\(PygmyProcess.freeBasePort())", "--detach",
+                ])
+                #expect(up.status == 0, "cluster up failed: \(up.stderr)")
+                let ready = try await PygmyProcess.run([
+                    "status", "--wait", "--timeout", "20", "--cluster", dir, "--json",
+                ])
+                #expect(ready.status == 0, "\(ready.stdout) \(ready.stderr)")
+                let object = try json(ready.stdout)
+                let membership = try #require(object["membership"] as? [String: Any], "\(ready.stdout)")
+                #expect((membership["epoch"] as? Int ?? 0) >= 1)
+                #expect(membership["catalogs"] as? [String] == ["catalog-1", "catalog-2"])
+                #expect(object["excluded"] as? [String] == [])
+                let nodes = try #require(object["nodes"] as? [[String: Any]])
+                let replicas = nodes.filter { $0["role"] as? String != "frontend" }
+                #expect(replicas.count == 4 && replicas.allSatisfy { $0["membership"] is [String: Any] }, "\(nodes)")
+
+                let text = try await PygmyProcess.run(["status", "--cluster", dir])
+                #expect(text.status == 0)
+                #expect(text.stdout.contains("catalog members catalog-1, catalog-2"), "\(text.stdout)")
+                #expect(text.stdout.contains("EPOCH") && text.stdout.contains("LEASE"), "\(text.stdout)")
+                #expect(!text.stdout.contains("excluded"), "\(text.stdout)")
+
+                // catalog-2 gone: a majority leaves it out, and status marks it excluded.
+                #expect(try await PygmyProcess.run(["cluster", "kill", "--dir", dir, "catalog-2"]).status == 0)
+                var after = try await PygmyProcess.run(["status", "--cluster", dir, "--json"])
+                for _ in 0..<100 where (try? json(after.stdout)["excluded"] as? [String]) != ["catalog-2"] {
+                    try await Task.sleep(for: .milliseconds(100))
+                    after = try await PygmyProcess.run(["status", "--cluster", dir, "--json"])
+                }
+                let left = try json(after.stdout)
+                #expect(left["excluded"] as? [String] == ["catalog-2"], "\(after.stdout)")
+                let newer = try #require(left["membership"] as? [String: Any])
+                #expect((newer["epoch"] as? Int ?? 0) >= 2 && newer["catalogs"] as? [String] == ["catalog-1"])
+                let excludedText = try await PygmyProcess.run(["status", "--cluster", dir])
+                #expect(
+                    excludedText.stdout.contains("catalog members catalog-1; excluded catalog-2"),
+                    "\(excludedText.stdout)"
+                )
+                let line = excludedText.stdout.split(separator: "\n").first { $0.hasPrefix("catalog-2") }
+                #expect(line?.hasSuffix("excluded") == true, "\(excludedText.stdout)")
+            }
+        }
+
+        @Test func clusterUpTakesTheNumberOfCatalogAndOrderReplicas() async throws {
+            for bad in [["--catalogs", "0"], ["--orders", "10"]] {
+                let refused = try await PygmyProcess.run(["cluster", "up", "--dir", "/nonexistent/x"] + bad)
+                #expect(refused.status == 64, "\(bad): \(refused.stderr)")
+                #expect(refused.stderr.contains("must be 1 to 9"), "\(refused.stderr)")
+            }
+            let dir = PygmyProcess.temporaryDirectory("pygmy-ops-3x3")
+            var base = PygmyProcess.freeBasePort()
+            for _ in 0..<20 where !(5..<7).allSatisfy({ PygmyProcess.isFree(base + $0) }) {
+                base = PygmyProcess.freeBasePort()
+            }
+            try await PygmyProcess.withClusterDown(dir) {
+                let up = try await PygmyProcess.run([
+                    "cluster", "up", "--dir", dir, "--base-port", "\(base)", "--catalogs", "3", "--orders", "3",
+                    "--detach",
+                ])
+                #expect(up.status == 0, "cluster up failed: \(up.stderr)")
+                for name in ["catalog-3", "order-3"] { #expect(up.stdout.contains(name), "\(up.stdout)") }
+                #expect(up.stdout.contains("127.0.0.1:\(base + 6)"), "\(up.stdout)")
+
+                let ready = try await PygmyProcess.run([
+                    "status", "--wait", "--timeout", "30", "--cluster", dir, "--json",
+                ])
+                #expect(ready.status == 0, "\(ready.stdout) \(ready.stderr)")
+                let object = try json(ready.stdout)
+                let nodes = try #require(object["nodes"] as? [[String: Any]])
+                #expect(Set(nodes.compactMap { $0["name"] as? String }).count == 7, "\(nodes)")
+                let membership = try #require(object["membership"] as? [String: Any])
+                #expect(membership["catalogs"] as? [String] == ["catalog-1", "catalog-2", "catalog-3"])
+
+                let buy = try await PygmyProcess.run(["buy", "1", "--quantity", "2", "--cluster", dir, "--json"])
+                #expect(buy.status == 0, "\(buy.stdout) \(buy.stderr)")
+                #expect(try json(buy.stdout)["quantity"] as? Int == 2, "\(buy.stdout)")
+
+                // cluster down stops all seven (it removes each pid file once the node is gone).
+                #expect(FileManager.default.fileExists(atPath: dir + "/pids/order-3.pid"))
+                #expect(try await PygmyProcess.run(["cluster", "down", "--dir", dir]).status == 0)
+                let left = try FileManager.default.contentsOfDirectory(atPath: dir + "/pids")
+                #expect(left.isEmpty, "\(left)")
+            }
+        }
+
+        /// The error object of a `--json` run that failed with `exit`.
+        func failure(_ result: PygmyProcess.Result, exit: Int32) throws -> (code: String, message: String) {
+            #expect(result.status == exit, "\(result.stdout) \(result.stderr)")
+            let error = try #require(try json(result.stdout)["error"] as? [String: Any], "\(result.stdout)")
+            let message = try #require(error["message"] as? String)
+            for leak in ["SingleConnectionFailure", "NIOConnectionError", "IOError", "errno:", "Cocoa", "CodingKeys"] {
+                #expect(!message.contains(leak), "library text in: \(message)")
+            }
+            return (try #require(error["code"] as? String), message)
+        }
+
+        @Test func aSilentServerIsNotAPygmyServerAndTheTimeoutBoundsTheWholeCall() async throws {
+            try await FakeServer.with(replies: []) { server in
+                let result = try await PygmyProcess.run(
+                    ["lookup", "1", "--frontend", "127.0.0.1:\(server.port)", "--timeout", "2", "--json"],
+                    timeout: .seconds(30)
+                )
+                let (code, message) = try failure(result, exit: 5)
+                #expect(code == "notPygmyServer", "\(message)")
+                #expect(message.contains("not a Pygmy server") && message.contains("127.0.0.1:\(server.port)"))
+                #expect(!message.localizedCaseInsensitiveContains("tls"), "\(message)")
+            }
+        }
+
+        @Test func aServerAnsweringAnotherProtocolIsNotAPygmyServer() async throws {
+            try await FakeServer.with(replies: [Array("HTTP/1.1 400 Bad Request\r\n\r\n".utf8)]) { server in
+                let result = try await PygmyProcess.run([
+                    "orders", "--frontend", "127.0.0.1:\(server.port)", "--timeout", "5", "--json",
+                ])
+                let (code, message) = try failure(result, exit: 5)
+                #expect(code == "notPygmyServer", "\(message)")
+                #expect(message.contains("answered something other than a Pygmy hello"), "\(message)")
+            }
+        }
+
+        @Test func anAnswerTooLargeHasItsOwnMessage() async throws {
+            // A Pygmy hello (magic, version 1, role frontend), then, to the call, a frame declaring 2 GiB.
+            let hello: [UInt8] = [0x50, 0x59, 0x47, 0x4D, 1, 3, 0, 0]
+            try await FakeServer.with(replies: [hello, [0x7F, 0xFF, 0xFF, 0xFF]]) { server in
+                let result = try await PygmyProcess.run([
+                    "orders", "--frontend", "127.0.0.1:\(server.port)", "--timeout", "5", "--json",
+                ])
+                let (code, message) = try failure(result, exit: 1)
+                #expect(code == "answerTooLarge", "\(message)")
+                #expect(message.contains("too large") && !message.contains("unreachable"), "\(message)")
+            }
+        }
+
+        @Test func aRefusedConnectionIsReportedWithoutLibraryText() async throws {
+            let server = try FakeServer(replies: [])
+            let port = server.port
+            server.stop()
+            let result = try await PygmyProcess.run(["lookup", "1", "--frontend", "127.0.0.1:\(port)", "--json"])
+            let (code, message) = try failure(result, exit: 5)
+            #expect(code == "unreachable")
+            #expect(message.contains("127.0.0.1:\(port)") && message.contains("refused"), "\(message)")
+        }
+
+        @Test func demoWorksWithMutualTLS() async throws {
+            let dir = PygmyProcess.temporaryDirectory("pygmy-ops-demo-tls")
+            try await PygmyProcess.withClusterDown(dir) {
+                let demo = try await PygmyProcess.run(
+                    [
+                        "demo", "--tls", "--clients", "2", "--requests", "20", "--dir", dir,
+                        "--base-port", "\(PygmyProcess.freeBasePort())",
+                    ],
+                    timeout: .seconds(180)
+                )
+                #expect(demo.status == 0, "\(demo.stdout) \(demo.stderr)")
+                #expect(demo.stdout.contains("CONSISTENT") && !demo.stdout.contains("INCONSISTENT"), "\(demo.stdout)")
+                #expect(!demo.stderr.contains("may not call"), "\(demo.stderr)")
+            }
+        }
+
+        @Test func negativeAndNonNumericArgumentsMustBePositiveIntegers() async throws {
+            for arguments in [
+                ["lookup", "-1"], ["buy", "-2"], ["restock", "1", "-5"], ["lookup", "one"],
+                ["lookup", "0"],
+            ] {
+                let text = try await PygmyProcess.run(arguments)
+                #expect(text.status == 64, "\(arguments): \(text.stderr)")
+                #expect(text.stderr.contains("must be a positive integer"), "\(arguments): \(text.stderr)")
+                #expect(!text.stderr.contains("Missing expected argument"), "\(arguments): \(text.stderr)")
+                let json = try await PygmyProcess.run(arguments + ["--json"])
+                let (code, message) = try failure(json, exit: 64)
+                #expect(code == "invalidArguments" && message.contains("must be a positive integer"), "\(message)")
+            }
+        }
+
+        @Test func aMistypedSubcommandGetsASuggestion() async throws {
+            let top = try await PygmyProcess.run(["lokup", "1"])
+            #expect(top.status == 64)
+            #expect(top.stderr.contains("did you mean \"lookup\"?"), "\(top.stderr)")
+            let nested = try await PygmyProcess.run(["cluster", "upp", "--dir", "x"])
+            #expect(nested.status == 64)
+            #expect(nested.stderr.contains("did you mean \"up\"?"), "\(nested.stderr)")
+            let far = try await PygmyProcess.run(["xyzzy", "--json"])
+            let (code, message) = try failure(far, exit: 64)
+            #expect(code == "invalidArguments" && message.contains("one of: search, lookup"), "\(message)")
+        }
+
+        @Test func restockWithAnOperationIdRestocksOnce() async throws {
+            let dir = PygmyProcess.temporaryDirectory("pygmy-ops-opid")
+            try await PygmyProcess.withClusterDown(dir) {
+                let up = try await PygmyProcess.run([
+                    "cluster", "up", "--dir", dir, "--base-port", "\(PygmyProcess.freeBasePort())", "--detach",
+                ])
+                #expect(up.status == 0, "cluster up failed: \(up.stderr)")
+                let first = try await PygmyProcess.run([
+                    "restock", "2", "5", "--op-id", "r-1", "--cluster", dir, "--json",
+                ])
+                #expect(first.status == 0, "\(first.stdout) \(first.stderr)")
+                let stock = try #require(try json(first.stdout)["stock"] as? Int)
+                let retry = try await PygmyProcess.run([
+                    "restock", "2", "5", "--op-id", "r-1", "--cluster", dir, "--json",
+                ])
+                #expect(retry.status == 0, "\(retry.stdout) \(retry.stderr)")
+                #expect(try json(retry.stdout)["stock"] as? Int == stock, "\(retry.stdout)")
+                let fresh = try await PygmyProcess.run([
+                    "restock", "2", "5", "--op-id", "r-2", "--cluster", dir, "--json",
+                ])
+                #expect(try json(fresh.stdout)["stock"] as? Int == stock + 5, "\(fresh.stdout)")
+                let price = try await PygmyProcess.run([
+                    "price", "2", "17", "--op-id", "p-1", "--cluster", dir, "--json",
+                ])
+                #expect(price.status == 0, "\(price.stderr)")
+                let cost = try json(price.stdout)["cost"] as? Int
+                #expect(cost == 17, "\(price.stdout)")
+            }
+        }
+
         @Test func aNodeThatCannotStartIsReportedWithItsOwnError() async throws {
             let dir = PygmyProcess.temporaryDirectory("pygmy-ops-dead")
             try await PygmyProcess.withClusterDown(dir) {
