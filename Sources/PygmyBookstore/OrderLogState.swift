@@ -89,7 +89,7 @@ public struct OrderLogState: Sendable {
             if rejections.removeValue(forKey: record.requestId) != nil { digest.toggle("j", record.requestId) }
             if orders[record.requestId] == nil {
                 orders[record.requestId] = record
-                digest.toggle("o", record.requestId)
+                digest.toggle("o", record.digestKey)
                 undelivered.insert(record.requestId)
             }
             let local = (record.order - replicaIndex - 1 + replicaCount) / replicaCount
@@ -123,5 +123,13 @@ public struct OrderLogState: Sendable {
             out.append(.reject(rejection))
         }
         return out
+    }
+}
+
+extension OrderRecord {
+    /// The whole record, for `ReplicaDigest`: two logs that give one request id different orders have
+    /// different digests, so anti-entropy sees it.
+    var digestKey: String {
+        "\(requestId)\u{1F}\(order)\u{1F}\(item)\u{1F}\(quantity)\u{1F}\(unitCost)\u{1F}\(timeMicros)\u{1F}\(coordinator)"
     }
 }
