@@ -9,6 +9,9 @@
 enum CanonicalLayout {
     /// A keyed container: `key_len key slot` per entry; the sort key is `key_len key`.
     case fields
+    /// As `fields`, for a dictionary with `Int` keys: each key must also be the shortest decimal text of
+    /// its integer (`0`, or an optional `-` and digits without a leading zero; not `-0`, `+1` or `01`).
+    case integerFields
     /// Key slot, value slot, alternating (dictionaries whose keys are not strings or integers); the sort
     /// key is the key's slot.
     case pairs
@@ -25,7 +28,8 @@ extension Dictionary: BinaryCanonicalCollection {
     /// The standard library encodes a dictionary whose keys are `CodingKeyRepresentable` (strings and
     /// integers among them) as a keyed container, any other as alternating key and value.
     static var canonicalLayout: CanonicalLayout {
-        Key.self is any CodingKeyRepresentable.Type ? .fields : .pairs
+        if Key.self == Int.self { return .integerFields }
+        return Key.self is any CodingKeyRepresentable.Type ? .fields : .pairs
     }
 }
 
@@ -66,6 +70,11 @@ enum CanonicalOrder {
             case .fields:
                 keyEnd = try input.readKey(at: &i, end: count).upperBound
                 _ = try input.readSlot(at: &i, end: count)
+            case .integerFields:
+                let key = try input.readKey(at: &i, end: count)
+                try checkIntegerKey(base + key.lowerBound, count: key.count)
+                keyEnd = key.upperBound
+                _ = try input.readSlot(at: &i, end: count)
             case .pairs:
                 _ = try input.readSlot(at: &i, end: count)
                 keyEnd = i
@@ -78,6 +87,21 @@ enum CanonicalOrder {
             entries.append(Entry(start: start, keyEnd: keyEnd, end: i))
         }
         return entries
+    }
+
+    /// Throws unless the `count` bytes at `key` are the shortest decimal text of an integer.
+    static func checkIntegerKey(_ key: UnsafePointer<UInt8>, count: Int) throws(DecodeFailure) {
+        let digits = count > 0 && key[0] == UInt8(ascii: "-") ? 1 : 0
+        var canonical = count > digits
+        for index in digits..<max(digits, count) where !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(key[index]) {
+            canonical = false
+        }
+        // No leading zero, except "0" itself; no "-0".
+        if canonical && key[digits] == UInt8(ascii: "0") && (count - digits > 1 || digits == 1) { canonical = false }
+        guard canonical else {
+            let text = String(decoding: UnsafeBufferPointer(start: key, count: count), as: UTF8.self)
+            throw .corrupted("non-canonical integer key \"\(text)\": an Int key is its shortest decimal text")
+        }
     }
 
     /// Compares the sort keys of `a` and `b`: negative, zero or positive.

@@ -66,6 +66,8 @@ struct InvalidVector: Sendable, CustomTestStringConvertible {
         "duplicate-key": "duplicate key",
         "duplicate-entry": "duplicate entry",
         "unordered-entries": "unordered entries",
+        "non-canonical-key": "non-canonical integer key",
+        "invalid-enum": "Invalid number of keys",
         "too-deep": "nesting deeper than 64",
         "missing-field": "no field",
         "unexpected-nil": "found nil",
@@ -88,6 +90,48 @@ struct InvalidVector: Sendable, CustomTestStringConvertible {
 
     static let all: [InvalidVector] = [
         .payload("overlong-int", Int.self, "overlong-varint", "Int 1 as ZigZag 2 in two bytes, 82 00.", [3, 0x82, 0]),
+        .payload(
+            "dictionary-int-key-leading-zero",
+            [Int: Int].self,
+            "non-canonical-key",
+            "[1: 2] with the key written \"01\".",
+            slot(field("01", [2, 4]))
+        ),
+        .payload(
+            "dictionary-int-key-plus",
+            [Int: Int].self,
+            "non-canonical-key",
+            "[1: 2] with the key written \"+1\".",
+            slot(field("+1", [2, 4]))
+        ),
+        .payload(
+            "dictionary-int-key-minus-zero",
+            [Int: Int].self,
+            "non-canonical-key",
+            "[0: 2] with the key written \"-0\".",
+            slot(field("-0", [2, 4]))
+        ),
+        .payload(
+            "enum-no-case",
+            Shape.self,
+            "invalid-enum",
+            "A Shape whose struct has no field (no case).",
+            [1]
+        ),
+        .payload(
+            "enum-two-cases",
+            Shape.self,
+            "invalid-enum",
+            "A Shape whose struct has two fields, point and circle.",
+            slot(field("point", [1]) + field("circle", slot(field("radius", [9, 0, 0, 0, 0, 0, 0, 0xF0, 0x3F]))))
+        ),
+        .payload(
+            "enum-unknown-case",
+            Shape.self,
+            "invalid-enum",
+            "A Shape whose one field names no case (square).",
+            slot(field("square", [1]))
+        ),
         .payload(
             "overlong-slot-header",
             String.self,
