@@ -499,7 +499,7 @@ public struct ChaosRunner: Sendable {
 
     /// `LocalCluster.waitUntilHealthy` on a connection of its own.
     private func waitUntilHealthy() async throws {
-        let client = try cluster.client(timeout: .seconds(5))
+        let client = try cluster.client(certificateRole: "admin", timeout: .seconds(5))
         do {
             try await cluster.waitUntilHealthy(timeout: .seconds(30), client: client)
         } catch {

@@ -1,18 +1,23 @@
 import PygmyRPC
 
-/// Which certificate roles may call which methods (see `docs/SECURITY.md`).
+/// Which certificate roles may call which methods (PROTOCOL.md §8.4, `docs/SECURITY.md`).
 ///
 /// On plaintext connections there is no verified identity and every call is allowed: plaintext is for
 /// a cluster on one trusted host. With TLS every call is checked against the roles in the peer's
-/// certificate.
+/// certificate. Decided deliberately:
+/// - a `client` certificate (a customer) may search, look up and buy; it may not list the order log,
+///   which holds every customer's purchases (there is no per-customer identity to filter it by), nor
+///   read the cluster's status (node addresses, stock, digests);
+/// - an `admin` certificate (an operator) may restock, change prices, list orders and read the status;
+///   it does not imply `client`: an operator who also buys uses a certificate with both roles.
 public enum AccessPolicy {
     /// Roles allowed per method; a method missing here is refused to everyone on TLS connections.
     public static let allowedRoles: [String: Set<String>] = [
-        Frontend.Search.name: ["client", "admin"],
-        Frontend.Lookup.name: ["client", "admin"],
-        Frontend.Buy.name: ["client", "admin"],
-        Frontend.Orders.name: ["client", "admin"],
-        Frontend.Status.name: ["client", "admin"],
+        Frontend.Search.name: ["client"],
+        Frontend.Lookup.name: ["client"],
+        Frontend.Buy.name: ["client"],
+        Frontend.Orders.name: ["admin"],
+        Frontend.Status.name: ["admin"],
         Frontend.Restock.name: ["admin"],
         Frontend.SetCost.name: ["admin"],
         Catalog.Search.name: ["frontend"],

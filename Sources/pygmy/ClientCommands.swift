@@ -105,7 +105,8 @@ struct Orders: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting(json: options.json) { output in
-            let log = try await options.withClient {
+            // Admin: the log holds every customer's orders (PROTOCOL.md §8.4).
+            let log = try await options.withClient(certificateRole: "admin") {
                 try await $0.call(Frontend.Orders.self, OrdersRequest(after: after))
             }
             output.emit(log) {
@@ -211,10 +212,16 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         try await reporting(json: options.json) { output in
             let deadline = ContinuousClock.now + .milliseconds(Int64(options.timeout * 1000))
-            var status = try await options.withClient { try await $0.call(Frontend.Status.self, Empty()) }
+            // Admin: the status shows the cluster's internals (PROTOCOL.md §8.4).
+            var status = try await options.withClient(certificateRole: "admin") {
+                try await $0.call(Frontend.Status.self, Empty())
+            }
             while wait, Self.notReady(status) != nil, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(200))
-                if let next = try? await options.withClient({ try await $0.call(Frontend.Status.self, Empty()) }) {
+                if let next = try? await options.withClient(
+                    certificateRole: "admin",
+                    { try await $0.call(Frontend.Status.self, Empty()) }
+                ) {
                     status = next
                 }
             }

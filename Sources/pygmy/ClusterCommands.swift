@@ -61,7 +61,7 @@ struct Cluster: AsyncParsableCommand {
                     orders: orders
                 )
                 for name in cluster.names { try cluster.start(name) }
-                let client = try cluster.client()
+                let client = try cluster.client(certificateRole: "admin")
                 do {
                     try await cluster.waitUntilHealthy(client: client, everyNode: true)
                 } catch {

@@ -359,7 +359,7 @@ final class MultiHostRun {
             if let dead = nodes.first(where: { !$0.isRunning }) {
                 throw Failure("node \(dead.name) exited (status \(dead.process.terminationStatus)) waiting for \(what)")
             }
-            let result = try await pygmy(["status", "--json", "--timeout", "3"])
+            let result = try await pygmy(["status", "--json", "--timeout", "3"], as: credentials("admin"))
             if result.status == 0, let status = try? decode(StatusJSON.self, result) {
                 if done(status) { return status }
             }
@@ -455,6 +455,19 @@ final class MultiHostRun {
             )
         } else {
             check(false, "client restock printed no JSON error: \(denied.output)")
+        }
+        // The order log and the status are an operator's: a client certificate may not read them, and an
+        // admin certificate may not buy (PROTOCOL.md §8.4).
+        for (arguments, role) in [
+            (["orders", "--json"], "client"), (["status", "--json"], "client"),
+            (["buy", "1", "--request-id", "multihost-admin", "--json"], "admin"),
+        ] {
+            let refused = try await pygmy(arguments, as: credentials(role))
+            let code = (try? decode(ErrorJSON.self, refused))?.error.code
+            check(
+                refused.status == 6 && code == "permissionDenied",
+                "\(role) \(arguments[0]): expected permissionDenied (exit 6), got \(refused.output)"
+            )
         }
         let restock = try await pygmy(["restock", "4", "2", "--json"], as: credentials("admin"))
         check(restock.status == 0, "admin restock failed: \(restock.output)")
@@ -566,7 +579,7 @@ final class MultiHostRun {
 
     /// Every buy is in the order log, exactly once.
     func checkOrderLog() async throws {
-        let orders = try await pygmy(["orders", "--json"])
+        let orders = try await pygmy(["orders", "--json"], as: credentials("admin"))
         check(orders.status == 0, "orders failed: \(orders.output)")
         let log = try decode(OrdersJSON.self, orders)
         let ids = log.orders.map(\.requestId).sorted()
