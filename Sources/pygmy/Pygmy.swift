@@ -24,7 +24,7 @@ struct Pygmy: AsyncParsableCommand {
         version: PygmyVersion.current,
         subcommands: [
             Search.self, Lookup.self, Buy.self, Orders.self, Restock.self, Price.self, Status.self,
-            Node.self, Cluster.self, Demo.self, Bench.self, Chaos.self, Sim.self,
+            Node.self, Cluster.self, TopologyCommand.self, Demo.self, Bench.self, Chaos.self, Sim.self,
         ]
     )
 

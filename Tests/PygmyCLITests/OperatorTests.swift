@@ -1,4 +1,5 @@
 import Foundation
+import PygmyNodes
 import Testing
 
 extension LiveProcessTests {
@@ -17,6 +18,37 @@ extension LiveProcessTests {
             let version = try await PygmyProcess.run(["--version"])
             #expect(version.status == 0)
             #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
+        }
+
+        /// `pygmy topology init` writes a topology with a fresh cluster id that `node --check` accepts,
+        /// refuses to overwrite one, and names a bad address.
+        @Test func topologyInitWritesACheckedTopologyWithAFreshClusterId() async throws {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pygmy-init-\(UUID())").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let file = (dir as NSString).appendingPathComponent("topology.json")
+            let hosts = ["--frontend", "10.9.0.1:7000", "--catalog", "10.9.0.2:7000", "--catalog", "10.9.0.3:7000"]
+            let made = try await PygmyProcess.run(
+                ["topology", "init", "--out", file, "--order", "10.9.0.4:7000", "--tls", "--json"] + hosts
+            )
+            #expect(made.status == 0, "\(made.stdout) \(made.stderr)")
+            let written = try json(made.stdout)
+            let clusterId = try #require(written["clusterId"] as? String)
+            #expect(UUID(uuidString: clusterId) != nil)
+            #expect(written["nodes"] as? [String] == ["frontend", "catalog-1", "catalog-2", "order-1"])
+            let topology = try Topology.load(path: file)
+            #expect(topology.clusterId == clusterId && topology.nodes.allSatisfy { $0.tls != nil })
+            #expect(topology.nodes(.catalog).map(\.host) == ["10.9.0.2", "10.9.0.3"])
+            let again = try await PygmyProcess.run(["topology", "init", "--out", file, "--json"])
+            #expect(again.status == 64 && again.stdout.contains("--force"), "\(again.stdout)")
+            let bad = try await PygmyProcess.run([
+                "topology", "init", "--out", file + "2", "--order", "nowhere", "--json",
+            ])
+            #expect(bad.status == 64 && bad.stdout.contains("nowhere"), "\(bad.stdout)")
+            let plain = (dir as NSString).appendingPathComponent("plain.json")
+            _ = try await PygmyProcess.run(["topology", "init", "--out", plain])
+            let check = try await PygmyProcess.run(["node", "--check", "--config", plain])
+            #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
         }
 
         @Test func jsonModeReportsArgumentErrorsAsOneObject() async throws {
