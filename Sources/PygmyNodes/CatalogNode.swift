@@ -28,20 +28,9 @@ public final class CatalogNode: Sendable {
             peers: environment.clients.byRole,
             timing: environment.topology.timing
         )
-        shell = ReplicaShell(
-            core: CatalogReplica(
-                config: config,
-                state: loaded,
-                acceptor: try store.loadMembership(catalogs: environment.topology.nodes(.catalog).map(\.name)),
-                now: ReplicaTime.startOfLife
-            ),
-            clients: environment.clients,
-            executor: environment.executor,
-            logger: environment.logger,
-            persist: { try store.persist($0) },
-            persistMembership: { try store.persistMembership($0) },
-            onStorageFailure: environment.onStorageFailure
-        )
+        shell = try environment.shell(store: store) {
+            CatalogReplica(config: config, state: loaded, acceptor: $0, now: .startOfLife)
+        }
     }
 
     /// Handles a request through the core; `connection` is where it came from.

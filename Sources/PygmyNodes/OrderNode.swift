@@ -30,20 +30,9 @@ public final class OrderNode: Sendable {
             peers: environment.clients.byRole,
             timing: environment.topology.timing
         )
-        shell = ReplicaShell(
-            core: OrderReplica(
-                config: config,
-                log: log,
-                acceptor: try store.loadMembership(catalogs: environment.topology.nodes(.catalog).map(\.name)),
-                now: ReplicaTime.startOfLife
-            ),
-            clients: environment.clients,
-            executor: environment.executor,
-            logger: environment.logger,
-            persist: { try store.persist($0) },
-            persistMembership: { try store.persistMembership($0) },
-            onStorageFailure: environment.onStorageFailure
-        )
+        shell = try environment.shell(store: store) {
+            OrderReplica(config: config, log: log, acceptor: $0, now: .startOfLife)
+        }
     }
 
     /// A hook called at each step of a buy; one that throws stops this node there, as if its process had

@@ -1,4 +1,6 @@
 import Logging
+import PygmyBookstore
+import PygmyReplica
 
 /// What a replica node (`CatalogNode`, `OrderNode`) is built from: `PygmyNode.init` makes one per node.
 struct ReplicaEnvironment: Sendable {
@@ -14,4 +16,35 @@ struct ReplicaEnvironment: Sendable {
 
     /// Where the replica keeps its SQLite database.
     var dataDirectory: String { topology.resolve(spec.dataDir ?? spec.name) }
+}
+
+/// What a replica's shell persists through: its SQLite store.
+protocol ReplicaStore: Sendable {
+    associatedtype Mutation: Sendable & Hashable
+    func persist(_ mutations: [Mutation]) throws
+    func loadMembership(catalogs: [String]) throws -> MembershipAcceptor
+    func persistMembership(_ acceptor: MembershipAcceptor) throws
+}
+
+extension CatalogStore: ReplicaStore {}
+extension OrderStore: ReplicaStore {}
+
+extension ReplicaEnvironment {
+    /// The shell that runs the core `make` builds (given the stored membership vote), with this
+    /// environment's clients, loop and logger, persisting through `store`.
+    func shell<Core: ReplicaCore, Store: ReplicaStore>(
+        store: Store,
+        _ make: (MembershipAcceptor) -> Core
+    ) throws -> ReplicaShell<Core> where Store.Mutation == Core.Mutation {
+        let acceptor = try store.loadMembership(catalogs: topology.nodes(.catalog).map(\.name))
+        return ReplicaShell(
+            core: make(acceptor),
+            clients: clients,
+            executor: executor,
+            logger: logger,
+            persist: { try store.persist($0) },
+            persistMembership: { try store.persistMembership($0) },
+            onStorageFailure: onStorageFailure
+        )
+    }
 }

@@ -14,33 +14,7 @@ extension OrderReplica {
         return reachable.count >= voters.count / 2 + 1
     }
 
-    /// Answers a prepare, accept or learn (durable before the answer).
-    mutating func vote(_ request: PeerRequest) -> PeerResponse {
-        let before = acceptor
-        let previous = acceptor.current
-        let response: PeerResponse
-        switch request {
-        case .prepare(let prepare): response = .vote(acceptor.prepare(prepare))
-        case .accept(let accept): response = .vote(acceptor.accept(accept))
-        case .learn(let membership):
-            acceptor.adopt(membership)
-            response = .ok
-        default: return .ok
-        }
-        if acceptor != before { effects.append(.persistMembership(acceptor)) }
-        if acceptor.current != previous { adopted(previous) }
-        return response
-    }
-
-    /// Adopts a chosen membership newer than the current one.
-    mutating func adopt(_ membership: Membership) {
-        let previous = acceptor.current
-        guard acceptor.adopt(membership) else { return }
-        effects.append(.persistMembership(acceptor))
-        adopted(previous)
-    }
-
-    private mutating func adopted(_ previous: Membership) {
+    mutating func adopted(_ previous: Membership) {
         let current = acceptor.current
         log(.info, "membership \(current) (was \(previous))")
         // A replica left out may still serve reads until its lease runs out: buys acknowledged without it
@@ -111,7 +85,7 @@ extension OrderReplica {
         // This replica's own vote.
         let before = acceptor
         let own = acceptor.prepare(prepare)
-        if acceptor != before { effects.append(.persistMembership(acceptor)) }
+        if acceptor != before { persistAcceptor() }
         step(proposer.received(from: config.name, own), &proposer)
     }
 
@@ -138,7 +112,7 @@ extension OrderReplica {
             }
             let before = acceptor
             let own = acceptor.accept(request)
-            if acceptor != before { effects.append(.persistMembership(acceptor)) }
+            if acceptor != before { persistAcceptor() }
             if var current = proposal {
                 step(current.received(from: config.name, own), &current)
             }
