@@ -263,6 +263,35 @@ final class MultiHostNetwork {
 
 /// One `pygmy node` process on one host, logging to a file.
 final class MultiHostNode {
+    /// Starts `pygmy node ROLE --config DIR/topology.json --name NAME` for each node of `layout`, each in
+    /// its host's namespace, logging to `DIR/NAME.log`; each is appended to `nodes` as it starts, so a
+    /// failure part-way leaves the started ones there for the tear-down.
+    static func startAll(
+        _ layout: [(name: String, host: String, role: String, address: String)],
+        on network: MultiHostNetwork,
+        directory: String,
+        into nodes: inout [MultiHostNode]
+    ) throws {
+        for node in layout {
+            let process = MultiHostNode(
+                name: node.name,
+                role: node.role,
+                hostID: node.host,
+                logPath: "\(directory)/\(node.name).log"
+            )
+            try process.start(
+                network.onHost(
+                    node.host,
+                    [
+                        PygmyProcess.executable, "node", node.role, "--config", "\(directory)/topology.json",
+                        "--name", node.name,
+                    ]
+                )
+            )
+            nodes.append(process)
+        }
+    }
+
     let name: String
     let role: String
     let hostID: String

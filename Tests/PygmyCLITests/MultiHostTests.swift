@@ -154,24 +154,7 @@ final class MultiHostRun {
 
         try await makeCertificates()
         try writeTopology()
-        for node in Self.layout {
-            let process = MultiHostNode(
-                name: node.name,
-                role: node.role,
-                hostID: node.host,
-                logPath: "\(directory)/\(node.name).log"
-            )
-            try process.start(
-                network.onHost(
-                    node.host,
-                    [
-                        PygmyProcess.executable, "node", node.role, "--config", "\(directory)/topology.json",
-                        "--name", node.name,
-                    ]
-                )
-            )
-            nodes.append(process)
-        }
+        try MultiHostNode.startAll(Self.layout, on: network, directory: directory, into: &nodes)
         log("started \(nodes.count) nodes, one per namespace")
         let status = try await waitForCluster(within: .seconds(30), "every node ready") { status in
             status.unreachable.isEmpty && status.nodes.count == Self.layout.count

@@ -287,24 +287,7 @@ final class PartitionRun: @unchecked Sendable {
         }
         log("network: \(Self.layout.count + 1) namespaces on a bridge, an nftables drop set in each node's")
         try writeTopology()
-        for node in Self.layout {
-            let process = MultiHostNode(
-                name: node.name,
-                role: node.role,
-                hostID: node.host,
-                logPath: "\(directory)/\(node.name).log"
-            )
-            try process.start(
-                network.onHost(
-                    node.host,
-                    [
-                        PygmyProcess.executable, "node", node.role, "--config", "\(directory)/topology.json",
-                        "--name", node.name,
-                    ]
-                )
-            )
-            nodes.append(process)
-        }
+        try MultiHostNode.startAll(Self.layout, on: network, directory: directory, into: &nodes)
         let group = try await NamespacedEventLoopGroup.make(namespace: network.hosts[Self.clientHost.id]!.namespace)
         self.group = group
         for node in Self.layout where node.role == "frontend" {
