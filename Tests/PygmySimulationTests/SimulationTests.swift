@@ -13,7 +13,8 @@ import Testing
 struct SimulationTests {
     static let defaultSeeds = 2_000
 
-    /// Seeds that once failed, each with the bug it found. They run on every test run.
+    /// Seeds that once failed, each with the bug it found. They run on every test run, but since the fault
+    /// model grew they draw other faults; `ScenarioTests` scripts the conditions each bug needed.
     static let regressionSeeds: [UInt64] = [
         63,  // oversold: a retried hold recorded unchecked while joining was vouched for
         68,  // a replica became ready without a ready peer while an order replica was down
