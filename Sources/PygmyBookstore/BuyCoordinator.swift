@@ -234,7 +234,7 @@ public struct BuyCoordinator: Sendable {
             phase = .committing(record, round: 1)
             awaiting = .commits(
                 catalogs,
-                CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity)
+                CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity, epoch: epoch)
             )
             return [.checkpoint(.afterReplication)]
         default:
@@ -256,7 +256,12 @@ public struct BuyCoordinator: Sendable {
             return commitAcknowledged.isSuperset(of: catalogs)
                 ? [.persist([.delivered(requestId: record.requestId)])] : []
         }
-        let commit = CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity)
+        let commit = CommittedBuy(
+            requestId: record.requestId,
+            item: record.item,
+            quantity: record.quantity,
+            epoch: epoch
+        )
         guard round < Self.commitRounds else {
             finish(
                 .refused(

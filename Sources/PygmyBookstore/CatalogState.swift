@@ -22,11 +22,16 @@ public struct CommittedBuy: Codable, Sendable, Hashable {
     public var requestId: String
     public var item: ItemID
     public var quantity: Int
+    /// On `catalog.commit`: the membership epoch the coordinator knows. A replica at a newer epoch applies
+    /// the commit and answers `staleEpoch`, so the coordinator does not acknowledge the buy before it has
+    /// committed at the members of the newer epoch (a re-admitted one may be serving reads). Not stored.
+    public var epoch: UInt64?
 
-    public init(requestId: String, item: ItemID, quantity: Int) {
+    public init(requestId: String, item: ItemID, quantity: Int, epoch: UInt64? = nil) {
         self.requestId = requestId
         self.item = item
         self.quantity = quantity
+        self.epoch = epoch
     }
 }
 
@@ -235,7 +240,9 @@ public struct CatalogState: Sendable {
                 "quantity must be 1...\(CatalogLimits.maxQuantity), not \(buy.quantity)"
             )
         }
-        return committed[buy.requestId] == nil ? [.commit(buy)] : []
+        var stored = buy
+        stored.epoch = nil
+        return committed[buy.requestId] == nil ? [.commit(stored)] : []
     }
 
     /// Records that the buy of `requestId` was refused for good by `coordinator` (its hold there, if any, is

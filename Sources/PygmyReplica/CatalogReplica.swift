@@ -96,16 +96,23 @@ public struct CatalogReplica: Sendable {
     /// The voters on the membership: every catalog and order replica.
     var voters: [String] { ([config.name] + peers.names(.catalog) + peers.names(.order)).sorted() }
 
-    /// Until when this replica may serve reads: a majority of voters (itself included) vouched for it at
+    /// How many voters must vouch for a read lease: enough that every majority of the voters includes
+    /// one of them (⌈N/2⌉: 2 of 4, 3 of 6). A membership that leaves this replica out is chosen only with a
+    /// majority's acceptance, and a voter that accepted it stops vouching, so at most N − majority voters
+    /// still vouch, fewer than this. (A majority would be safe too, but with one catalog and one order
+    /// replica of four down no replica could serve reads.)
+    var leaseQuorum: Int { voters.count - voters.count / 2 }
+
+    /// Until when this replica may serve reads: `leaseQuorum` voters (itself included) vouched for it at
     /// heartbeats sent no earlier than `leaseUntil - leaseDuration`. Nil: no lease.
     public var leaseUntil: Duration? {
         var times = voters.compactMap { voter -> Duration? in
             voter == config.name ? (acceptor.vouches(for: config.name) ? now : nil) : grants[voter]
         }
-        let majority = voters.count / 2 + 1
-        guard times.count >= majority else { return nil }
+        let quorum = leaseQuorum
+        guard times.count >= quorum else { return nil }
         times.sort(by: >)
-        return times[majority - 1] + timing.leaseDuration
+        return times[quorum - 1] + timing.leaseDuration
     }
 
     /// Handles one input at `time`; returns what the shell must do, in order.
@@ -233,6 +240,15 @@ public struct CatalogReplica: Sendable {
                 log(.debug, "commit \(buy.requestId) item \(buy.item)×\(buy.quantity)")
             }
             write(mutations)
+            // Applied; but a coordinator behind this replica's membership may not know every member that
+            // must have the commit before the buy is acknowledged.
+            if let epoch = buy.epoch, epoch < acceptor.current.epoch {
+                throw BookstoreError(
+                    .staleEpoch,
+                    "commit \(buy.requestId) applied at \(config.name), which is at \(acceptor.current); "
+                        + "the coordinator's epoch \(epoch) is older: commit at the current members before acknowledging"
+                )
+            }
             return .ok
         case .abort(let abort):
             write(
@@ -274,7 +290,7 @@ public struct CatalogReplica: Sendable {
         guard let lease = leaseUntil, now < lease else {
             throw BookstoreError(
                 .notReady,
-                "catalog replica \(config.name) has no read lease (it cannot hear from a majority of the replicas, "
+                "catalog replica \(config.name) has no read lease (it cannot hear from enough of the replicas, "
                     + "or is not a member of \(acceptor.current)); another replica may answer"
             )
         }
