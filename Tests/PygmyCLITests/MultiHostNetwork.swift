@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Testing
 
 /// Runs programs to completion for the multi-host test, off Swift concurrency's cooperative threads.
 enum MultiHostCommand {
@@ -263,6 +264,28 @@ final class MultiHostNetwork {
 
 /// One `pygmy node` process on one host, logging to a file.
 final class MultiHostNode {
+    /// Stops `nodes`: SIGTERM, SIGKILL for any still running after 5 s (named with `label`); then, when
+    /// `printLogs`, prints each node's log with its address on `network`.
+    static func stopAll(_ nodes: [MultiHostNode], label: String, printLogs: Bool, network: MultiHostNetwork) async {
+        for node in nodes { node.terminate() }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while nodes.contains(where: \.isRunning) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for node in nodes where node.isRunning {
+            print("[\(label)] \(node.name) ignored SIGTERM; killing it")
+            node.kill()
+        }
+        for node in nodes where !(await node.process.exited(within: .seconds(30))) {
+            Issue.record("\(node.name) still runs 30 s after SIGKILL")
+        }
+        guard printLogs else { return }
+        for node in nodes {
+            print("===== \(node.name) (\(node.role), \(network.hosts[node.hostID]?.address ?? "?")) log =====")
+            print(node.log)
+        }
+    }
+
     /// Starts `pygmy node ROLE --config DIR/topology.json --name NAME` for each node of `layout`, each in
     /// its host's namespace, logging to `DIR/NAME.log`; each is appended to `nodes` as it starts, so a
     /// failure part-way leaves the started ones there for the tear-down.

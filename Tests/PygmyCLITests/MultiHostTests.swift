@@ -581,23 +581,8 @@ final class MultiHostRun {
     /// Stops every node, deletes the namespaces (with the bridge and veth pairs) and the temporary
     /// directory; prints the node logs first when anything failed.
     func tearDown() async {
-        for node in nodes { node.terminate() }
-        let deadline = ContinuousClock.now + .seconds(5)
-        while nodes.contains(where: \.isRunning) && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        for node in nodes where node.isRunning {
-            print("[multihost] \(node.name) ignored SIGTERM; killing it")
-            node.kill()
-        }
-        for node in nodes where !(await node.process.exited(within: .seconds(30))) {
-            Issue.record("\(node.name) still runs 30 s after SIGKILL")
-        }
+        await MultiHostNode.stopAll(nodes, label: "multihost", printLogs: failed, network: network)
         if failed && !nodes.isEmpty {
-            for node in nodes {
-                print("===== \(node.name) (\(node.role), \(network.hosts[node.hostID]?.address ?? "?")) log =====")
-                print(node.log)
-            }
             print("===== topology.json =====")
             print((try? String(contentsOfFile: "\(directory)/topology.json", encoding: .utf8)) ?? "(none)")
         }

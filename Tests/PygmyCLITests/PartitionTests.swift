@@ -842,24 +842,7 @@ final class PartitionRun: @unchecked Sendable {
     func tearDown() async {
         resumeStopped()
         for client in frontends.values { await client.close() }
-        for node in nodes { node.terminate() }
-        let deadline = ContinuousClock.now + .seconds(5)
-        while nodes.contains(where: \.isRunning) && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        for node in nodes where node.isRunning {
-            print("[partition] \(node.name) ignored SIGTERM; killing it")
-            node.kill()
-        }
-        for node in nodes where !(await node.process.exited(within: .seconds(30))) {
-            Issue.record("\(node.name) still runs 30 s after SIGKILL")
-        }
-        if failed && !nodes.isEmpty {
-            for node in nodes {
-                print("===== \(node.name) (\(node.role), \(network.hosts[node.hostID]?.address ?? "?")) log =====")
-                print(node.log)
-            }
-        }
+        await MultiHostNode.stopAll(nodes, label: "partition", printLogs: failed, network: network)
         try? await group?.shutdownGracefully()
         let left = await network.destroy()
         if !left.isEmpty { Issue.record("namespaces left behind: \(left)") }
