@@ -223,7 +223,15 @@ public struct CatalogState: Sendable {
             if checked && availableWithout < hold.quantity {
                 return (.outOfStock(available: max(0, availableWithout)), [.releaseHold(requestId: hold.requestId)])
             }
-            return (.held(unitCost: cost, checked: checked), [])
+            // The retry makes a new hold instance, created now (and never at the old one's time): a
+            // stale-hold release answered for the old instance must not remove the one this attempt relies
+            // on, and the retried hold must not look stale at once (found by the simulator: seed 509441).
+            var renewed = hold
+            renewed.createdMicros = max(hold.createdMicros, existing.createdMicros + 1)
+            return (
+                .held(unitCost: cost, checked: checked),
+                [.releaseHold(requestId: hold.requestId), .hold(renewed)]
+            )
         }
         if checked && available(hold.item) < hold.quantity {
             return (.outOfStock(available: max(0, available(hold.item))), [])
@@ -258,9 +266,12 @@ public struct CatalogState: Sendable {
         return rejected.contains(requestId) ? [] : [.reject(requestId: requestId)]
     }
 
-    /// Releases the hold of `requestId` if `coordinator` made it.
-    public func decideAbort(requestId: String, coordinator: String) -> [CatalogMutation] {
+    /// Releases the hold of `requestId` if `coordinator` made it and, when `createdMicros` is given, only
+    /// if it is still that hold instance: a stale-hold resolution speaks only of the hold it asked about,
+    /// not of a retried hold the coordinator made since.
+    public func decideAbort(requestId: String, coordinator: String, createdMicros: Int64? = nil) -> [CatalogMutation] {
         guard let hold = holds[requestId], hold.coordinator == coordinator else { return [] }
+        if let createdMicros, hold.createdMicros != createdMicros { return [] }
         return [.releaseHold(requestId: requestId)]
     }
 

@@ -15,17 +15,18 @@ extension CatalogReplica {
                 call(
                     hold.coordinator,
                     request,
-                    .resolve(requestId: hold.requestId, atCoordinator: true),
+                    .resolve(requestId: hold.requestId, atCoordinator: true, holdCreated: hold.createdMicros),
                     timeout: timing.resolveTimeout
                 )
             } else {
-                askOthers(about: hold.requestId, coordinator: hold.coordinator)
+                askOthers(about: hold)
             }
         }
     }
 
-    private mutating func askOthers(about requestId: String, coordinator: String) {
-        let others = peers.up(.order, now: now).filter { $0 != coordinator }
+    private mutating func askOthers(about hold: Hold) {
+        let requestId = hold.requestId
+        let others = peers.up(.order, now: now).filter { $0 != hold.coordinator }
         guard !others.isEmpty else {
             resolving.removeValue(forKey: requestId)
             return
@@ -35,13 +36,13 @@ extension CatalogReplica {
             call(
                 order,
                 .resolve(ResolveRequest(requestId: requestId)),
-                .resolve(requestId: requestId, atCoordinator: false),
+                .resolve(requestId: requestId, atCoordinator: false, holdCreated: hold.createdMicros),
                 timeout: timing.resolveTimeout
             )
         }
     }
 
-    mutating func resolveReplied(_ requestId: String, atCoordinator: Bool, _ result: CallResult) {
+    mutating func resolveReplied(_ requestId: String, atCoordinator: Bool, holdCreated: Int64, _ result: CallResult) {
         guard let hold = state.holds[requestId] else {
             resolving.removeValue(forKey: requestId)
             return
@@ -54,7 +55,7 @@ extension CatalogReplica {
             return
         case .resolution(.aborted)? where atCoordinator:
             log(.debug, "stale hold \(requestId): aborted by \(hold.coordinator)")
-            write(state.decideAbort(requestId: requestId, coordinator: hold.coordinator))
+            write(state.decideAbort(requestId: requestId, coordinator: hold.coordinator, createdMicros: holdCreated))
             resolving.removeValue(forKey: requestId)
             return
         case .resolution? where atCoordinator:
@@ -63,7 +64,7 @@ extension CatalogReplica {
         default:
             break
         }
-        if atCoordinator { return askOthers(about: requestId, coordinator: hold.coordinator) }
+        if atCoordinator { return askOthers(about: hold) }
         let left = (resolving[requestId] ?? 1) - 1
         if left <= 0 { resolving.removeValue(forKey: requestId) } else { resolving[requestId] = left }
     }

@@ -43,7 +43,8 @@ public struct CatalogReplica: Sendable {
     enum Purpose: Sendable {
         case heartbeat(String, sentAt: Duration)
         case join(attempt: Int, JoinStage)
-        case resolve(requestId: String, atCoordinator: Bool)
+        /// `holdCreated`: the hold instance asked about (its creation time).
+        case resolve(requestId: String, atCoordinator: Bool, holdCreated: Int64)
         case pull(String)
     }
 
@@ -181,8 +182,8 @@ public struct CatalogReplica: Sendable {
         case .join(let attempt, let stage):
             if let peer = stage.peer, let line = peers.record(peer, result, now: now) { log(.info, line) }
             joinReplied(attempt: attempt, stage, result)
-        case .resolve(let requestId, let atCoordinator):
-            resolveReplied(requestId, atCoordinator: atCoordinator, result)
+        case .resolve(let requestId, let atCoordinator, let holdCreated):
+            resolveReplied(requestId, atCoordinator: atCoordinator, holdCreated: holdCreated, result)
         case .pull(let peer):
             if let line = peers.record(peer, result, now: now) { log(.info, line) }
             pulling.remove(peer)

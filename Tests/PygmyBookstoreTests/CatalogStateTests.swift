@@ -47,6 +47,26 @@ func hold(_ id: String, item: ItemID = 1, quantity: Int = 1, by coordinator: Str
         #expect(state.heldCopies(1) == 0)
     }
 
+    /// Found by the simulator (seed 509441: one request id became two orders): a retried hold is a new
+    /// instance, and a stale-hold release names the instance it asked about, so an "aborted" answered
+    /// during an earlier attempt cannot remove the hold a later attempt relies on.
+    @Test func aRetriedHoldIsANewInstanceThatAnOldReleaseDoesNotRemove() throws {
+        var state = seededCatalog()
+        state.apply(try state.decideHold(hold("a"), checked: true).1)
+        let asked = try #require(state.holds["a"]).createdMicros
+        var retry = hold("a")
+        retry.createdMicros = asked  // the same clock reading: the new instance is still distinct
+        let (outcome, mutations) = try state.decideHold(retry, checked: true)
+        #expect(outcome == .held(unitCost: 30, checked: true))
+        state.apply(mutations)
+        let renewed = try #require(state.holds["a"])
+        #expect(renewed.createdMicros > asked)
+        #expect(state.heldCopies(1) == 1)
+        #expect(state.decideAbort(requestId: "a", coordinator: "order-1", createdMicros: asked).isEmpty)
+        state.apply(state.decideAbort(requestId: "a", coordinator: "order-1", createdMicros: renewed.createdMicros))
+        #expect(state.heldCopies(1) == 0)
+    }
+
     @Test func uncheckedHoldsAreRecordedWithoutJudgingStock() throws {
         var state = seededCatalog()
         let (outcome, mutations) = try state.decideHold(hold("x", item: 2, quantity: 50), checked: false)

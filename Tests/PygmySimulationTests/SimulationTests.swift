@@ -23,23 +23,10 @@ struct SimulationTests {
         695,  // faults that never stopped kept the clients from finishing (now they stop after 300 s)
         106_388,  // a buy of an old epoch acknowledged with commits at its old members only, while a replica
         // re-admitted in a newer epoch served reads without it (commits now carry the epoch)
+        509_441,  // one request id became two orders under partitions and a hang: a retried hold kept its old
+        // instance, so a stale-hold release the coordinator answered during an earlier attempt removed the
+        // hold the next attempt relied on (a retried hold is now a new instance; releases name the instance)
     ]
-
-    /// Found at the end of stop 18 by a 20,000-seed sweep (`pygmy sim --seeds 20000 --first 500001`), not
-    /// fixed yet: one request id becomes two orders under partitions and a hang. A retried hold reuses the
-    /// existing hold (keeping its old creation time), so the catalog asks the coordinator about it at
-    /// once; the coordinator, mid-attempt, answers "aborted" and marks the buy, but starting its next
-    /// attempt clears that mark, and the catalog's release (keyed by request id and coordinator) removes the
-    /// next attempt's hold too: the coordinator decides without a hold, and the other order replica later
-    /// orders the same request id. Fix: keep the mark for the whole run, refresh a retried hold's creation
-    /// time, and release only the hold instance that was asked about.
-    @Test("known issue: seed 509441, one request id becomes two orders")
-    func seed509441() {
-        let report = Simulation(seed: 509_441).run()
-        withKnownIssue("a request id became two orders (see the comment)", isIntermittent: true) {
-            #expect(report.passed, "\(report.violations.joined(separator: "\n"))")
-        }
-    }
 
     @Test("a run replays exactly from its seed")
     func deterministic() {
