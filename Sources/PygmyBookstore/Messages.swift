@@ -72,11 +72,15 @@ public struct RestockRequest: Codable, Sendable, Hashable {
     public var count: Int
     /// Identifies the operation so a retry (or a replica sync) applies it once.
     public var opId: String
+    /// The membership epoch the frontend writes at (absent from clients): a catalog replica applies the
+    /// write only as a member of that epoch, as for holds (PROTOCOL.md §6.6).
+    public var epoch: UInt64?
 
-    public init(item: ItemID, count: Int, opId: String) {
+    public init(item: ItemID, count: Int, opId: String, epoch: UInt64? = nil) {
         self.item = item
         self.count = count
         self.opId = opId
+        self.epoch = epoch
     }
 }
 
@@ -87,12 +91,15 @@ public struct SetCostRequest: Codable, Sendable, Hashable {
     /// Orders concurrent price changes: the highest wins on every replica. The frontend uses its clock
     /// in microseconds since 1970.
     public var version: Int64
+    /// As `RestockRequest.epoch`.
+    public var epoch: UInt64?
 
-    public init(item: ItemID, cost: Int, opId: String, version: Int64) {
+    public init(item: ItemID, cost: Int, opId: String, version: Int64, epoch: UInt64? = nil) {
         self.item = item
         self.cost = cost
         self.opId = opId
         self.version = version
+        self.epoch = epoch
     }
 }
 

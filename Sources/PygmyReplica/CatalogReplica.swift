@@ -217,7 +217,7 @@ public struct CatalogReplica: Sendable {
             try requireReadable()
             return .search(SearchResponse(items: try state.search(topic: search.topic)))
         case .hold(let request):
-            try requireMember(request.epoch)
+            try requireMember(request.epoch, for: "hold")
             let hold = Hold(
                 requestId: request.requestId,
                 item: request.item,
@@ -259,9 +259,11 @@ public struct CatalogReplica: Sendable {
             )
             return .ok
         case .restock(let request):
+            try requireMember(request.epoch, for: "restock")
             write(try state.decideRestock(Restock(opId: request.opId, item: request.item, count: request.count)))
             return .book(try state.lookup(request.item), nil)
         case .setCost(let request):
+            try requireMember(request.epoch, for: "price change")
             let price = PriceSetting(
                 item: request.item,
                 cost: request.cost,
@@ -297,19 +299,21 @@ public struct CatalogReplica: Sendable {
         }
     }
 
-    /// Holds are taken only by members of the coordinator's epoch.
-    private func requireMember(_ epoch: UInt64?) throws {
+    /// Holds and admin writes are taken only by members of the sender's epoch: a write acknowledged by
+    /// every member of epoch e was applied by each before it adopted a later epoch, so a replica
+    /// re-admitted later copies it from any of them.
+    private func requireMember(_ epoch: UInt64?, for what: String) throws {
         let current = acceptor.current
         guard current.contains(config.name) else {
             throw BookstoreError(
                 .staleEpoch,
-                "catalog replica \(config.name) is not a member of \(current); it takes no holds until re-admitted"
+                "catalog replica \(config.name) is not a member of \(current); it takes no \(what) until re-admitted"
             )
         }
         if let epoch, epoch != current.epoch {
             throw BookstoreError(
                 .staleEpoch,
-                "catalog replica \(config.name) is at \(current), the hold was for epoch \(epoch); retry"
+                "catalog replica \(config.name) is at \(current), the \(what) was for epoch \(epoch); retry"
             )
         }
     }

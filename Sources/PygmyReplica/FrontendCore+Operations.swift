@@ -193,6 +193,7 @@ extension FrontendCore {
         }
         var operation = operation
         operation.pending = Set(replicas)
+        if let epoch = membership?.epoch { operation.request = operation.request.atEpoch(epoch) }
         let op = nextOperation
         nextOperation += 1
         operations[op] = operation
@@ -225,7 +226,9 @@ extension FrontendCore {
         }
         for (_, result) in ordered {
             // A definite refusal (unknown item, a value out of range) is the answer.
-            if case .failed(.error(let answered)) = result, answered.code != .unavailable, answered.code != .notReady {
+            if case .failed(.error(let answered)) = result,
+                ![.unavailable, .notReady, .staleEpoch].contains(answered.code)
+            {
                 return fail(operation.inbound, answered)
             }
         }
@@ -242,5 +245,21 @@ extension FrontendCore {
                     + "by \(missing.joined(separator: "; ")); retry with the same op id"
             )
         )
+    }
+}
+
+extension PeerRequest {
+    /// An admin write stamped with the membership epoch it is sent at; other requests unchanged.
+    func atEpoch(_ epoch: UInt64) -> PeerRequest {
+        switch self {
+        case .restock(var request):
+            request.epoch = epoch
+            return .restock(request)
+        case .setCost(var request):
+            request.epoch = epoch
+            return .setCost(request)
+        default:
+            return self
+        }
     }
 }
