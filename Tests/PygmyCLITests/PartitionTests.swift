@@ -13,9 +13,10 @@ extension LiveProcessTests {
     /// oversold, every acknowledged buy in both order logs once, no refused buy ordered, no request id with
     /// two orders, no read after an acknowledged buy that misses it; and buys work again.
     ///
-    /// Today a catalog replica that is only cut off or hung is never left out of a buy's holds, so buys
-    /// fail with `unavailable` while one is silent (the availability issue 13 is about): the test asserts
-    /// safety during the faults and availability only after the heal.
+    /// While a catalog replica is silent (cut off or hung), buys answer `unavailable` until a majority
+    /// of the voters has left it out of the membership (issue 13); a side without a majority never
+    /// sells. The test asserts safety during every fault, availability after each heal, and, for the hung
+    /// replica (a majority is reachable), definite answers again while it is still hung.
     @Suite(.serialized)
     struct PartitionTests {
         @Test(
@@ -598,7 +599,7 @@ final class PartitionRun: @unchecked Sendable {
                 try await Task.sleep(for: min(.milliseconds(pause), max(.zero, end - .now)))
             }
         }
-        try await scenario("hung-catalog", seconds: 7, restocks: true) { end in
+        try await scenario("hung-catalog", seconds: 7, restocks: true, definiteAnswersAfter: 4) { end in
             try await self.stop("catalog-1")
             try await self.sleep(until: end)
         }
@@ -617,10 +618,12 @@ final class PartitionRun: @unchecked Sendable {
         seconds: Int = 7,
         restocks: Bool,
         frontendFor: @escaping @Sendable (Int) -> String = { _ in "frontend-1" },
+        definiteAnswersAfter: Double? = nil,
         faults: @escaping @Sendable (ContinuousClock.Instant) async throws -> Void
     ) async throws {
         _ = try left(name)
         let begin = ContinuousClock.now
+        let beganAt = ledger.now
         let end = begin + .seconds(seconds)
         log("== scenario \(name)")
         let faultTask = Task { try await faults(end) }
@@ -637,6 +640,16 @@ final class PartitionRun: @unchecked Sendable {
         )
         for reason in reasons.sorted().prefix(2) { log("  e.g. \(reason)") }
         if case .failure(let error) = faultResult { throw error }
+        if let definiteAnswersAfter {
+            // A majority can leave the silent replica out: buys must be decided (sold or refused for
+            // stock) again while the fault lasts, not only after the heal.
+            let late = buys.filter { $0.answeredAt >= beganAt + definiteAnswersAfter }
+            check(
+                late.contains { !$0.isUnknown },
+                "\(name): no buy answered \(definiteAnswersAfter) s or more into the fault was decided "
+                    + "(a majority should have left the silent replica out): \(describe(late))"
+            )
+        }
 
         // Settle, then the unknown outcomes again with their request ids: after the heal they resolve.
         try await waitForConvergence(within: .seconds(30), "convergence after \(name)")
