@@ -12,6 +12,9 @@ import Testing
             _ = try await cluster.buy(1)
             _ = try await cluster.search("distributed systems")
             await #expect { _ = try await cluster.lookup(99) } throws: { bookstoreCode($0) == .unknownItem }
+            await #expect { _ = try await cluster.client.call(Bogus.self, Empty()) } throws: {
+                ($0 as? RPCError)?.code == .unimplemented
+            }
 
             let front = try await Scrape.get(port: try #require(cluster.nodes["frontend"]?.metricsPort))
             #expect(front.status == 200)
@@ -20,6 +23,9 @@ import Testing
             #expect(front.value("pygmy_rpc_requests_total", ["method": "frontend.buy"]) == 1)
             #expect(front.value("pygmy_rpc_errors_total", ["method": "frontend.lookup", "code": "unknownItem"]) == 1)
             #expect(front.value("pygmy_rpc_errors_total", ["method": "frontend.buy"]) == nil)
+            // A name the node does not serve is counted under "unknown", so clients cannot add series.
+            #expect(front.value("pygmy_rpc_errors_total", ["method": "unknown", "code": "unimplemented"]) == 1)
+            #expect(!front.body.contains(Bogus.name))
             #expect(front.value("pygmy_rpc_request_duration_seconds_count", ["method": "frontend.buy"]) == 1)
             #expect((front.value("pygmy_rpc_request_duration_seconds_sum", ["method": "frontend.buy"]) ?? 0) > 0)
             #expect((front.value("pygmy_cache_hits_total") ?? 0) >= 3)
@@ -56,6 +62,13 @@ import Testing
             #expect((order.value("pygmy_sqlite_commit_duration_seconds_count") ?? 0) >= 1)
             #expect((order.value("pygmy_rpc_requests_total", ["method": "node.health"]) ?? 0) >= 1)
         }
+    }
+
+    /// A method no node serves.
+    enum Bogus: RPCMethod {
+        typealias Request = Empty
+        typealias Response = Empty
+        static let name = "frontend.bogus"
     }
 
     @Test func otherPathsAndMethodsGetAClearRefusal() async throws {
