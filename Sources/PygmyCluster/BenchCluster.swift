@@ -3,7 +3,20 @@ import Foundation
 import PygmyBookstore
 import PygmyNodes
 import PygmyRPC
+import PygmyTLS
 import Synchronization
+
+/// The certificates `pygmy bench --frontend` uses on a TLS cluster: the clients' (searches, lookups, buys)
+/// and the operator's (restocks, status), which may be the same certificate if it has both roles.
+public struct BenchTLS: Sendable {
+    public var client: TLSConfiguration
+    public var admin: TLSConfiguration
+
+    public init(client: TLSConfiguration, admin: TLSConfiguration) {
+        self.client = client
+        self.admin = admin
+    }
+}
 
 /// The cluster a bench experiment runs against: one `pygmy bench` started (and stops), or one that was
 /// already running (`--cluster DIR` or `--frontend HOST:PORT`).
@@ -16,28 +29,49 @@ final class BenchCluster: Sendable {
     let admin: RPCClient
     private let host: String
     private let port: Int
+    /// The clients' security for `--frontend` on a TLS cluster (nil: plaintext).
+    private let clientSecurity: (any RPCTransportSecurity)?
 
-    private init(local: LocalCluster?, owned: Bool, cache: Bool?, host: String, port: Int) throws {
+    private init(
+        local: LocalCluster?,
+        owned: Bool,
+        cache: Bool?,
+        host: String,
+        port: Int,
+        tls: BenchTLS? = nil
+    ) throws {
         self.local = local
         self.owned = owned
         self.cache = cache
         self.host = host
         self.port = port
+        clientSecurity = try tls.map { try Self.security($0.client, "client") }
         if let local {
             admin = try local.client(certificateRole: "admin", timeout: .seconds(15))
         } else {
-            admin = Self.plainClient(host: host, port: port)
+            let adminSecurity = try tls.map { try Self.security($0.admin, "admin") }
+            admin = Self.plainClient(host: host, port: port, security: adminSecurity)
+        }
+    }
+
+    /// Loads one of `BenchTLS`'s certificates, or says which one cannot be loaded.
+    private static func security(_ tls: TLSConfiguration, _ role: String) throws -> any RPCTransportSecurity {
+        do {
+            return try OpenSSLTransportSecurity(configuration: tls)
+        } catch {
+            throw BenchError("cannot load the \(role) TLS files: \(error)")
         }
     }
 
     var description: String {
         if owned { return "local, started by pygmy bench in \(local?.directory ?? "?")" }
         if let local { return "existing, \(local.directory)" }
-        return "existing, frontend \(host):\(port)"
+        return "existing, frontend \(host):\(port)\(clientSecurity == nil ? "" : " (TLS)")"
     }
 
-    static func plainClient(host: String, port: Int) -> RPCClient {
+    static func plainClient(host: String, port: Int, security: (any RPCTransportSecurity)? = nil) -> RPCClient {
         var configuration = RPCClient.Configuration()
+        configuration.security = security
         configuration.defaultTimeout = .seconds(15)
         configuration.keepaliveInterval = nil
         configuration.backoff.initial = .milliseconds(20)
@@ -48,7 +82,7 @@ final class BenchCluster: Sendable {
     /// A client of the frontend with its own connection.
     func client() throws -> RPCClient {
         if let local { return try local.client(timeout: .seconds(15)) }
-        return Self.plainClient(host: host, port: port)
+        return Self.plainClient(host: host, port: port, security: clientSecurity)
     }
 
     func status() async throws -> ClusterStatus {
@@ -58,15 +92,26 @@ final class BenchCluster: Sendable {
     /// Adds `BenchLoad.restockAmount` copies of every item, so buys never run out.
     func restock(_ items: [ItemID]) async throws {
         for item in items {
-            _ = try await admin.call(
-                Frontend.Restock.self,
-                RestockRequest(
-                    item: item,
-                    count: BenchLoad.restockAmount,
-                    opId: "bench-restock-\(BenchRunID.next())-\(item)"
+            do {
+                try await restock(item)
+            } catch let error as RPCError where error.code == .permissionDenied && local == nil {
+                throw BenchError(
+                    "\(error.message). The bench restocks and reads the status as an operator: give --admin-cert "
+                        + "and --admin-key (or a PYGMY_CERTS_DIR holding admin.crt and admin.key)"
                 )
-            )
+            }
         }
+    }
+
+    private func restock(_ item: ItemID) async throws {
+        _ = try await admin.call(
+            Frontend.Restock.self,
+            RestockRequest(
+                item: item,
+                count: BenchLoad.restockAmount,
+                opId: "bench-restock-\(BenchRunID.next())-\(item)"
+            )
+        )
     }
 
     func stop() async {
@@ -108,8 +153,8 @@ final class BenchCluster: Sendable {
         return try BenchCluster(local: local, owned: false, cache: spec.cache ?? true, host: spec.host, port: spec.port)
     }
 
-    static func existing(frontend host: String, port: Int) throws -> BenchCluster {
-        try BenchCluster(local: nil, owned: false, cache: nil, host: host, port: port)
+    static func existing(frontend host: String, port: Int, tls: BenchTLS?) throws -> BenchCluster {
+        try BenchCluster(local: nil, owned: false, cache: nil, host: host, port: port, tls: tls)
     }
 }
 

@@ -8,6 +8,7 @@ public struct BenchRun: Sendable {
     let basePort: Int
     let clusterDirectory: String?
     let frontend: (host: String, port: Int)?
+    let frontendTLS: BenchTLS?
 
     /// A run of the experiments `settings` names.
     /// - Parameters:
@@ -16,13 +17,15 @@ public struct BenchRun: Sendable {
     ///   - basePort: the first port to try for those clusters (five per cluster).
     ///   - clusterDirectory: a running local cluster to measure instead of starting clusters.
     ///   - frontend: a running frontend to measure instead (no failover experiment then).
+    ///   - frontendTLS: the certificates for `frontend` if its cluster uses TLS.
     public init(
         settings: BenchSettings,
         quick: Bool,
         keep: Bool,
         basePort: Int,
         clusterDirectory: String?,
-        frontend: (host: String, port: Int)?
+        frontend: (host: String, port: Int)?,
+        frontendTLS: BenchTLS? = nil
     ) {
         self.settings = settings
         self.quick = quick
@@ -30,6 +33,7 @@ public struct BenchRun: Sendable {
         self.basePort = basePort
         self.clusterDirectory = clusterDirectory
         self.frontend = frontend
+        self.frontendTLS = frontendTLS
     }
 
     /// Runs every experiment in order (progress on stderr), stops what it started and returns the figures.
@@ -84,7 +88,7 @@ public struct BenchRun: Sendable {
         func existingCluster() throws -> BenchCluster {
             if let dir = clusterDirectory { return try BenchCluster.existing(directory: dir) }
             let (host, port) = frontend!
-            return try BenchCluster.existing(frontend: host, port: port)
+            return try BenchCluster.existing(frontend: host, port: port, tls: frontendTLS)
         }
 
         do {

@@ -66,6 +66,19 @@ public final class CatalogNode: Sendable {
         return status
     }
 
+    /// What the metrics mirror: peers, membership epoch and holds in flight.
+    func metricsSample() async -> NodeMetricsSample {
+        await shell.inspect { core, now in
+            let peers = core.peers.byState(now: now)
+            return NodeMetricsSample(
+                peersUp: peers.up,
+                peersDown: peers.down,
+                epoch: core.acceptor.current.epoch,
+                holdsInFlight: core.state.holds.count
+            )
+        }
+    }
+
     /// Stock on hand and held per item, for tests and the chaos checker.
     public func inventory() async -> [ItemID: (onHand: Int, held: Int)] {
         await shell.inspect { core, _ in

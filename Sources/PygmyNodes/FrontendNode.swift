@@ -95,6 +95,19 @@ public final class FrontendNode: Sendable {
         return status
     }
 
+    /// What the metrics mirror: peers and the cache's hits and misses.
+    func metricsSample() async -> NodeMetricsSample {
+        await shell.inspect { core, now in
+            let peers = core.peers.byState(now: now)
+            return NodeMetricsSample(
+                peersUp: peers.up,
+                peersDown: peers.down,
+                cacheHits: core.cache.hits,
+                cacheMisses: core.cache.misses
+            )
+        }
+    }
+
     /// Optional periodic restock of every item (the original store's restock thread).
     func periodicRestock(count: Int) async {
         for item in ((try? topology.seedBooks()) ?? []).map(\.item) {

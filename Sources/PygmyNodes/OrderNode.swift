@@ -66,6 +66,14 @@ public final class OrderNode: Sendable {
         return node
     }
 
+    /// What the metrics mirror: peers and membership epoch.
+    func metricsSample() async -> NodeMetricsSample {
+        await shell.inspect { core, now in
+            let peers = core.peers.byState(now: now)
+            return NodeMetricsSample(peersUp: peers.up, peersDown: peers.down, epoch: core.acceptor.current.epoch)
+        }
+    }
+
     /// Every order in the log, oldest number first.
     public func orders() async -> [OrderRecord] { await shell.inspect { core, _ in core.log.orderedLog } }
 

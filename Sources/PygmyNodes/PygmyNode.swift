@@ -18,6 +18,9 @@ public final class PygmyNode: Service, Sendable {
     let logger: Logger
     private let role: Role
     private let background = BackgroundTasks()
+    /// The node's metrics and their HTTP endpoint; nil when its topology entry has no `metricsPort`.
+    public let metrics: NodeMetrics?
+    let metricsServer: MetricsServer?
 
     enum Role: Sendable {
         case frontend(FrontendNode)
@@ -66,6 +69,8 @@ public final class PygmyNode: Service, Sendable {
             throw TopologyError("node \(name)'s topology asks for plaintext but transport security was given")
         }
         let (serverSecurity, clientSecurity) = security
+        let metrics = spec.metricsPort.map { _ in NodeMetrics(role: spec.role, version: PygmyVersion.current) }
+        self.metrics = metrics
         let peerSpecs: [NodeSpec]
         switch spec.role {
         case .frontend: peerSpecs = topology.nodes(.catalog) + topology.nodes(.order)
@@ -93,7 +98,8 @@ public final class PygmyNode: Service, Sendable {
             durability: durability,
             executor: executor,
             logger: logger,
-            onStorageFailure: onStorageFailure ?? { _ in }
+            onStorageFailure: onStorageFailure ?? { _ in },
+            metrics: metrics
         )
         var router = RPCRouter()
         switch spec.role {
@@ -123,9 +129,12 @@ public final class PygmyNode: Service, Sendable {
             $0.security = serverSecurity
             $0.authorize = AccessPolicy.authorize
             $0.shutdownGracePeriod = .seconds(5)
+            $0.observeCall = metrics?.observe
             topology.serverLimits(for: spec).apply(to: &$0)
         }
-        server = RPCServer(configuration: configuration, router: router, group: loop, logger: logger)
+        let server = RPCServer(configuration: configuration, router: router, group: loop, logger: logger)
+        self.server = server
+        metricsServer = Self.metricsServer(spec, metrics, role, server, loop)
     }
 
     /// How this node's connections are secured, in words for its start-up log line.
@@ -151,10 +160,11 @@ public final class PygmyNode: Service, Sendable {
     /// catalogs; recovery for order replicas). Returns once the server accepts connections.
     public func start() async throws {
         try await server.start()
+        let metricsURL = try await startMetrics()
         logger.info(
             "\(spec.role.rawValue) node listening",
             metadata: [
-                "address": "\(spec.address)", "version": "\(PygmyVersion.current)",
+                "address": "\(spec.address)", "version": "\(PygmyVersion.current)", "metrics": "\(metricsURL)",
                 "cluster": "\(topology.clusterId ?? "none (peers of any cluster accepted)")",
                 "tls": "\(Self.securityMode(spec))",
                 "limits": "\(Self.describe(topology.serverLimits(for: spec)))",
@@ -183,6 +193,7 @@ public final class PygmyNode: Service, Sendable {
 
     /// Stops accepting, drains in-flight calls, stops background work and closes peer connections.
     public func stop() async {
+        await metricsServer?.stop()
         await server.shutdown()
         background.cancelAll()
         await halt("the node is shutting down")
@@ -193,6 +204,7 @@ public final class PygmyNode: Service, Sendable {
     /// Stops at once, as a crash would as far as peers can tell: no goAway, no draining, in-flight calls
     /// cut off. What the node persisted stays; what it held in memory is gone with this object.
     public func crash() async {
+        await metricsServer?.stop()
         background.cancelAll()
         await halt("the node crashed")
         await server.shutdown(gracePeriod: .zero)

@@ -13,6 +13,8 @@ struct ReplicaEnvironment: Sendable {
     let logger: Logger
     /// What happens when a persist fails (the node has stopped serving by then).
     let onStorageFailure: @Sendable (any Error) -> Void
+    /// The node's metrics (nil: it serves none).
+    let metrics: NodeMetrics?
 
     /// Where the replica keeps its SQLite database.
     var dataDirectory: String { topology.resolve(spec.dataDir ?? spec.name) }
@@ -44,7 +46,8 @@ extension ReplicaEnvironment {
             logger: logger,
             persist: { try store.persist($0) },
             persistMembership: { try store.persistMembership($0) },
-            onStorageFailure: onStorageFailure
+            onStorageFailure: onStorageFailure,
+            metrics: metrics
         )
     }
 }

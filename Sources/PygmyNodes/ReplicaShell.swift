@@ -33,6 +33,8 @@ actor ReplicaShell<Core: ReplicaCore> {
     /// had died (nothing after that step happens).
     private var faultHook: (@Sendable (BuyCheckpoint) throws -> Void)?
     private let onStorageFailure: @Sendable (any Error) -> Void
+    /// Where commit latencies go (nil: the node serves no metrics).
+    private let metrics: NodeMetrics?
 
     init(
         core: Core,
@@ -41,7 +43,8 @@ actor ReplicaShell<Core: ReplicaCore> {
         logger: Logger,
         persist: @escaping @Sendable ([Core.Mutation]) throws -> Void,
         persistMembership: @escaping @Sendable (MembershipAcceptor) throws -> Void = { _ in },
-        onStorageFailure: @escaping @Sendable (any Error) -> Void
+        onStorageFailure: @escaping @Sendable (any Error) -> Void,
+        metrics: NodeMetrics? = nil
     ) {
         self.core = core
         self.clients = clients
@@ -50,6 +53,7 @@ actor ReplicaShell<Core: ReplicaCore> {
         self.persistence = persist
         self.persistenceOfMembership = persistMembership
         self.onStorageFailure = onStorageFailure
+        self.metrics = metrics
     }
 
     /// The time the core is given: monotonic since the shell started, and the wall clock.
@@ -119,10 +123,13 @@ actor ReplicaShell<Core: ReplicaCore> {
         }
     }
 
-    /// Runs a write; a failed one stops the node (its memory may be ahead of its disk).
+    /// Runs a write (one SQLite transaction, timed for the metrics); a failed one stops the node (its memory
+    /// may be ahead of its disk).
     private func durably(_ write: () throws -> Void) {
         do {
+            let start = ContinuousClock.now
             try write()
+            metrics?.recordCommit(ContinuousClock.now - start)
         } catch {
             logger.critical(
                 "storage failure: the node stops (restart it; it recovers from what is durable)",

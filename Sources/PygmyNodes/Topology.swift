@@ -42,9 +42,14 @@ public struct NodeSpec: Codable, Sendable, Hashable {
     public var listenHost: String?
     /// Server limits of this node; the fields it gives override the cluster's `limits`.
     public var limits: RPCServerLimits?
+    /// Serve Prometheus metrics over plain HTTP (`GET /metrics`) on this port; absent: no metrics
+    /// endpoint. 0 picks a free port, which the node logs at start (tests).
+    public var metricsPort: Int?
+    /// The address the metrics endpoint binds (default 127.0.0.1: only this host can scrape it).
+    public var metricsHost: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, role, host, port, dataDir, cache, tls, listenHost, limits
+        case name, role, host, port, dataDir, cache, tls, listenHost, limits, metricsPort, metricsHost
     }
 
     public init(
@@ -56,7 +61,9 @@ public struct NodeSpec: Codable, Sendable, Hashable {
         cache: Bool? = nil,
         tls: NodeTLS? = nil,
         listenHost: String? = nil,
-        limits: RPCServerLimits? = nil
+        limits: RPCServerLimits? = nil,
+        metricsPort: Int? = nil,
+        metricsHost: String? = nil
     ) {
         self.name = name
         self.role = role
@@ -67,9 +74,16 @@ public struct NodeSpec: Codable, Sendable, Hashable {
         self.tls = tls
         self.listenHost = listenHost
         self.limits = limits
+        self.metricsPort = metricsPort
+        self.metricsHost = metricsHost
     }
 
     public var address: String { "\(host):\(port)" }
+
+    /// Where the metrics endpoint binds: `metricsHost`, else 127.0.0.1 (nil: no metrics endpoint).
+    public var metricsAddress: (host: String, port: Int)? {
+        metricsPort.map { (metricsHost ?? "127.0.0.1", $0) }
+    }
 }
 
 /// The whole cluster, as every node and client reads it from one shared file.
@@ -178,6 +192,7 @@ public struct Topology: Codable, Sendable, Hashable {
             if node.name.isEmpty || node.host.isEmpty {
                 throw TopologyError("every node needs a non-empty name and host")
             }
+            try node.validateMetrics()
         }
         if let problem = limits?.problem() { throw TopologyError("limits: \(problem)") }
         if let clusterId, UUID(uuidString: clusterId) == nil {
@@ -254,6 +269,28 @@ public struct Topology: Codable, Sendable, Hashable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(self).write(to: URL(fileURLWithPath: path))
+    }
+}
+
+extension NodeSpec {
+    /// Checks `metricsPort` and `metricsHost`: a port from 0 (a free one) to 65535 other than the node's
+    /// RPC port, and a host only together with a port.
+    func validateMetrics() throws {
+        if let metricsHost {
+            guard metricsPort != nil else {
+                throw TopologyError("node \(name): metricsHost is set but metricsPort is not")
+            }
+            guard !metricsHost.isEmpty else { throw TopologyError("node \(name): metricsHost is empty") }
+        }
+        guard let metricsPort else { return }
+        guard (0...65535).contains(metricsPort) else {
+            throw TopologyError(
+                "node \(name): metricsPort \(metricsPort) is out of range (0 to 65535; 0 picks a free port)"
+            )
+        }
+        if metricsPort == port {
+            throw TopologyError("node \(name): metricsPort \(metricsPort) is the node's RPC port")
+        }
     }
 }
 

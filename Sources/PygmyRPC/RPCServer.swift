@@ -39,6 +39,9 @@ public final class RPCServer: Service, Sendable {
         public var security: (any RPCTransportSecurity)? = nil
         /// Decides whether a peer may call a method; return an error (usually `.permissionDenied`) to refuse.
         public var authorize: (@Sendable (_ method: String, _ peer: RPCPeer) -> RPCError?)? = nil
+        /// Told about every call once it is answered (metrics); runs on the connection's event loop, so it
+        /// must be quick.
+        public var observeCall: (@Sendable (RPCCallRecord) -> Void)? = nil
 
         public init() {}
 

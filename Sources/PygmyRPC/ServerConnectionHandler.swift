@@ -22,6 +22,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private struct InFlight {
         var task: Task<Void, Never>
         var deadline: Scheduled<Void>?
+        var method: String
+        var started: NIODeadline
     }
 
     private let router: RPCRouter
@@ -100,6 +102,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             call.deadline?.cancel()
         }
         if !inFlight.isEmpty { onInFlightChange(-inFlight.count) }
+        for call in inFlight.values { observe(call, .cancelled) }
         inFlight.removeAll()
         waiting.removeAll()
         context.fireChannelInactive()
@@ -176,7 +179,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             } else if let call = inFlight[streamID] {
                 call.task.cancel()
                 call.deadline?.cancel()
-                finishCall(streamID, context)
+                finishCall(streamID, .cancelled, context)
             }
         case .ping(let value):
             var buffer = context.channel.allocator.buffer(capacity: 18)
@@ -197,11 +200,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         _ context: ChannelHandlerContext
     ) {
         if draining {
-            return writeError(streamID, RPCError(.unavailable, "server is shutting down"), context)
+            return refuse(streamID, method, RPCError(.unavailable, "server is shutting down"), context)
         }
         guard let handler = router.handlers[method] else {
             logger.debug("unknown method", metadata: ["method": "\(method)"])
-            return writeError(streamID, RPCError(.unimplemented, "unknown method \"\(method)\""), context)
+            return refuse(streamID, method, RPCError(.unimplemented, "unknown method \"\(method)\""), context)
         }
         let peer = RPCPeer(address: remoteAddress, announcedRole: peerHello?.role ?? .unspecified, identity: identity)
         if let authorize = configuration.authorize, let denial = authorize(method, peer) {
@@ -209,12 +212,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 "permission denied",
                 metadata: ["method": "\(method)", "reason": "\(denial.message)"]
             )
-            return writeError(streamID, denial, context)
+            return refuse(streamID, method, denial, context)
         }
         let now = NIODeadline.now()
         if let deadline, deadline <= now {
-            return writeError(
+            return refuse(
                 streamID,
+                method,
                 RPCError(.deadlineExceeded, "the call's deadline passed before it started"),
                 context
             )
@@ -241,7 +245,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 loop.execute { bound.value.completeCall(streamID, result) }
             }
         }
-        var call = InFlight(task: task, deadline: nil)
+        var call = InFlight(task: task, deadline: nil, method: method, started: now)
         if let deadline {
             call.deadline = loop.scheduleTask(deadline: deadline) {
                 bound.value.expireCall(streamID)
@@ -255,6 +259,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func completeCall(_ streamID: UInt32, _ result: Result<[UInt8], any Error>) {
         guard let context, let call = inFlight[streamID] else { return }
         call.deadline?.cancel()
+        var outcome: RPCError.Code?
         switch result {
         case .success(let bytes):
             var buffer = context.channel.allocator.buffer(capacity: bytes.count + 10)
@@ -268,26 +273,31 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 flusher.write(wrapOutboundOut(buffer))
             }
         case .failure(let error as RPCError):
+            outcome = error.code
             writeError(streamID, error, context)
         case .failure(is CancellationError):
+            outcome = .cancelled
             writeError(streamID, RPCError(.cancelled, "the handler was cancelled"), context)
         case .failure(let error):
+            outcome = .internalError
             logger.error("handler failed", metadata: ["stream": "\(streamID)", "error": "\(error)"])
             writeError(streamID, RPCError(.internalError, "\(error)"), context)
         }
-        finishCall(streamID, context)
+        finishCall(streamID, outcome, context)
     }
 
     private func expireCall(_ streamID: UInt32) {
         guard let context, let call = inFlight[streamID] else { return }
         call.task.cancel()
         writeError(streamID, RPCError(.deadlineExceeded, "the call's deadline passed on the server"), context)
-        finishCall(streamID, context)
+        finishCall(streamID, .deadlineExceeded, context)
     }
 
-    private func finishCall(_ streamID: UInt32, _ context: ChannelHandlerContext) {
-        guard inFlight.removeValue(forKey: streamID) != nil else { return }
+    /// A started call was answered (`outcome` nil: successfully), cancelled or expired.
+    private func finishCall(_ streamID: UInt32, _ outcome: RPCError.Code?, _ context: ChannelHandlerContext) {
+        guard let call = inFlight.removeValue(forKey: streamID) else { return }
         onInFlightChange(-1)
+        observe(call, outcome)
         while inFlight.count < configuration.maxConcurrentCallsPerConnection, let next = waiting.popFirst() {
             startCall(
                 streamID: next.streamID,
@@ -301,6 +311,20 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             readPending = false
             context.read()
         }
+    }
+
+    /// Answers a call that did not start (unknown method, refused, too late, draining) with `error`.
+    private func refuse(_ streamID: UInt32, _ method: String, _ error: RPCError, _ context: ChannelHandlerContext) {
+        writeError(streamID, error, context)
+        guard let observe = configuration.observeCall else { return }
+        let name = router.handlers[method] == nil ? RPCCallRecord.unknownMethod : method
+        observe(RPCCallRecord(method: name, error: error.code, duration: .zero))
+    }
+
+    private func observe(_ call: InFlight, _ outcome: RPCError.Code?) {
+        guard let observe = configuration.observeCall else { return }
+        let elapsed = NIODeadline.now() - call.started
+        observe(RPCCallRecord(method: call.method, error: outcome, duration: .nanoseconds(elapsed.nanoseconds)))
     }
 
     private func writeError(_ streamID: UInt32, _ error: RPCError, _ context: ChannelHandlerContext) {

@@ -3,6 +3,7 @@ import Foundation
 import PygmyBookstore
 import PygmyCluster
 import PygmyNodes
+import PygmyTLS
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -63,6 +64,31 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .long, help: "A running frontend, HOST:PORT, instead of starting clusters (no failover).")
     var frontend: String?
 
+    @Option(
+        name: .long,
+        help: "With --frontend on a TLS cluster: the clients' certificate (PEM; default: $PYGMY_CERTS_DIR/client.crt)."
+    )
+    var cert: String?
+
+    @Option(name: .long, help: "With --frontend on a TLS cluster: the key of --cert (PEM).")
+    var key: String?
+
+    @Option(
+        name: .long,
+        help: "With --frontend on a TLS cluster: the CA bundle that signed the frontend's certificate."
+    )
+    var ca: String?
+
+    @Option(
+        name: .long,
+        help:
+            "With --cert: a certificate with the admin role, for the bench's restocks and status reads (default: --cert itself)."
+    )
+    var adminCert: String?
+
+    @Option(name: .long, help: "The key of --admin-cert (PEM).")
+    var adminKey: String?
+
     @Option(name: .long, help: "First port to try for the clusters the bench starts (five per cluster).")
     var basePort = 7600
 
@@ -103,6 +129,7 @@ struct Bench: AsyncParsableCommand {
         if let frontend, parseAddress(frontend) == nil {
             throw ValidationError("--frontend must be HOST:PORT, not \"\(frontend)\"")
         }
+        try validateTLS()
         if let requests, requests < 1 { throw ValidationError("--requests must be at least 1") }
         if let hitMiss, hitMiss < 1 { throw ValidationError("--hit-miss must be at least 1") }
         if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
@@ -143,7 +170,8 @@ struct Bench: AsyncParsableCommand {
                 keep: keep,
                 basePort: basePort,
                 clusterDirectory: cluster,
-                frontend: frontend.flatMap(parseAddress).map { (host: $0.0, port: $0.1) }
+                frontend: frontend.flatMap(parseAddress).map { (host: $0.0, port: $0.1) },
+                frontendTLS: frontendTLS()
             )
             .run()
             try write(results)
@@ -156,6 +184,37 @@ struct Bench: AsyncParsableCommand {
                 )
             }
         }
+    }
+
+    /// The certificate options go together, and only with `--frontend` (a `--cluster` directory has its own).
+    func validateTLS() throws {
+        let given = [cert, key, ca].compactMap { $0 }.count
+        if given != 0 && given != 3 { throw ValidationError("TLS needs all of --cert, --key and --ca") }
+        if (adminCert == nil) != (adminKey == nil) {
+            throw ValidationError("give --admin-cert and --admin-key together")
+        }
+        if adminCert != nil && given == 0 { throw ValidationError("--admin-cert needs --cert, --key and --ca") }
+        if given != 0 && frontend == nil {
+            throw ValidationError(
+                "--cert, --key and --ca go with --frontend (a --cluster directory, or a cluster the bench starts, has its own)"
+            )
+        }
+    }
+
+    /// The certificates for `--frontend`: the options, else `PYGMY_CERTS_DIR`'s client and admin
+    /// certificates; nil for a plaintext cluster.
+    func frontendTLS() -> BenchTLS? {
+        if let cert, let key, let ca {
+            let client = TLSConfiguration(certificateChainFile: cert, privateKeyFile: key, trustedCAFile: ca)
+            let admin = adminCert.map {
+                TLSConfiguration(certificateChainFile: $0, privateKeyFile: adminKey, trustedCAFile: ca)
+            }
+            return BenchTLS(client: client, admin: admin ?? client)
+        }
+        guard frontend != nil, let certs = ClientOptions.environment["PYGMY_CERTS_DIR"], !certs.isEmpty else {
+            return nil
+        }
+        return BenchTLS(client: .node(named: "client", in: certs), admin: .node(named: "admin", in: certs))
     }
 
     func write(_ results: BenchResults) throws {

@@ -17,7 +17,8 @@ final class TestCluster: @unchecked Sendable {
 
     static let names = ["frontend", "catalog-1", "catalog-2", "order-1", "order-2"]
 
-    init(cache: Bool = true) async throws {
+    /// - Parameter metrics: give every node a metrics endpoint on a free port (`metricsPort` 0).
+    init(cache: Bool = true, metrics: Bool = false) async throws {
         directory = NSTemporaryDirectory() + "pygmy-test-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let ports = try await Self.freePorts(5)
@@ -31,7 +32,8 @@ final class TestCluster: @unchecked Sendable {
                     host: "127.0.0.1",
                     port: ports[index],
                     dataDir: role == .frontend ? nil : "data/\(name)",
-                    cache: role == .frontend ? cache : nil
+                    cache: role == .frontend ? cache : nil,
+                    metricsPort: metrics ? 0 : nil
                 )
             )
         }
@@ -112,8 +114,12 @@ final class TestCluster: @unchecked Sendable {
     }
 
     /// Runs `body` against a fresh cluster and always shuts it down.
-    static func with<T>(cache: Bool = true, _ body: (TestCluster) async throws -> T) async throws -> T {
-        let cluster = try await TestCluster(cache: cache)
+    static func with<T>(
+        cache: Bool = true,
+        metrics: Bool = false,
+        _ body: (TestCluster) async throws -> T
+    ) async throws -> T {
+        let cluster = try await TestCluster(cache: cache, metrics: metrics)
         do {
             let result = try await body(cluster)
             await cluster.shutdown()

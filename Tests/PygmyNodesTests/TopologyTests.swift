@@ -151,6 +151,37 @@ import Testing
         #expect(good.clusterUUID == id)
     }
 
+    @Test func metricsPortAndHostAreCheckedAndTheirTyposCaught() throws {
+        let metrics = try load(
+            Self.good.replacingOccurrences(of: "\"port\": 7000", with: "\"port\": 7000, \"metricsPort\": 9100")
+        )
+        #expect(metrics.nodes[0].metricsAddress?.host == "127.0.0.1" && metrics.nodes[0].metricsAddress?.port == 9100)
+        #expect(metrics.nodes[1].metricsAddress == nil)
+        let typo = failure(
+            Self.good.replacingOccurrences(of: "\"port\": 7000", with: "\"port\": 7000, \"metricPort\": 9100")
+        )
+        #expect(typo.contains(#""nodes[0].metricPort""#) && typo.contains(#"did you mean "metricsPort"?"#), "\(typo)")
+        let range = failure(
+            Self.good.replacingOccurrences(of: "\"port\": 7000", with: "\"port\": 7000, \"metricsPort\": 70000")
+        )
+        #expect(range.contains("metricsPort 70000 is out of range"), "\(range)")
+        let same = failure(
+            Self.good.replacingOccurrences(of: "\"port\": 7000", with: "\"port\": 7000, \"metricsPort\": 7000")
+        )
+        #expect(same.contains("is the node's RPC port"), "\(same)")
+        let hostOnly = failure(
+            Self.good.replacingOccurrences(of: "\"port\": 7000", with: "\"port\": 7000, \"metricsHost\": \"0.0.0.0\"")
+        )
+        #expect(hostOnly.contains("metricsHost is set but metricsPort is not"), "\(hostOnly)")
+        let elsewhere = try load(
+            Self.good.replacingOccurrences(
+                of: "\"port\": 7000",
+                with: "\"port\": 7000, \"metricsPort\": 0, \"metricsHost\": \"::1\""
+            )
+        )
+        #expect(elsewhere.nodes[0].metricsAddress?.host == "::1" && elsewhere.nodes[0].metricsAddress?.port == 0)
+    }
+
     @Test func theExampleDeploymentTopologyLoads() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
