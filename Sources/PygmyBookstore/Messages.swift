@@ -114,6 +114,72 @@ public struct OrdersResponse: Codable, Sendable, Hashable {
     public init(orders: [OrderRecord]) { self.orders = orders }
 }
 
+/// One page of an order replica's log, in the order the replica learnt the orders (its append
+/// sequence), optionally of one item (PROTOCOL.md §6.3).
+public struct OrderPageRequest: Codable, Sendable, Hashable {
+    /// Orders on the page: 1...`OrderPaging.maxLimit`.
+    public var limit: Int
+    /// Where the previous page ended (its `next`); absent for the first page.
+    public var cursor: String?
+    /// Only orders of this item.
+    public var item: ItemID?
+
+    public init(limit: Int, cursor: String? = nil, item: ItemID? = nil) {
+        self.limit = limit
+        self.cursor = cursor
+        self.item = item
+    }
+}
+
+public struct OrderPage: Codable, Sendable, Hashable {
+    public var orders: [OrderRecord]
+    /// The cursor of the next page; absent on the last page.
+    public var next: String?
+
+    public init(orders: [OrderRecord], next: String?) {
+        self.orders = orders
+        self.next = next
+    }
+}
+
+/// The cursor of an order page: opaque to clients, `<replica>:<sequence>` inside. A replica's append
+/// sequence only grows, and an order gets its number there once, so paging from a cursor never misses or
+/// repeats an order, even while buys go on; orders learnt after a page was read come on later pages.
+public enum OrderPaging {
+    public static let maxLimit = 10_000
+
+    public static func cursor(replica: String, sequence: Int64) -> String { "\(replica):\(sequence)" }
+
+    /// The replica and sequence a cursor names, or nil for a string that is not a cursor.
+    public static func parse(_ cursor: String) -> (replica: String, sequence: Int64)? {
+        guard let colon = cursor.lastIndex(of: ":"), colon != cursor.startIndex,
+            let sequence = Int64(cursor[cursor.index(after: colon)...]), sequence >= 0,
+            String(sequence) == cursor[cursor.index(after: colon)...]
+        else { return nil }
+        return (String(cursor[..<colon]), sequence)
+    }
+
+    /// Checks a request's limit and cursor; `replica` is the one serving it, when known.
+    public static func validate(_ request: OrderPageRequest, at replica: String? = nil) throws(BookstoreError) {
+        guard (1...maxLimit).contains(request.limit) else {
+            throw BookstoreError(.invalidValue, "limit must be 1...\(maxLimit), not \(request.limit)")
+        }
+        guard let cursor = request.cursor else { return }
+        guard let parsed = parse(cursor) else {
+            throw BookstoreError(
+                .invalidValue,
+                "\"\(cursor)\" is not a cursor of an order page; pass the `next` of a page, or start without one"
+            )
+        }
+        if let replica, parsed.replica != replica {
+            throw BookstoreError(
+                .invalidValue,
+                "cursor \"\(cursor)\" belongs to order replica \(parsed.replica), not \(replica); ask through the frontend"
+            )
+        }
+    }
+}
+
 /// A catalog replica asks the coordinator of a hold for the buy's outcome.
 public struct ResolveRequest: Codable, Sendable, Hashable {
     public var requestId: String

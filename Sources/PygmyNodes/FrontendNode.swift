@@ -49,6 +49,42 @@ public final class FrontendNode: Sendable {
         try await shell.request(request, connection: nil).value()
     }
 
+    /// One page of the order log. A page continues where its cursor says, at the order replica that
+    /// made it (another replica learnt its orders in another order); a first page comes from the first
+    /// order replica that answers. Plain forwarding: the listing decides nothing.
+    func page(_ request: OrderPageRequest) async throws -> OrderPage {
+        try OrderPaging.validate(request)
+        let replicas = request.cursor.flatMap(OrderPaging.parse).map { [$0.replica] } ?? clients.byRole[.order] ?? []
+        guard let known = clients.byRole[.order], replicas.allSatisfy(known.contains), !replicas.isEmpty else {
+            throw BookstoreError(
+                .invalidValue,
+                "the cursor names no order replica of this cluster; start again without a cursor"
+            )
+        }
+        var failures: [String] = []
+        for replica in replicas {
+            do {
+                return try await clients.client(replica).call(
+                    Order.Page.self,
+                    request,
+                    timeout: topology.timing.frontendCallTimeout
+                )
+            } catch let error as RPCError where error.code.rawValue == BookstoreError.Code.invalidValue.rawValue {
+                throw BookstoreError(.invalidValue, error.message)
+            } catch {
+                failures.append("\(replica): \(CallFailure(error))")
+            }
+        }
+        let next =
+            request.cursor == nil
+            ? "retry later"
+            : "retry later, or start again without a cursor at another replica (its pages come in another order)"
+        throw BookstoreError(
+            .unavailable,
+            "no order replica could serve the page (\(failures.joined(separator: "; "))); \(next)"
+        )
+    }
+
     // MARK: Status and background work
 
     func status() async -> ClusterStatus {

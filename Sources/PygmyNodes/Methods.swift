@@ -25,6 +25,12 @@ public enum Frontend {
         public typealias Response = OrdersResponse
         public static let name = "frontend.orders"
     }
+    /// Admin only: one page of the order log, from the order replica a cursor names.
+    public enum OrdersPage: RPCMethod {
+        public typealias Request = OrderPageRequest
+        public typealias Response = OrderPage
+        public static let name = "frontend.ordersPage"
+    }
     /// Admin only.
     public enum Restock: RPCMethod {
         public typealias Request = RestockRequest
@@ -117,6 +123,12 @@ public enum Order {
         public typealias Request = OrdersRequest
         public typealias Response = OrderLogSnapshot
         public static let name = "order.list"
+    }
+    /// Frontends and operators: one page of this replica's log, served from its SQLite store.
+    public enum Page: RPCMethod {
+        public typealias Request = OrderPageRequest
+        public typealias Response = OrderPage
+        public static let name = "order.page"
     }
     /// Order peers: merge orders and rejections.
     public enum Replicate: RPCMethod {

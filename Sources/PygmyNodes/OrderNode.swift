@@ -74,6 +74,12 @@ public final class OrderNode: Sendable {
         }
     }
 
+    /// One page of this replica's log, read from its store (a read of durable state: no decision).
+    func page(_ request: OrderPageRequest) throws -> OrderPage {
+        try OrderPaging.validate(request, at: spec.name)
+        return try store.page(request, replica: spec.name)
+    }
+
     /// Every order in the log, oldest number first.
     public func orders() async -> [OrderRecord] { await shell.inspect { core, _ in core.log.orderedLog } }
 

@@ -38,21 +38,70 @@ final class OrderStore: Sendable {
             )
         }
         try MembershipStore.migrate(database)
+        try Self.migrateSequence(database)
+    }
+
+    /// Gives every order the replica's append sequence (`seq`: the order in which this replica learnt
+    /// its orders, which order pages follow) and indexes it, also by item.
+    static func migrateSequence(_ database: DatabaseQueue) throws {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("orders-sequence") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE orders ADD COLUMN seq INTEGER;
+                    UPDATE orders SET seq = rowid;
+                    CREATE UNIQUE INDEX orders_by_seq ON orders(seq);
+                    CREATE INDEX orders_by_item ON orders(item, seq);
+                    """
+            )
+        }
+        try migrator.migrate(database)
+    }
+
+    /// Up to `request.limit` orders after the cursor's sequence (validated by the caller), and the cursor of
+    /// the next page when there is one.
+    func page(_ request: OrderPageRequest, replica: String) throws -> OrderPage {
+        let after = request.cursor.flatMap(OrderPaging.parse)?.sequence ?? 0
+        return try database.read { db in
+            let rows =
+                if let item = request.item {
+                    try Row.fetchAll(
+                        db,
+                        sql: "SELECT * FROM orders WHERE item = ? AND seq > ? ORDER BY seq LIMIT ?",
+                        arguments: [item, after, request.limit + 1]
+                    )
+                } else {
+                    try Row.fetchAll(
+                        db,
+                        sql: "SELECT * FROM orders WHERE seq > ? ORDER BY seq LIMIT ?",
+                        arguments: [after, request.limit + 1]
+                    )
+                }
+            let page = rows.prefix(request.limit)
+            let next: String? =
+                rows.count > request.limit
+                ? OrderPaging.cursor(replica: replica, sequence: page.last!["seq"]) : nil
+            return OrderPage(orders: page.map(Self.record), next: next)
+        }
+    }
+
+    static func record(_ row: Row) -> OrderRecord {
+        OrderRecord(
+            order: row["order_no"],
+            requestId: row["request_id"],
+            item: row["item"],
+            quantity: row["quantity"],
+            unitCost: row["unit_cost"],
+            timeMicros: row["time_micros"],
+            coordinator: row["coordinator"]
+        )
     }
 
     func load(replicaIndex: Int, replicaCount: Int) throws -> OrderLogState {
         try database.read { db in
             var state = OrderLogState(replicaIndex: replicaIndex, replicaCount: replicaCount)
             for row in try Row.fetchAll(db, sql: "SELECT * FROM orders ORDER BY order_no") {
-                let record = OrderRecord(
-                    order: row["order_no"],
-                    requestId: row["request_id"],
-                    item: row["item"],
-                    quantity: row["quantity"],
-                    unitCost: row["unit_cost"],
-                    timeMicros: row["time_micros"],
-                    coordinator: row["coordinator"]
-                )
+                let record = Self.record(row)
                 state.apply(.order(record))
                 if (row["delivered"] as Int) == 1 { state.apply(.delivered(requestId: record.requestId)) }
             }
@@ -85,7 +134,11 @@ final class OrderStore: Sendable {
                     try db.executeCached("DELETE FROM pending WHERE request_id = ?", [o.requestId])
                     try db.executeCached("DELETE FROM rejection WHERE request_id = ?", [o.requestId])
                     try db.executeCached(
-                        "INSERT OR IGNORE INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+                        """
+                        INSERT OR IGNORE INTO orders(request_id, order_no, item, quantity, unit_cost, time_micros,
+                            coordinator, delivered, seq)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, 0, (SELECT IFNULL(MAX(seq), 0) + 1 FROM orders))
+                        """,
                         [o.requestId, o.order, o.item, o.quantity, o.unitCost, o.timeMicros, o.coordinator]
                     )
                 case .reject(let r):

@@ -73,6 +73,7 @@ extension PygmyNode {
         route(Frontend.Orders.self, l, on: &router, handle: handle, request: { .listOrders($0) }) {
             $0.log.map { OrdersResponse(orders: $0.orders) }
         }
+        route(Frontend.OrdersPage.self, l, on: &router) { request, _ in try await node.page(request) }
         route(Frontend.Restock.self, l, on: &router, handle: handle, request: { .restock($0) }, answer: \.book)
         route(Frontend.SetCost.self, l, on: &router, handle: handle, request: { .setCost($0) }, answer: \.book)
         route(Frontend.Status.self, l, on: &router) { _, _ in await node.status() }
@@ -107,6 +108,7 @@ extension PygmyNode {
         }
         route(Order.Buy.self, l, on: &router, handle: handle, request: { .buy($0) }, answer: \.bought)
         route(Order.List.self, l, on: &router, handle: handle, request: { .listOrders($0) }, answer: \.log)
+        route(Order.Page.self, l, on: &router) { request, _ in try node.page(request) }
         route(Order.Replicate.self, l, on: &router, handle: handle, request: { .replicate($0) }, answer: \.empty)
         route(Order.Resolve.self, l, on: &router, handle: handle, request: { .resolve($0) }, answer: \.resolution)
         route(Order.Join.self, l, on: &router, handle: handle, request: { .join($0) }, answer: \.empty)

@@ -10,10 +10,13 @@ import Testing
     /// PROTOCOL.md §8.4, written out: who may call what.
     static let table: [String: Set<String>] = [
         "client": ["frontend.search", "frontend.lookup", "frontend.buy", "node.health"],
-        "admin": ["frontend.restock", "frontend.setCost", "frontend.orders", "frontend.status", "node.health"],
+        "admin": [
+            "frontend.restock", "frontend.setCost", "frontend.orders", "frontend.ordersPage", "frontend.status",
+            "order.page", "node.health",
+        ],
         "frontend": [
             "catalog.search", "catalog.lookup", "catalog.subscribe", "catalog.restock", "catalog.setCost", "order.buy",
-            "order.list", "node.health",
+            "order.list", "order.page", "node.health",
         ],
         "order": [
             "catalog.hold", "catalog.commit", "catalog.abort", "order.list", "order.replicate", "membership.prepare",

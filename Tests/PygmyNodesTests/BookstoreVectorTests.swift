@@ -100,6 +100,16 @@ import Testing
             "RestockRequest{item: 4, count: 10, opId: \"op-1\"}.",
             RestockRequest(item: 4, count: 10, opId: "op-1")
         ),
+        .of(
+            "order-page-request",
+            "OrderPageRequest{limit: 1000, cursor: \"order-1:42\", item: nil} (the next page, any item).",
+            OrderPageRequest(limit: 1000, cursor: "order-1:42")
+        ),
+        .of(
+            "order-page-last",
+            "OrderPage{orders: [], next: nil} (a last page with no orders).",
+            OrderPage(orders: [], next: nil)
+        ),
         .of("empty", "Empty{} (an empty struct).", Empty()),
         .of(
             "health-request-no-latencies",
