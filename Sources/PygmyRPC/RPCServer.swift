@@ -5,6 +5,12 @@ import PygmyWire
 import ServiceLifecycle
 import Synchronization
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// A Pygmy RPC server: accepts connections on one TCP port and serves the methods of a `RPCRouter`.
 ///
 /// Use `start()`/`shutdown()` directly (tests bind port 0 and read `localAddress`), or run it as a
@@ -37,6 +43,9 @@ public final class RPCServer: Service, Sendable {
         public var shutdownGracePeriod: Duration = .seconds(10)
         /// TLS or another security layer; nil for plaintext.
         public var security: (any RPCTransportSecurity)? = nil
+        /// The cluster this server belongs to, announced after its hello (PROTOCOL.md §2.1). A client that
+        /// announces another id is refused (error 9 on stream 0, then close); nil accepts any client.
+        public var clusterId: UUID? = nil
         /// Decides whether a peer may call a method; return an error (usually `.permissionDenied`) to refuse.
         public var authorize: (@Sendable (_ method: String, _ peer: RPCPeer) -> RPCError?)? = nil
 

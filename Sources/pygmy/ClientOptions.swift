@@ -84,11 +84,13 @@ struct ClientOptions: ParsableArguments {
         var host = "127.0.0.1"
         var port = Self.defaultFrontendPort
         var tls: TLSConfiguration?
+        var clusterId: UUID?
         if let cluster = effectiveCluster {
             let topology = try Topology.load(path: (cluster as NSString).appendingPathComponent("topology.json"))
             let front = topology.nodes(.frontend)[0]
             host = front.host
             port = front.port
+            clusterId = topology.clusterUUID
             if front.tls != nil {
                 let certs = (cluster as NSString).appendingPathComponent("certs")
                 tls = TLSConfiguration.node(named: certificateRole, in: certs)
@@ -109,6 +111,8 @@ struct ClientOptions: ParsableArguments {
         configuration.connectTimeout = .milliseconds(Int64(min(timeout, 3) * 1000))
         configuration.handshakeTimeout = .milliseconds(Int64(timeout * 800))
         configuration.keepaliveInterval = nil
+        // A cluster directory names its cluster: a frontend of another cluster at that address is refused.
+        configuration.clusterId = clusterId
         if let tls {
             do {
                 configuration.security = try OpenSSLTransportSecurity(configuration: tls)

@@ -61,10 +61,16 @@ struct CommandFailure: Error {
                 let hint = rpc.code == .unimplemented ? " (is that address a Pygmy frontend?)" : ""
                 self.init(code: "\(rpc.code)", message: rpc.message + hint, exit: exit)
             }
-        case let transport as TransportError where transport.isNotPygmyServer:
+        case let transport as TransportError where transport.kind == .notPygmyServer:
             self.init(
                 code: "notPygmyServer",
                 message: transport.message + "; check --frontend, --cluster or PYGMY_FRONTEND",
+                exit: Exit.unreachable
+            )
+        case let transport as TransportError where transport.kind == .wrongCluster:
+            self.init(
+                code: "wrongCluster",
+                message: transport.message + ": check --cluster/--frontend (or PYGMY_CLUSTER/PYGMY_FRONTEND)",
                 exit: Exit.unreachable
             )
         case let transport as TransportError

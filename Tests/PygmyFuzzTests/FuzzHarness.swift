@@ -1069,7 +1069,7 @@ enum PipelineTarget {
                     fuzzCheck(topic == Note.name, "push on topic \(topic)")
                 case .goAway:
                     break
-                case .request, .cancel, .ping, .unknown:
+                case .request, .cancel, .ping, .unknown, .clusterId:
                     fuzzCheck(false, "the server sent a frame a server never sends: \(frame)")
                 }
                 fuzzCheck(
