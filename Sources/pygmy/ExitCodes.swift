@@ -26,6 +26,12 @@ struct CommandFailure: Error {
         self.exit = exit
     }
 
+    /// The one wording of every exit-7 failure: "unavailable: what happened; retry later".
+    static func retryLater(_ code: String, _ message: String) -> String {
+        let text = message.hasPrefix(code + ":") ? message : "\(code): \(message)"
+        return text.contains("retry") ? text : text + "; retry later"
+    }
+
     /// Classifies any error thrown by a call.
     init(_ error: any Error) {
         switch error {
@@ -49,7 +55,8 @@ struct CommandFailure: Error {
                 case .invalidValue, .requestIdReused: exit = Exit.invalidArguments
                 case .inProgress, .notReady, .unavailable, .staleEpoch: exit = Exit.busy
                 }
-                self.init(code: "\(app)", message: rpc.message, exit: exit)
+                let message = exit == Exit.busy ? Self.retryLater("\(app)", rpc.message) : rpc.message
+                self.init(code: "\(app)", message: message, exit: exit)
             } else {
                 let exit: ExitCode
                 switch rpc.code {
@@ -59,7 +66,9 @@ struct CommandFailure: Error {
                 default: exit = Exit.failure
                 }
                 let hint = rpc.code == .unimplemented ? " (is that address a Pygmy frontend?)" : ""
-                self.init(code: "\(rpc.code)", message: rpc.message + hint, exit: exit)
+                let message =
+                    exit == Exit.busy ? Self.retryLater("\(rpc.code)", rpc.message) : rpc.message + hint
+                self.init(code: "\(rpc.code)", message: message, exit: exit)
             }
         case let transport as TransportError where transport.kind == .notPygmyServer:
             self.init(
