@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import PygmyBookstore
 import PygmyCluster
 import PygmyRPC
@@ -110,8 +111,18 @@ struct CommandFailure: Error {
             )
         case let validation as ValidationError:
             self.init(code: "invalidArguments", message: validation.message, exit: Exit.invalidArguments)
+        case let listen as RPCListenError:
+            self.init(
+                code: listen.errno == EADDRINUSE ? "addressInUse" : "cannotListen",
+                message: "\(listen)",
+                exit: Exit.failure
+            )
         default:
-            self.init(code: "error", message: "\(error)", exit: Exit.failure)
+            if let file = FileFailure(error) {
+                self.init(code: "fileError", message: file.message, exit: Exit.failure)
+            } else {
+                self.init(code: "error", message: "\(error)", exit: Exit.failure)
+            }
         }
     }
 }
