@@ -10,7 +10,10 @@ import Testing
     /// PROTOCOL.md §8.4, written out: who may call what.
     static let table: [String: Set<String>] = [
         "client": ["frontend.search", "frontend.lookup", "frontend.buy", "node.health"],
-        "admin": ["frontend.restock", "frontend.setCost", "frontend.orders", "frontend.status", "node.health"],
+        "admin": [
+            "frontend.restock", "frontend.setCost", "frontend.orders", "frontend.status", "order.list",
+            "catalog.inspect", "node.health",
+        ],
         "frontend": [
             "catalog.search", "catalog.lookup", "catalog.subscribe", "catalog.restock", "catalog.setCost", "order.buy",
             "order.list", "node.health",
