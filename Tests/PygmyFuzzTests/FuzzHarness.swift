@@ -602,6 +602,7 @@ enum MessageTargets {
             .value("frontend.status", Empty.self, request: true, sample: Empty()),
             .value("catalog.search", SearchRequest.self, request: true, sample: search),
             .value("catalog.lookup", LookupRequest.self, request: true, sample: lookup),
+            .value("catalog.inspect", LookupRequest.self, request: true, sample: lookup),
             .value(
                 "catalog.hold",
                 HoldRequest.self,
