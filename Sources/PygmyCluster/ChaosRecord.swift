@@ -31,7 +31,8 @@ enum ChaosOutcome: Sendable, Hashable {
         case .failure(let error as TransportError):
             switch error.kind {
             // Calls are written only on an established connection, after the handshake.
-            case .connectFailed, .backingOff, .handshakeFailed, .shutdown: return .notSent(error.kind.rawValue)
+            case .connectFailed, .backingOff, .handshakeFailed, .notPygmyServer, .wrongCluster, .shutdown:
+                return .notSent(error.kind.rawValue)
             case .connectionClosed, .keepaliveTimeout, .protocolViolation: return .unknown(error.kind.rawValue)
             }
         case .failure(is ChaosStuckCall):

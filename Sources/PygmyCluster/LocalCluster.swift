@@ -288,8 +288,10 @@ public struct LocalCluster: Sendable {
     ) throws
         -> RPCClient
     {
-        let spec = try topology().node(named: name)
+        let topology = try topology()
+        let spec = try topology.node(named: name)
         var configuration = RPCClient.Configuration()
+        configuration.clusterId = topology.clusterUUID
         configuration.defaultTimeout = timeout
         if let maxFrameLength { configuration.maxFrameLength = maxFrameLength }
         configuration.backoff.initial = .milliseconds(20)

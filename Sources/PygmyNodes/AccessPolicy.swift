@@ -9,7 +9,9 @@ import PygmyRPC
 ///   which holds every customer's purchases (there is no per-customer identity to filter it by), nor
 ///   read the cluster's status (node addresses, stock, digests);
 /// - an `admin` certificate (an operator) may restock, change prices, list orders and read the status;
-///   it does not imply `client`: an operator who also buys uses a certificate with both roles.
+///   it does not imply `client`: an operator who also buys uses a certificate with both roles. It may
+///   also read one replica's own state (`order.list` at an order replica, `catalog.inspect` at a
+///   catalog replica: `pygmy orders --node`, `pygmy lookup --node`), which writes nothing.
 public enum AccessPolicy {
     /// Roles allowed per method; a method missing here is refused to everyone on TLS connections.
     public static let allowedRoles: [String: Set<String>] = [
@@ -30,8 +32,9 @@ public enum AccessPolicy {
         Catalog.Commit.name: ["order"],
         Catalog.Abort.name: ["order"],
         Catalog.Snapshot.name: ["catalog"],
+        Catalog.Inspect.name: ["admin"],
         Order.Buy.name: ["frontend"],
-        Order.List.name: ["frontend", "catalog", "order"],
+        Order.List.name: ["frontend", "catalog", "order", "admin"],
         Order.Page.name: ["frontend", "admin"],
         Order.Replicate.name: ["order"],
         Order.Resolve.name: ["catalog"],

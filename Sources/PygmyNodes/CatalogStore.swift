@@ -6,6 +6,8 @@ import PygmyBookstore
 /// leaves either all of a decision on disk or none of it.
 final class CatalogStore: Sendable {
     private let database: DatabaseQueue
+    /// Keeps a second node out of the data directory while this store is open.
+    private let lock: DataDirectoryLock
 
     /// Closes the database: its exclusive lock is released, and every later use throws. A node that stops
     /// (or a test's simulated crash) closes its store so that its next start can open the file at once.
@@ -21,11 +23,12 @@ final class CatalogStore: Sendable {
 
     func close() {
         try? database.close()
+        lock.release()
     }
 
     /// Opens (creating if needed) the database in `directory`.
     init(directory: String, durability: Durability) throws {
-        database = try durability.open(directory: directory, file: "catalog.sqlite")
+        (database, lock) = try durability.open(directory: directory, file: "catalog.sqlite")
         try database.write { db in
             try db.execute(
                 sql: """
@@ -174,8 +177,9 @@ public enum Durability: String, Sendable, Codable {
     /// Also survives power loss: WAL, synchronous=FULL (an fsync per transaction).
     case power
 
-    /// Opens (creating if needed) `directory/file` with these settings.
-    func open(directory: String, file: String) throws -> DatabaseQueue {
+    /// Opens (creating if needed) `directory/file` with these settings, after taking the directory's
+    /// lock (`DataDirectoryLock`), which the caller holds while the database is open.
+    func open(directory: String, file: String) throws -> (DatabaseQueue, DataDirectoryLock) {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw TopologyError(
@@ -190,10 +194,12 @@ public enum Durability: String, Sendable, Codable {
                     + "check its parent's permissions or change dataDir in the topology"
             )
         }
-        return try DatabaseQueue(
+        let lock = try DataDirectoryLock(directory: directory)
+        let database = try DatabaseQueue(
             path: (directory as NSString).appendingPathComponent(file),
             configuration: configuration()
         )
+        return (database, lock)
     }
 
     private func configuration() -> Configuration {

@@ -5,6 +5,8 @@ import PygmyBookstore
 /// An order replica's durable log in SQLite.
 final class OrderStore: Sendable {
     private let database: DatabaseQueue
+    /// Keeps a second node out of the data directory while this store is open.
+    private let lock: DataDirectoryLock
 
     /// Closes the database: its exclusive lock is released, and every later use throws. A node that stops
     /// (or a test's simulated crash) closes its store so that its next start can open the file at once.
@@ -20,10 +22,11 @@ final class OrderStore: Sendable {
 
     func close() {
         try? database.close()
+        lock.release()
     }
 
     init(directory: String, durability: Durability) throws {
-        database = try durability.open(directory: directory, file: "orders.sqlite")
+        (database, lock) = try durability.open(directory: directory, file: "orders.sqlite")
         try database.write { db in
             try db.execute(
                 sql: """

@@ -31,6 +31,7 @@ final class PeerClients: Sendable {
             let configuration = RPCClient.Configuration.defaults {
                 $0.role = role
                 $0.security = security
+                $0.clusterId = topology.clusterUUID
                 $0.connectTimeout = .seconds(1)
                 $0.keepaliveInterval = topology.heartbeatInterval * 5
                 $0.keepaliveTimeout = topology.failureTimeout
@@ -154,7 +155,8 @@ final class PeerClients: Sendable {
 extension CallFailure {
     /// The one mapping from what a call threw to what the cores act on:
     /// - a refused connection (now, or the one the client is backing off after) → `.refused`;
-    /// - no connection in time, a failed handshake, a keepalive timeout, a passed deadline → `.unreachable`;
+    /// - no connection in time, a failed handshake (a peer of another cluster or no Pygmy server
+    ///   included), a keepalive timeout, a passed deadline → `.unreachable`;
     /// - a connection that closed during the call, a server going away, a cancelled call → `.lost`;
     /// - a bookstore error the peer answered with → `.error`; another RPC error → `.error(.unavailable)`
     ///   with its text (the peer answered, but not with anything the cores can act on).
@@ -164,7 +166,7 @@ extension CallFailure {
             switch transport.kind {
             case .connectFailed, .backingOff:
                 self = transport.refused ? .refused(transport.message) : .unreachable(transport.message)
-            case .handshakeFailed, .keepaliveTimeout:
+            case .handshakeFailed, .notPygmyServer, .wrongCluster, .keepaliveTimeout:
                 self = .unreachable(transport.message)
             case .connectionClosed, .protocolViolation, .shutdown:
                 self = .lost(transport.message)

@@ -93,6 +93,7 @@ extension PygmyNode {
         route(Catalog.Restock.self, l, on: &router, handle: handle, request: { .restock($0) }, answer: \.book)
         route(Catalog.SetCost.self, l, on: &router, handle: handle, request: { .setCost($0) }, answer: \.book)
         route(Catalog.Snapshot.self, l, on: &router, handle: handle, request: { _ in .snapshot }, answer: \.snapshot)
+        route(Catalog.Inspect.self, l, on: &router) { request, _ in try await node.inspect(request.item) }
         registerConsensus(handle, l, on: &router)
         router.register(Catalog.Subscribe.self) { _, context in
             _ = try await node.handle(.subscribe, context.connection)

@@ -128,6 +128,7 @@ public final class PygmyNode: Service, Sendable {
             $0.role = wireRole
             $0.security = serverSecurity
             $0.authorize = AccessPolicy.authorize
+            $0.clusterId = topology.clusterUUID
             $0.shutdownGracePeriod = .seconds(5)
             $0.observeCall = metrics?.observe
             topology.serverLimits(for: spec).apply(to: &$0)

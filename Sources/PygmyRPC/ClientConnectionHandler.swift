@@ -2,6 +2,12 @@ import Logging
 import NIOCore
 import PygmyWire
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// A call on its way to the client connection handler.
 struct ClientCall: Sendable {
     var streamID: UInt32
@@ -32,6 +38,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         var keepaliveInterval: Duration?
         var keepaliveTimeout: Duration
         var handshakeTimeout: Duration
+        /// This side's cluster id, announced after the hello and checked against the server's (when both
+        /// have one); nil: accept a server of any cluster.
+        var clusterId: UUID? = nil
+        /// No security layer: a server that stays silent is then not a Pygmy server (with TLS it may be a
+        /// stalled TLS handshake).
+        var plaintext = false
     }
 
     private struct Pending {
@@ -47,6 +59,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     private var context: ChannelHandlerContext?
     private var handshakeDone = false
+    /// The server's hello announced its cluster id: the handshake ends with its `clusterId` frame.
+    private var awaitingClusterId = false
     private var pending: [UInt32: Pending] = [:]
     private var queued = CircularBuffer<ClientCall>()
     private var closeReason: (any Error)?
@@ -91,28 +105,66 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     private func sendHello(_ context: ChannelHandlerContext) {
         guard handshakeTimer == nil, !handshakeDone else { return }
-        var buffer = context.channel.allocator.buffer(capacity: Hello.length)
-        Hello(role: settings.role).write(to: &buffer)
+        var buffer = context.channel.allocator.buffer(capacity: Hello.length + 26)
+        Hello(role: settings.role, flags: settings.clusterId == nil ? 0 : Hello.clusterIdFollows).write(to: &buffer)
+        if let clusterId = settings.clusterId { FrameWriter.write(.clusterId(clusterId), to: &buffer) }
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let kind: TransportError.Kind = settings.plaintext ? .notPygmyServer : .handshakeFailed
         handshakeTimer = context.eventLoop.scheduleTask(in: settings.handshakeTimeout.timeAmount) {
-            bound.value.fail(TransportError(.handshakeFailed, "no hello from the server within the handshake timeout"))
+            bound.value.fail(TransportError(kind, "no hello from the server within the handshake timeout"))
         }
+    }
+
+    /// The handshake is over: keepalive starts and calls may be sent.
+    private func handshakeFinished(_ context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        handshakeDone = true
+        startKeepalive(context)
+        ready.succeed()
+    }
+
+    /// The server's `clusterId` frame: the end of its handshake. A server of another cluster is refused.
+    private func receivedClusterId(_ id: UUID, _ context: ChannelHandlerContext) {
+        guard awaitingClusterId else {
+            return fail(TransportError(.protocolViolation, "the server sent a clusterId frame outside its handshake"))
+        }
+        awaitingClusterId = false
+        if let own = settings.clusterId, own != id {
+            let address = context.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "the server"
+            return fail(
+                TransportError(
+                    .wrongCluster,
+                    "the node at \(address) belongs to cluster \(id.uuidString.lowercased()), "
+                        + "you asked for cluster \(own.uuidString.lowercased())"
+                )
+            )
+        }
+        handshakeFinished(context)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         receivedSinceLastTick = true
         switch unwrapInboundIn(data) {
         case .hello(let hello):
-            handshakeTimer?.cancel()
             guard hello.version == Hello.currentVersion else {
+                handshakeTimer?.cancel()
                 return fail(
                     TransportError(.handshakeFailed, "the server refused protocol version \(Hello.currentVersion)")
                 )
             }
-            handshakeDone = true
-            startKeepalive(context)
-            ready.succeed()
+            if hello.announcesClusterId {
+                awaitingClusterId = true
+            } else {
+                handshakeFinished(context)
+            }
+        case .frame(.clusterId(let id)):
+            receivedClusterId(id, context)
+        case .frame(let frame) where awaitingClusterId:
+            if case .error(0, RPCError.Code.failedPrecondition.rawValue, let message) = frame {
+                return fail(TransportError(.wrongCluster, message))
+            }
+            fail(TransportError(.protocolViolation, "the server sent a \(frame.kindName) frame before its clusterId"))
         case .frame(let frame):
             receivedFrame(frame, context)
         }
@@ -154,6 +206,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             }
         case .unknown:
             break  // ignored by the versioning rules
+        case .clusterId:
+            break  // handled in channelRead
         case .request, .cancel:
             fail(
                 TransportError(
@@ -294,7 +348,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let wire = error as? WireError {
-            fail(TransportError(wire.code == .badMagic ? .handshakeFailed : .protocolViolation, wire.description))
+            fail(TransportError(wire.code == .badMagic ? .notPygmyServer : .protocolViolation, wire.description))
         } else {
             fail(error)
         }

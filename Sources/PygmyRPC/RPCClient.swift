@@ -4,6 +4,12 @@ import NIOPosix
 import PygmyWire
 import Synchronization
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// A client of one Pygmy RPC server: many concurrent calls share one connection, matched by stream id.
 ///
 /// The connection is made on first use and remade after it drops. A failed connect puts the client in
@@ -31,6 +37,9 @@ public final class RPCClient: Sendable {
         public var security: (any RPCTransportSecurity)? = nil
         /// The name checked against the server certificate; defaults to the host dialled.
         public var serverName: String? = nil
+        /// The cluster this client belongs to, announced after the hello (PROTOCOL.md §2.1). A server that
+        /// announces another id is refused with `TransportError.wrongCluster`; nil accepts any server.
+        public var clusterId: UUID? = nil
 
         public init() {}
 
@@ -344,7 +353,9 @@ public final class RPCClient: Sendable {
             maxQueuedCalls: configuration.maxQueuedCalls,
             keepaliveInterval: configuration.keepaliveInterval,
             keepaliveTimeout: configuration.keepaliveTimeout,
-            handshakeTimeout: configuration.handshakeTimeout
+            handshakeTimeout: configuration.handshakeTimeout,
+            clusterId: configuration.clusterId,
+            plaintext: configuration.security == nil
         )
         let configuration = self.configuration
         let serverName = configuration.serverName ?? host
@@ -399,29 +410,26 @@ public final class RPCClient: Sendable {
         return channel
     }
     /// A handshake failure in words for people: a peer that answered with something other than a Pygmy
-    /// hello (or, in plaintext, with nothing) is "not a Pygmy server", whatever the wire layer called it.
+    /// hello (or, in plaintext, with nothing) is `.notPygmyServer`, with the address named.
     private func describeHandshakeFailure(_ error: TransportError) -> TransportError {
-        guard error.kind == .handshakeFailed, !error.isNotPygmyServer else { return error }
-        if error.message.hasPrefix("badMagic") {
-            // A TLS record (0x15 alert, 0x16 handshake) from a server we spoke plaintext to: a TLS mismatch.
-            let first = error.message.split(separator: "got ").dropFirst().first?.prefix { $0.isHexDigit }
-            if configuration.security == nil, first == "15" || first == "16" {
-                return TransportError(.handshakeFailed, "\(host):\(port) answered with TLS: the server uses TLS")
-            }
+        guard error.kind == .notPygmyServer else { return error }
+        guard error.message.hasPrefix("badMagic") else {
             return TransportError(
-                .handshakeFailed,
-                TransportError.notPygmyServerPrefix + "\(host):\(port) answered something other than a Pygmy hello"
-            )
-        }
-        if configuration.security == nil, error.message.contains("no hello") {
-            return TransportError(
-                .handshakeFailed,
+                .notPygmyServer,
                 TransportError.notPygmyServerPrefix
                     + "\(host):\(port) accepted the connection but sent no Pygmy hello within "
                     + configuration.handshakeTimeout.seconds
             )
         }
-        return error
+        // A TLS record (0x15 alert, 0x16 handshake) from a server we spoke plaintext to: a TLS mismatch.
+        let first = error.message.split(separator: "got ").dropFirst().first?.prefix { $0.isHexDigit }
+        if configuration.security == nil, first == "15" || first == "16" {
+            return TransportError(.handshakeFailed, "\(host):\(port) answered with TLS: the server uses TLS")
+        }
+        return TransportError(
+            .notPygmyServer,
+            TransportError.notPygmyServerPrefix + "\(host):\(port) answered something other than a Pygmy hello"
+        )
     }
 
     /// A connect error in words (errno's text, "timed out"), without NIO's type names.
@@ -450,13 +458,11 @@ private final class OnceContinuation<T: Sendable>: Sendable {
 }
 
 extension TransportError {
-    /// How the message of a handshake failure with a peer that is not a Pygmy server begins.
+    /// How the message of a `.notPygmyServer` failure begins, for people reading it.
     public static let notPygmyServerPrefix = "not a Pygmy server: "
 
     /// The peer answered, but not as a Pygmy server (wrong magic, or TCP accepted and nothing said).
-    public var isNotPygmyServer: Bool {
-        kind == .handshakeFailed && message.hasPrefix(Self.notPygmyServerPrefix)
-    }
+    public var isNotPygmyServer: Bool { kind == .notPygmyServer }
 }
 
 extension Duration {

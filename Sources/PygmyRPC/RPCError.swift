@@ -64,8 +64,13 @@ public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible
         case connectionClosed
         /// The peer stopped answering keepalive pings.
         case keepaliveTimeout
-        /// The handshake failed: wrong magic, unsupported version, or the security layer refused.
+        /// The handshake failed: unsupported version, or the security layer refused.
         case handshakeFailed
+        /// The peer answered, but not as a Pygmy server: something other than the Pygmy hello, or (in
+        /// plaintext) nothing at all within the handshake timeout.
+        case notPygmyServer
+        /// The peer is a Pygmy node of another cluster: the two sides' cluster ids differ (PROTOCOL.md §2.1).
+        case wrongCluster
         /// The peer broke the wire protocol.
         case protocolViolation
         /// The client was shut down.

@@ -5,6 +5,12 @@ import PygmyWire
 import ServiceLifecycle
 import Synchronization
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// A Pygmy RPC server: accepts connections on one TCP port and serves the methods of a `RPCRouter`.
 ///
 /// Use `start()`/`shutdown()` directly (tests bind port 0 and read `localAddress`), or run it as a
@@ -37,6 +43,9 @@ public final class RPCServer: Service, Sendable {
         public var shutdownGracePeriod: Duration = .seconds(10)
         /// TLS or another security layer; nil for plaintext.
         public var security: (any RPCTransportSecurity)? = nil
+        /// The cluster this server belongs to, announced after its hello (PROTOCOL.md §2.1). A client that
+        /// announces another id is refused (error 9 on stream 0, then close); nil accepts any client.
+        public var clusterId: UUID? = nil
         /// Decides whether a peer may call a method; return an error (usually `.permissionDenied`) to refuse.
         public var authorize: (@Sendable (_ method: String, _ peer: RPCPeer) -> RPCError?)? = nil
         /// Told about every call once it is answered (metrics); runs on the connection's event loop, so it
@@ -99,7 +108,12 @@ public final class RPCServer: Service, Sendable {
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture { try self.initializeConnection(channel) }
             }
-        let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        } catch {
+            throw RPCListenError(host: configuration.host, port: configuration.port, cause: error)
+        }
         state.withLock { $0.serverChannel = channel }
         logger.info("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         return channel.localAddress!
@@ -194,5 +208,38 @@ public final class RPCServer: Service, Sendable {
             server?.close(promise: nil)
         }
         await shutdown()
+    }
+}
+
+/// The server could not bind its address: in words, with the address and what to do, instead of the
+/// socket call's text (`bind(descriptor:ptr:bytes:): Address already in use (errno: 98)`).
+public struct RPCListenError: Error, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    /// The errno of the failed call, when there was one (`EADDRINUSE` for a port another process holds).
+    public var errno: Int32?
+    public var description: String
+
+    init(host: String, port: Int, cause: any Error) {
+        self.host = host
+        self.port = port
+        let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let io = cause as? IOError
+        self.errno = io?.errnoCode
+        switch io?.errnoCode {
+        case EADDRINUSE:
+            description =
+                "cannot listen on \(address): address already in use; another process holds it "
+                + "(find it with `ss -ltnp 'sport = :\(port)'`, stop it, or give this node another port)"
+        case EADDRNOTAVAIL:
+            description =
+                "cannot listen on \(address): this host has no such address; check the node's host (or listenHost)"
+        case EACCES:
+            description = "cannot listen on \(address): permission denied (ports below 1024 need privileges)"
+        case let code?:
+            description = "cannot listen on \(address): \(String(cString: strerror(code)).lowercased())"
+        case nil:
+            description = "cannot listen on \(address): \(cause)"
+        }
     }
 }

@@ -2,6 +2,12 @@ import Logging
 import NIOCore
 import PygmyWire
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// Serves one accepted connection: answers the hello, dispatches requests to handler tasks that run on
 /// this connection's event loop, enforces deadlines, honours cancel frames, applies back-pressure by
 /// not reading while `maxConcurrentCalls` are in flight, and drains on shutdown.
@@ -35,6 +41,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var executor: EventLoopExecutor?
     private var peerHello: Hello?
+    /// The client's hello announced its cluster id: its first frame must be its `clusterId`.
+    private var awaitingClusterId = false
     private var identity: RPCPeerIdentity?
     private var remoteAddress = "unknown"
     private var inFlight: [UInt32: InFlight] = [:]
@@ -133,6 +141,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             guard peerHello != nil else {
                 return failConnection(context, WireError(.malformedFrame, "frame before hello"))
             }
+            if case .clusterId(let id) = frame { return receivedClusterId(id, context) }
+            guard !awaitingClusterId else {
+                let reason = "a \(frame.kindName) frame before the clusterId its hello announced"
+                return failConnection(context, WireError(.malformedFrame, reason))
+            }
             receivedFrame(frame, context)
         }
     }
@@ -148,9 +161,30 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return
         }
         peerHello = hello
+        awaitingClusterId = hello.announcesClusterId
         logger[metadataKey: "role"] = "\(hello.role)"
-        Hello(role: configuration.role).write(to: &reply)
+        let own = configuration.clusterId
+        Hello(role: configuration.role, flags: own == nil ? 0 : Hello.clusterIdFollows).write(to: &reply)
+        if let own { FrameWriter.write(.clusterId(own), to: &reply) }
         context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
+    }
+
+    /// The client's `clusterId` frame. A client of another cluster is told so (error 9 on stream 0,
+    /// naming both ids) and the connection closes: nothing it sent after the hello runs.
+    private func receivedClusterId(_ id: UUID, _ context: ChannelHandlerContext) {
+        guard awaitingClusterId else {
+            return failConnection(context, WireError(.malformedFrame, "a clusterId frame outside the handshake"))
+        }
+        awaitingClusterId = false
+        guard let own = configuration.clusterId, own != id else { return }
+        let message =
+            "this node belongs to cluster \(own.uuidString.lowercased()), "
+            + "you asked for cluster \(id.uuidString.lowercased())"
+        logger.notice("refusing a peer of another cluster", metadata: ["peerCluster": "\(id)"])
+        closing = true
+        writeError(0, RPCError(.failedPrecondition, message), context)
+        flusher.flushNow()
+        context.close(promise: nil)
     }
 
     private func receivedFrame(_ frame: Frame, _ context: ChannelHandlerContext) {
@@ -187,6 +221,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             flusher.write(wrapOutboundOut(buffer))
         case .pong, .unknown:
             break  // pongs answer our pings (none yet); unknown kinds are ignored by the versioning rules
+        case .clusterId:
+            break  // handled in channelRead
         case .response, .error, .push, .goAway:
             failConnection(context, WireError(.malformedFrame, "a client may not send \(frame.kindName) frames"))
         }

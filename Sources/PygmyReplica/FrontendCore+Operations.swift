@@ -18,6 +18,7 @@ extension FrontendCore {
             guard buy.item > 0 else {
                 return fail(id, BookstoreError(.unknownItem, "no book with item number \(buy.item)"))
             }
+            if let down = buyImpossible() { return fail(id, down) }
             start(
                 Operation(
                     inbound: id,
@@ -91,7 +92,7 @@ extension FrontendCore {
     /// Every candidate failed: a buy tries again after a pause until its deadline; the rest give up.
     private mutating func exhausted(_ op: UInt64) {
         guard var operation = operations[op] else { return }
-        if case .buy(_, let deadline) = operation.kind, now < deadline {
+        if case .buy(_, let deadline) = operation.kind, now < deadline, buyImpossible() == nil {
             // 20 ms, 40 ms, ... up to 640 ms: an outcome that is only late comes back fast, and a cluster
             // that cannot sell is not asked fifty times a second per waiting buy.
             let pause = min(timing.buyRetryPause * (1 << min(operation.rounds, 5)), deadline - now)
@@ -102,6 +103,7 @@ extension FrontendCore {
         }
         operations.removeValue(forKey: op)
         if case .buy(let buy, _) = operation.kind { cache.invalidate(.lookup(item: buy.item)) }
+        if case .buy = operation.kind, let down = buyImpossible() { return fail(operation.inbound, down) }
         if let error = operation.lastError {
             return fail(operation.inbound, error)
         }
@@ -110,6 +112,22 @@ extension FrontendCore {
             operation.inbound,
             BookstoreError(.unavailable, "no \(operation.role.rawValue) replica could answer (\(tried)); retry later")
         )
+    }
+
+    /// Why no buy can succeed now, or nil: every catalog replica, or every order replica, is known to be
+    /// down (its process refused the connection). A buy then fails at once with 1007 instead of retrying
+    /// until its deadline; a retry with the same request id once a replica is back learns the outcome.
+    func buyImpossible() -> BookstoreError? {
+        for role in [ReplicaRole.catalog, .order] {
+            let names = peers.names(role)
+            guard !names.isEmpty, names.allSatisfy(peers.provenDown.contains) else { continue }
+            return BookstoreError(
+                .unavailable,
+                "every \(role.rawValue) replica is down (\(names.joined(separator: ", ")): connection refused), "
+                    + "so no buy can be made; retry later"
+            )
+        }
+        return nil
     }
 
     /// Whether another replica (or a later try) may give a better answer than this failure.
@@ -147,7 +165,7 @@ extension FrontendCore {
             }
             effects.append(.answer(operation.inbound, .success(response)))
         case .failed(let failure) where Self.isRetryable(failure, buying: buying):
-            operation.failures.append("\(replica): \(failure)")
+            operation.failures.append("\(replica) \(failure.brief)")
             // Keep an order replica's own answer ("decided, not yet confirmed"; "in progress"): it says more.
             if buying, case .error(let error) = failure { operation.lastError = error }
             operations[op] = operation

@@ -103,10 +103,14 @@ extension OrderReplica {
             canReachMajority
             ? "waiting for a majority to agree to leave it out"
             : "this side cannot reach a majority of the replicas to leave it out"
+        // Every member refused the connection (none is left to hold at): say so, not "hung or cut off".
+        let state =
+            silent.allSatisfy(peers.provenDown.contains)
+            ? "is down (connection refused)" : "is not answering (hung or cut off, not known to be down)"
         return BookstoreError(
             .unavailable,
-            "catalog replica \(silent.joined(separator: ", ")) is not answering (hung or cut off, not known to be "
-                + "down); a buy must hold there too or it could sell a copy twice, so none is taken; \(quorum); retry later"
+            "catalog replica \(silent.joined(separator: ", ")) \(state); a buy must hold there too or it could sell "
+                + "a copy twice, so none is taken; \(quorum); retry later"
         )
     }
 

@@ -1,5 +1,11 @@
 import NIOCore
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// The kind byte of a frame.
 public enum FrameKind: UInt8, Sendable {
     case request = 1
@@ -10,6 +16,7 @@ public enum FrameKind: UInt8, Sendable {
     case pong = 6
     case push = 7
     case goAway = 8
+    case clusterId = 9
 }
 
 /// One decoded frame. See `Protocol/PROTOCOL.md`, "Frames", for the byte layout of each case.
@@ -29,6 +36,9 @@ public enum Frame: Sendable, Equatable {
     case push(topic: String, payload: ByteBuffer)
     /// The sender is shutting down: it takes no new calls, finishes those already received, then closes.
     case goAway(reason: String)
+    /// The sender's cluster id, sent right after its hello when the hello's `clusterIdFollows` flag is set
+    /// (PROTOCOL.md §2.1): peers of different clusters refuse each other.
+    case clusterId(UUID)
     /// A frame kind this version does not know. Receivers ignore it (forward compatibility).
     case unknown(kind: UInt8, streamID: UInt32)
 
@@ -58,6 +68,7 @@ extension Frame {
         case .pong: "pong"
         case .push: "push"
         case .goAway: "goAway"
+        case .clusterId: "clusterId"
         case .unknown(let kind, _): "unknown (kind \(kind))"
         }
     }

@@ -1,5 +1,11 @@
 import NIOCore
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// Writes frames in the wire layout: `u32 length | u8 kind | u8 flags | u32 stream id | body`.
 public enum FrameWriter {
     /// Appends `frame` to `buffer`. Flags are always written as 0 by this version.
@@ -37,6 +43,9 @@ public enum FrameWriter {
         case .goAway(let reason):
             writeHeader(.goAway, 0, &buffer)
             buffer.writeString(reason)
+        case .clusterId(let id):
+            writeHeader(.clusterId, 0, &buffer)
+            withUnsafeBytes(of: id.uuid) { buffer.writeBytes($0) }
         case .unknown(let kind, let streamID):
             buffer.writeInteger(kind)
             buffer.writeInteger(UInt8(0))
@@ -162,10 +171,20 @@ public enum FrameParser {
                 throw WireError(.malformedFrame, "goAway reason is not valid UTF-8")
             }
             return .goAway(reason: reason)
+        case .clusterId:
+            try requireStreamZero(kind, streamID)
+            guard body.readableBytes == 16, let bytes = body.readBytes(length: 16) else {
+                throw WireError(
+                    .malformedFrame,
+                    "a clusterId frame's body is 16 bytes, this one has \(body.readableBytes)"
+                )
+            }
+            let id = bytes.withUnsafeBytes { $0.loadUnaligned(as: uuid_t.self) }
+            return .clusterId(UUID(uuid: id))
         }
     }
 
-    /// Ping, pong, push and goAway belong to the connection: they travel on stream 0 only.
+    /// Ping, pong, push, goAway and clusterId belong to the connection: they travel on stream 0 only.
     private static func requireStreamZero(_ kind: FrameKind, _ streamID: UInt32) throws {
         guard streamID == 0 else {
             throw WireError(.malformedFrame, "a \(kind) frame on stream \(streamID); it belongs on stream 0")

@@ -37,8 +37,15 @@ public struct Hello: Hashable, Sendable {
 
     public var version: UInt8
     public var role: PeerRole
-    /// Reserved; senders write 0 and receivers ignore bits they do not know.
+    /// Bit 0 (`clusterIdFollows`) says a `clusterId` frame follows the hello; the other bits are
+    /// reserved: senders write 0 and receivers ignore bits they do not know.
     public var flags: UInt16
+
+    /// The flag bit that announces a `clusterId` frame right after the hello (PROTOCOL.md §2.1).
+    public static let clusterIdFollows: UInt16 = 0x0001
+
+    /// Whether the sender announced its cluster id.
+    public var announcesClusterId: Bool { flags & Hello.clusterIdFollows != 0 }
 
     public init(version: UInt8 = Hello.currentVersion, role: PeerRole, flags: UInt16 = 0) {
         self.version = version

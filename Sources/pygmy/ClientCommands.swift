@@ -39,15 +39,37 @@ struct Search: AsyncParsableCommand {
 }
 
 struct Lookup: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show a book's title, topic, stock and cost.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show a book's title, topic, stock and cost.",
+        discussion: """
+            With --node, asks that catalog replica itself (admin): its own stock of the item, negative
+            included, and the copies held by buys in progress, whatever its state or read lease. Through the
+            frontend, stock is never below 0.
+            """
+    )
 
     @Argument(help: "The item number.", transform: positiveInteger("the item number"))
     var item: Int
+
+    @Option(
+        name: .long,
+        help: "Ask this catalog replica directly (admin): a name of the cluster's topology, or HOST:PORT."
+    )
+    var node: String?
 
     @OptionGroup var options: ClientOptions
 
     func run() async throws {
         try await reporting(json: options.json) { output in
+            if let node {
+                let raw = try await options.withClient(certificateRole: "admin", node: node) {
+                    try await $0.call(Catalog.Inspect.self, LookupRequest(item: item))
+                }
+                return output.emit(raw) {
+                    "\(raw.item)\t\(raw.title)\n\ttopic: \(raw.topic)\n\tstock: \(raw.stock) at \(raw.node) "
+                        + "(\(raw.state)), \(raw.held) held\n\tcost:  \(raw.cost)"
+                }
+            }
             let book = try await options.withClient {
                 try await $0.call(Frontend.Lookup.self, LookupRequest(item: item))
             }
@@ -96,15 +118,40 @@ struct Buy: AsyncParsableCommand {
 }
 
 struct Orders: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the order log.")
+    static let configuration = CommandConfiguration(
+        abstract: "List the order log.",
+        discussion: """
+            With --node, lists that order replica's own log (admin), with its refusals ("rejections") when
+            --after is 0, whatever the other replicas hold.
+            """
+    )
 
     @Option(name: .long, help: "Only orders with a larger order number.")
     var after = 0
+
+    @Option(
+        name: .long,
+        help: "Ask this order replica directly (admin): a name of the cluster's topology, or HOST:PORT."
+    )
+    var node: String?
 
     @OptionGroup var options: ClientOptions
 
     func run() async throws {
         try await reporting(json: options.json) { output in
+            if let node {
+                let log = try await options.withClient(certificateRole: "admin", node: node) {
+                    try await $0.call(Order.List.self, OrdersRequest(after: after))
+                }
+                return output.emit(log) {
+                    let orders = log.orders.map {
+                        "\($0.order)\titem \($0.item)\t× \($0.quantity)\tpaid \($0.total)\t\($0.requestId)"
+                    }
+                    let refusals = log.rejections.map { "refused\t\($0.requestId)\t\($0.message)" }
+                    let lines = orders + refusals
+                    return lines.isEmpty ? "no orders at \(node)" : lines.joined(separator: "\n")
+                }
+            }
             // Admin: the log holds every customer's orders (PROTOCOL.md §8.4).
             let log = try await options.withClient(certificateRole: "admin") {
                 try await $0.call(Frontend.Orders.self, OrdersRequest(after: after))
@@ -149,7 +196,16 @@ struct Restock: AsyncParsableCommand {
 }
 
 struct Price: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Change a book's cost (admin).")
+    static let configuration = CommandConfiguration(
+        abstract: "Change a book's cost (admin).",
+        discussion: """
+            Every price carries a version; replicas keep the price with the highest (version, op id). The
+            version is the number the op id starts with: the default op id is the time in microseconds since
+            1970 and a UUID ("1733500000000000-9F2C…"), printed with the result. Retrying with that op id
+            sends the same version, so it changes nothing once applied and never overwrites a price set
+            after it; a newer op id (a larger number) wins everywhere in the same way.
+            """
+    )
 
     @Argument(help: "The item number.", transform: positiveInteger("the item number"))
     var item: Int
@@ -160,24 +216,53 @@ struct Price: AsyncParsableCommand {
     @Option(
         name: .long,
         help:
-            "Operation id (default: a fresh UUID). A retry sets the same price again; a price set by someone else in between is overwritten by the retry."
+            "Operation id, starting with its version number, e.g. \"$(date +%s%6N)-price-2\" (default: now in µs and a UUID)."
     )
     var opId: String?
 
     @OptionGroup var options: ClientOptions
 
+    /// The version an op id carries: the number it starts with (digits up to the first non-digit).
+    static func version(of opId: String) -> Int64? {
+        let digits = opId.prefix { $0.isASCII && $0.isNumber }
+        return digits.isEmpty ? nil : Int64(digits)
+    }
+
     func validate() throws {
         guard cost >= 0 else { throw ValidationError("cost must not be negative") }
+        if let opId, Self.version(of: opId) == nil {
+            throw ValidationError(
+                "--op-id \"\(opId)\" must start with its version, a number (up to 19 digits), for example "
+                    + "\"$(date +%s%6N)-\(opId)\": a retry with the same op id then sets the same version"
+            )
+        }
     }
 
     func run() async throws {
         try await reporting(json: options.json) { output in
-            let version = Int64(Date().timeIntervalSince1970 * 1_000_000)
-            let request = SetCostRequest(item: item, cost: cost, opId: opId ?? UUID().uuidString, version: version)
+            let opId = opId ?? "\(Int64(Date().timeIntervalSince1970 * 1_000_000))-\(UUID().uuidString)"
+            let version = Self.version(of: opId) ?? 0
+            let request = SetCostRequest(item: item, cost: cost, opId: opId, version: version)
             let book = try await options.withClient(certificateRole: "admin") {
                 try await $0.call(Frontend.SetCost.self, request)
             }
-            output.emit(book) { "item \(book.item) now costs \(book.cost)" }
+            struct JSONResult: Encodable {
+                var item: Int
+                var title: String
+                var topic: String
+                var stock: Int
+                var cost: Int
+                var opId: String
+            }
+            let result = JSONResult(
+                item: book.item,
+                title: book.title,
+                topic: book.topic,
+                stock: book.stock,
+                cost: book.cost,
+                opId: opId
+            )
+            output.emit(result) { "item \(book.item) now costs \(book.cost) (op id \(opId))" }
         }
     }
 }

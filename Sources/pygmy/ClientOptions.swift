@@ -65,9 +65,14 @@ struct ClientOptions: ParsableArguments {
         if timeout <= 0 { throw ValidationError("--timeout must be positive") }
     }
 
-    /// Runs `body` with a client for the frontend and closes it afterwards.
-    func withClient<T>(certificateRole: String = "client", _ body: (RPCClient) async throws -> T) async throws -> T {
-        let client = try makeClient(certificateRole: certificateRole)
+    /// Runs `body` with a client for the frontend (or, given `node`, for that node: a name of the
+    /// cluster's topology, or HOST:PORT) and closes it afterwards.
+    func withClient<T>(
+        certificateRole: String = "client",
+        node: String? = nil,
+        _ body: (RPCClient) async throws -> T
+    ) async throws -> T {
+        let client = try makeClient(certificateRole: certificateRole, node: node)
         do {
             let result = try await body(client)
             await client.close()
@@ -80,19 +85,29 @@ struct ClientOptions: ParsableArguments {
 
     /// Builds a client for the frontend, with TLS if configured, using `role`'s certificate from a
     /// cluster directory (`client` or `admin`).
-    func makeClient(certificateRole: String = "client") throws -> RPCClient {
+    func makeClient(certificateRole: String = "client", node: String? = nil) throws -> RPCClient {
         var host = "127.0.0.1"
         var port = Self.defaultFrontendPort
         var tls: TLSConfiguration?
+        var clusterId: UUID?
         if let cluster = effectiveCluster {
             let topology = try Topology.load(path: (cluster as NSString).appendingPathComponent("topology.json"))
-            let front = topology.nodes(.frontend)[0]
+            let front =
+                try node.map { try Self.spec($0, in: topology, cluster: cluster) } ?? topology.nodes(.frontend)[0]
             host = front.host
             port = front.port
+            clusterId = topology.clusterUUID
             if front.tls != nil {
                 let certs = (cluster as NSString).appendingPathComponent("certs")
                 tls = TLSConfiguration.node(named: certificateRole, in: certs)
             }
+        } else if let node {
+            guard let address = parseAddress(node) else {
+                throw ValidationError(
+                    "--node \(node) names a node of a cluster: give --cluster DIR, or the node as HOST:PORT"
+                )
+            }
+            (host, port) = address
         } else if let address = parseAddress(effectiveFrontend) {
             (host, port) = address
         }
@@ -109,6 +124,8 @@ struct ClientOptions: ParsableArguments {
         configuration.connectTimeout = .milliseconds(Int64(min(timeout, 3) * 1000))
         configuration.handshakeTimeout = .milliseconds(Int64(timeout * 800))
         configuration.keepaliveInterval = nil
+        // A cluster directory names its cluster: a frontend of another cluster at that address is refused.
+        configuration.clusterId = clusterId
         if let tls {
             do {
                 configuration.security = try OpenSSLTransportSecurity(configuration: tls)
@@ -121,6 +138,15 @@ struct ClientOptions: ParsableArguments {
             }
         }
         return RPCClient(host: host, port: port, configuration: configuration)
+    }
+}
+
+extension ClientOptions {
+    /// The node `name` of the cluster in `cluster` (a name of its topology, or its HOST:PORT).
+    static func spec(_ name: String, in topology: Topology, cluster: String) throws -> NodeSpec {
+        if let spec = topology.nodes.first(where: { $0.name == name || $0.address == name }) { return spec }
+        let names = topology.nodes.map(\.name).joined(separator: ", ")
+        throw ValidationError("--node \(name) is not a node of the cluster in \(cluster) (its nodes: \(names))")
     }
 }
 

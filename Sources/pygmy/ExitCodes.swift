@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import PygmyBookstore
 import PygmyCluster
 import PygmyRPC
@@ -26,6 +27,12 @@ struct CommandFailure: Error {
         self.exit = exit
     }
 
+    /// The one wording of every exit-7 failure: "unavailable: what happened; retry later".
+    static func retryLater(_ code: String, _ message: String) -> String {
+        let text = message.hasPrefix(code + ":") ? message : "\(code): \(message)"
+        return text.contains("retry") ? text : text + "; retry later"
+    }
+
     /// Classifies any error thrown by a call.
     init(_ error: any Error) {
         switch error {
@@ -49,7 +56,8 @@ struct CommandFailure: Error {
                 case .invalidValue, .requestIdReused: exit = Exit.invalidArguments
                 case .inProgress, .notReady, .unavailable, .staleEpoch: exit = Exit.busy
                 }
-                self.init(code: "\(app)", message: rpc.message, exit: exit)
+                let message = exit == Exit.busy ? Self.retryLater("\(app)", rpc.message) : rpc.message
+                self.init(code: "\(app)", message: message, exit: exit)
             } else {
                 let exit: ExitCode
                 switch rpc.code {
@@ -59,12 +67,20 @@ struct CommandFailure: Error {
                 default: exit = Exit.failure
                 }
                 let hint = rpc.code == .unimplemented ? " (is that address a Pygmy frontend?)" : ""
-                self.init(code: "\(rpc.code)", message: rpc.message + hint, exit: exit)
+                let message =
+                    exit == Exit.busy ? Self.retryLater("\(rpc.code)", rpc.message) : rpc.message + hint
+                self.init(code: "\(rpc.code)", message: message, exit: exit)
             }
-        case let transport as TransportError where transport.isNotPygmyServer:
+        case let transport as TransportError where transport.kind == .notPygmyServer:
             self.init(
                 code: "notPygmyServer",
                 message: transport.message + "; check --frontend, --cluster or PYGMY_FRONTEND",
+                exit: Exit.unreachable
+            )
+        case let transport as TransportError where transport.kind == .wrongCluster:
+            self.init(
+                code: "wrongCluster",
+                message: transport.message + ": check --cluster/--frontend (or PYGMY_CLUSTER/PYGMY_FRONTEND)",
                 exit: Exit.unreachable
             )
         case let transport as TransportError
@@ -95,8 +111,18 @@ struct CommandFailure: Error {
             )
         case let validation as ValidationError:
             self.init(code: "invalidArguments", message: validation.message, exit: Exit.invalidArguments)
+        case let listen as RPCListenError:
+            self.init(
+                code: listen.errno == EADDRINUSE ? "addressInUse" : "cannotListen",
+                message: "\(listen)",
+                exit: Exit.failure
+            )
         default:
-            self.init(code: "error", message: "\(error)", exit: Exit.failure)
+            if let file = FileFailure(error) {
+                self.init(code: "fileError", message: file.message, exit: Exit.failure)
+            } else {
+                self.init(code: "error", message: "\(error)", exit: Exit.failure)
+            }
         }
     }
 }

@@ -98,6 +98,16 @@ struct Node: AsyncParsableCommand {
         let logger = Logger(label: "pygmy.\(role.rawValue)")
         // A failed write leaves the node's memory ahead of its disk: exit (75, "temporary failure") so a
         // supervisor restarts it from what is durable.
+        // A node that cannot start (its port held, its data directory in use) says so in one line, as
+        // every command does, and `cluster up` shows that line.
+        do {
+            try await run(name: name, spec: spec, topology: topology, logger: logger)
+        } catch {
+            throw Output(json: false).fail(error)
+        }
+    }
+
+    private func run(name: String, spec: NodeSpec, topology: Topology, logger: Logger) async throws {
         let node = try PygmyNode(
             name: name,
             topology: topology,

@@ -359,7 +359,7 @@ extension LiveProcessTests {
                 ])
                 #expect(try json(fresh.stdout)["stock"] as? Int == stock + 5, "\(fresh.stdout)")
                 let price = try await PygmyProcess.run([
-                    "price", "2", "17", "--op-id", "p-1", "--cluster", dir, "--json",
+                    "price", "2", "17", "--op-id", "1-p", "--cluster", dir, "--json",
                 ])
                 #expect(price.status == 0, "\(price.stderr)")
                 let cost = try json(price.stdout)["cost"] as? Int

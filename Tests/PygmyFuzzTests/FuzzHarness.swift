@@ -602,6 +602,7 @@ enum MessageTargets {
             .value("frontend.status", Empty.self, request: true, sample: Empty()),
             .value("catalog.search", SearchRequest.self, request: true, sample: search),
             .value("catalog.lookup", LookupRequest.self, request: true, sample: lookup),
+            .value("catalog.inspect", LookupRequest.self, request: true, sample: lookup),
             .value(
                 "catalog.hold",
                 HoldRequest.self,
@@ -1069,7 +1070,7 @@ enum PipelineTarget {
                     fuzzCheck(topic == Note.name, "push on topic \(topic)")
                 case .goAway:
                     break
-                case .request, .cancel, .ping, .unknown:
+                case .request, .cancel, .ping, .unknown, .clusterId:
                     fuzzCheck(false, "the server sent a frame a server never sends: \(frame)")
                 }
                 fuzzCheck(

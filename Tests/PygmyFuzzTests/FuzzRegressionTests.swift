@@ -132,6 +132,7 @@ extension FuzzExitTests {
                 method(Frontend.Status.self), method(Catalog.Search.self), method(Catalog.Lookup.self),
                 method(Catalog.Hold.self), method(Catalog.Commit.self), method(Catalog.Abort.self),
                 method(Catalog.Restock.self), method(Catalog.SetCost.self), method(Catalog.Snapshot.self),
+                method(Catalog.Inspect.self),
                 method(Catalog.Subscribe.self), method(Order.Buy.self), method(Order.List.self),
                 method(Order.Replicate.self), method(Order.Resolve.self), method(Order.Join.self),
                 method(NodeMethods.Health.self), method(Consensus.Prepare.self), method(Consensus.Accept.self),

@@ -12,7 +12,7 @@ import Testing
         "client": ["frontend.search", "frontend.lookup", "frontend.buy", "node.health"],
         "admin": [
             "frontend.restock", "frontend.setCost", "frontend.orders", "frontend.ordersPage", "frontend.status",
-            "order.page", "node.health",
+            "order.list", "order.page", "catalog.inspect", "node.health",
         ],
         "frontend": [
             "catalog.search", "catalog.lookup", "catalog.subscribe", "catalog.restock", "catalog.setCost", "order.buy",

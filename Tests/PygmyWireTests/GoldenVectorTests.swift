@@ -152,6 +152,16 @@ extension GoldenVector {
             .frame(.goAway(reason: "server shutting down"))
         ),
         .wire(
+            "handshake/client-hello-cluster",
+            "Client hello announcing its cluster id: role client (1), flags 0x0001 (clusterIdFollows).",
+            .hello(Hello(role: .client, flags: Hello.clusterIdFollows))
+        ),
+        .wire(
+            "frames/cluster-id",
+            "ClusterId frame (kind 9, stream 0) after such a hello: cluster 6f1c2b3a-0d4e-4f5a-8b6c-7d8e9f0a1b2c.",
+            .frame(.clusterId(UUID(uuidString: "6F1C2B3A-0D4E-4F5A-8B6C-7D8E9F0A1B2C")!))
+        ),
+        .wire(
             "handshake/hello-flags",
             "Hello with flags 0x0102: the u16 is big-endian, 01 then 02.",
             .hello(Hello(role: .admin, flags: 0x0102))

@@ -255,6 +255,18 @@ struct InvalidVector: Sendable, CustomTestStringConvertible {
             slot(field("item", [2, 2]) + field("quantity", [0]))
         ),
         .frame(
+            "cluster-id-short",
+            "frame-body-length",
+            "A clusterId frame with 15 bytes instead of a 16-byte UUID.",
+            [0, 0, 0, 21, 9, 0, 0, 0, 0, 0] + Array(repeating: 0xAB, count: 15)
+        ),
+        .frame(
+            "cluster-id-on-stream-1",
+            "wrong-stream",
+            "A clusterId frame on stream 1.",
+            [0, 0, 0, 22, 9, 0, 0, 0, 0, 1] + Array(repeating: 0xAB, count: 16)
+        ),
+        .frame(
             "ping-short",
             "frame-body-length",
             "A ping with a 4-byte value.",
