@@ -72,16 +72,15 @@ public final class FrontendNode: Sendable {
             } catch let error as RPCError where error.code.rawValue == BookstoreError.Code.invalidValue.rawValue {
                 throw BookstoreError(.invalidValue, error.message)
             } catch {
-                failures.append("\(replica): \(CallFailure(error))")
+                failures.append("\(replica) \(CallFailure(error).brief)")
             }
         }
-        let next =
+        let other =
             request.cursor == nil
-            ? "retry later"
-            : "retry later, or start again without a cursor at another replica (its pages come in another order)"
+            ? "" : "; to read another replica, start again without a cursor (its pages come in another order)"
         throw BookstoreError(
             .unavailable,
-            "no order replica could serve the page (\(failures.joined(separator: "; "))); \(next)"
+            "no order replica could answer (\(failures.joined(separator: "; ")))\(other); retry later"
         )
     }
 

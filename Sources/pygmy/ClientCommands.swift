@@ -119,14 +119,25 @@ struct Buy: AsyncParsableCommand {
 
 struct Orders: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the order log.",
+        abstract: "List the order log (admin).",
         discussion: """
-            With --node, lists that order replica's own log (admin), with its refusals ("rejections") when
-            --after is 0, whatever the other replicas hold.
+            Pages through the log (PROTOCOL.md §6.3): without --limit, every order, fetched 1,000 at a time;
+            with --limit N, one page of N and the cursor of the next (`next`), which --cursor takes to go on.
+            A cursor never misses or repeats an order, even while buys go on. With --node, lists that order
+            replica's own log (admin), with its refusals ("rejections") when --after is 0.
             """
     )
 
-    @Option(name: .long, help: "Only orders with a larger order number.")
+    @Option(name: .long, help: "Orders on one page (1 to 10000); prints the cursor of the next page.")
+    var limit: Int?
+
+    @Option(name: .long, help: "Go on from this cursor (the `next` of an earlier page).")
+    var cursor: String?
+
+    @Option(name: .long, help: "Only orders of this item.", transform: positiveInteger("the item number"))
+    var item: Int?
+
+    @Option(name: .long, help: "Only orders with a larger order number (a filter, not a cursor).")
     var after = 0
 
     @Option(
@@ -137,6 +148,21 @@ struct Orders: AsyncParsableCommand {
 
     @OptionGroup var options: ClientOptions
 
+    func validate() throws {
+        if let limit, !(1...OrderPaging.maxLimit).contains(limit) {
+            throw ValidationError("--limit must be 1 to \(OrderPaging.maxLimit), not \(limit)")
+        }
+        if node != nil, limit != nil || cursor != nil || item != nil {
+            throw ValidationError("--node lists one replica's whole log; it takes no --limit, --cursor or --item")
+        }
+    }
+
+    /// What `--json` prints: the orders and, after one page of `--limit`, the cursor of the next.
+    struct Listing: Encodable {
+        var orders: [OrderRecord]
+        var next: String?
+    }
+
     func run() async throws {
         try await reporting(json: options.json) { output in
             if let node {
@@ -144,25 +170,34 @@ struct Orders: AsyncParsableCommand {
                     try await $0.call(Order.List.self, OrdersRequest(after: after))
                 }
                 return output.emit(log) {
-                    let orders = log.orders.map {
-                        "\($0.order)\titem \($0.item)\t× \($0.quantity)\tpaid \($0.total)\t\($0.requestId)"
-                    }
+                    let orders = log.orders.map(Self.line)
                     let refusals = log.rejections.map { "refused\t\($0.requestId)\t\($0.message)" }
                     let lines = orders + refusals
                     return lines.isEmpty ? "no orders at \(node)" : lines.joined(separator: "\n")
                 }
             }
             // Admin: the log holds every customer's orders (PROTOCOL.md §8.4).
-            let log = try await options.withClient(certificateRole: "admin") {
-                try await $0.call(Frontend.Orders.self, OrdersRequest(after: after))
+            let listing = try await options.withClient(certificateRole: "admin") { client in
+                var listing = Listing(orders: [], next: cursor)
+                repeat {
+                    let request = OrderPageRequest(limit: limit ?? 1000, cursor: listing.next, item: item)
+                    let page = try await client.call(Frontend.OrdersPage.self, request)
+                    listing.orders += page.orders.filter { $0.order > after }
+                    listing.next = page.next
+                } while limit == nil && listing.next != nil
+                return listing
             }
-            output.emit(log) {
-                if log.orders.isEmpty { return "no orders" }
-                return log.orders.map {
-                    "\($0.order)\titem \($0.item)\t× \($0.quantity)\tpaid \($0.total)\t\($0.requestId)"
-                }.joined(separator: "\n")
+            output.emit(listing) {
+                var lines = listing.orders.map(Self.line)
+                if lines.isEmpty { lines = ["no orders"] }
+                if let next = listing.next { lines.append("next page: --cursor \(next)") }
+                return lines.joined(separator: "\n")
             }
         }
+    }
+
+    static func line(_ order: OrderRecord) -> String {
+        "\(order.order)\titem \(order.item)\t× \(order.quantity)\tpaid \(order.total)\t\(order.requestId)"
     }
 }
 
