@@ -99,7 +99,7 @@ public struct LocalCluster: Sendable {
                 code: "portInUse",
                 message: "port \(port) on 127.0.0.1 (for \(name)) is in use by another process, "
                     + "perhaps another Pygmy cluster; choose other ports with --base-port",
-                exit: .failure
+                exit: .usage
             )
         }
         let fm = FileManager.default

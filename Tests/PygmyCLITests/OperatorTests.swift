@@ -90,7 +90,7 @@ extension LiveProcessTests {
                 let busy = try await PygmyProcess.run([
                     "cluster", "up", "--dir", other, "--base-port", "\(base)", "--detach",
                 ])
-                #expect(busy.status != 0)
+                #expect(busy.status == 64, "a busy --base-port is a usage error: \(busy.status)")
                 #expect(busy.stderr.contains("port \(base)") && busy.stderr.contains("--base-port"), "\(busy.stderr)")
                 #expect(!FileManager.default.fileExists(atPath: other))
 
