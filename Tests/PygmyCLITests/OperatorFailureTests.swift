@@ -41,14 +41,7 @@ extension LiveProcessTests.OperatorTests {
     /// With every catalog replica (then every order replica) killed, each command answers at once with
     /// exit 7 and one wording, "unavailable: …; retry later"; a buy does not wait for its deadline.
     @Test func everyUnavailablePathExitsSevenWithOneWording() async throws {
-        let dir = PygmyProcess.temporaryDirectory("pygmy-ops-unavailable")
-        try await PygmyProcess.withClusterDown(dir) {
-            let up = try await PygmyProcess.run([
-                "cluster", "up", "--dir", dir, "--base-port", "\(PygmyProcess.freeBasePort())", "--detach",
-            ])
-            #expect(up.status == 0, "cluster up failed: \(up.stderr)")
-            let ready = try await PygmyProcess.run(["status", "--wait", "--timeout", "30", "--cluster", dir])
-            #expect(ready.status == 0, "\(ready.stdout) \(ready.stderr)")
+        try await PygmyProcess.withReadyCluster("pygmy-ops-unavailable") { dir in
             for name in ["catalog-1", "catalog-2"] {
                 #expect(try await PygmyProcess.run(["cluster", "kill", "--dir", dir, name]).status == 0)
             }

@@ -6,14 +6,7 @@ extension LiveProcessTests.OperatorTests {
     /// stock; and `price --op-id` versions by the op id, so a retry is idempotent and never overwrites a
     /// newer price.
     @Test func perReplicaReadsAndPriceVersionsByOpId() async throws {
-        let dir = PygmyProcess.temporaryDirectory("pygmy-ops-node")
-        try await PygmyProcess.withClusterDown(dir) {
-            let up = try await PygmyProcess.run([
-                "cluster", "up", "--dir", dir, "--base-port", "\(PygmyProcess.freeBasePort())", "--detach",
-            ])
-            #expect(up.status == 0, "cluster up failed: \(up.stderr)")
-            let ready = try await PygmyProcess.run(["status", "--wait", "--timeout", "30", "--cluster", dir])
-            #expect(ready.status == 0, "\(ready.stdout) \(ready.stderr)")
+        try await PygmyProcess.withReadyCluster("pygmy-ops-node") { dir in
             let buy = try await PygmyProcess.run([
                 "buy", "1", "--quantity", "2", "--request-id", "node-read", "--cluster", dir, "--json",
             ])

@@ -6,14 +6,7 @@ extension LiveProcessTests.OperatorTests {
     /// every order once, the cursor of the next page in `next` (absent on the last), and a bad limit
     /// refused as a usage error.
     @Test func ordersPageThroughTheLogWithACursor() async throws {
-        let dir = PygmyProcess.temporaryDirectory("pygmy-ops-pages")
-        try await PygmyProcess.withClusterDown(dir) {
-            let up = try await PygmyProcess.run([
-                "cluster", "up", "--dir", dir, "--base-port", "\(PygmyProcess.freeBasePort())", "--detach",
-            ])
-            #expect(up.status == 0, "cluster up failed: \(up.stderr)")
-            let ready = try await PygmyProcess.run(["status", "--wait", "--timeout", "30", "--cluster", dir])
-            #expect(ready.status == 0, "\(ready.stdout) \(ready.stderr)")
+        try await PygmyProcess.withReadyCluster("pygmy-ops-pages") { dir in
             let bought = (1...5).map { "page-\($0)" }
             for id in bought {
                 let buy = try await PygmyProcess.run(["buy", "3", "--request-id", id, "--cluster", dir, "--json"])

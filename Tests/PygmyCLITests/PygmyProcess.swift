@@ -110,6 +110,19 @@ enum PygmyProcess {
         }
     }
 
+    /// Runs `body` with a local cluster started by `pygmy cluster up --detach` on free ports in a fresh
+    /// directory (its path is passed) and ready, then stops it and removes the directory.
+    static func withReadyCluster<T>(_ prefix: String, _ body: (String) async throws -> T) async throws -> T {
+        let dir = temporaryDirectory(prefix)
+        return try await withClusterDown(dir) {
+            let up = try await run(["cluster", "up", "--dir", dir, "--base-port", "\(freeBasePort())", "--detach"])
+            #expect(up.status == 0, "cluster up failed: \(up.stderr)")
+            let ready = try await run(["status", "--wait", "--timeout", "30", "--cluster", dir])
+            #expect(ready.status == 0, "\(ready.stdout) \(ready.stderr)")
+            return try await body(dir)
+        }
+    }
+
     /// A fresh directory under the system temp directory.
     static func temporaryDirectory(_ prefix: String) -> String {
         let path = NSTemporaryDirectory() + "\(prefix)-\(UUID().uuidString.prefix(8))"
