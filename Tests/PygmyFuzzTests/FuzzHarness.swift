@@ -597,6 +597,12 @@ enum MessageTargets {
             .value("frontend.lookup", LookupRequest.self, request: true, sample: lookup),
             .value("frontend.buy", BuyRequest.self, request: true, sample: buy),
             .value("frontend.orders", OrdersRequest.self, request: true, sample: orders),
+            .value(
+                "frontend.ordersPage",
+                OrderPageRequest.self,
+                request: true,
+                sample: OrderPageRequest(limit: 100, cursor: "order-1:7", item: 1)
+            ),
             .value("frontend.restock", RestockRequest.self, request: true, sample: restock),
             .value("frontend.setCost", SetCostRequest.self, request: true, sample: setCost),
             .value("frontend.status", Empty.self, request: true, sample: Empty()),
@@ -622,6 +628,7 @@ enum MessageTargets {
             .value("catalog.subscribe", Empty.self, request: true, sample: Empty()),
             .value("order.buy", BuyRequest.self, request: true, sample: buy),
             .value("order.list", OrdersRequest.self, request: true, sample: orders),
+            .value("order.page", OrderPageRequest.self, request: true, sample: OrderPageRequest(limit: 100)),
             .value(
                 "order.replicate",
                 ReplicateRequest.self,

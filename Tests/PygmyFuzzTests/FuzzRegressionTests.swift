@@ -128,7 +128,8 @@ extension FuzzExitTests {
             func method<M: RPCMethod>(_ m: M.Type) -> (String, String) { (M.name, String(reflecting: M.Request.self)) }
             let methods = [
                 method(Frontend.Search.self), method(Frontend.Lookup.self), method(Frontend.Buy.self),
-                method(Frontend.Orders.self), method(Frontend.Restock.self), method(Frontend.SetCost.self),
+                method(Frontend.Orders.self), method(Frontend.OrdersPage.self), method(Frontend.Restock.self),
+                method(Frontend.SetCost.self), method(Order.Page.self),
                 method(Frontend.Status.self), method(Catalog.Search.self), method(Catalog.Lookup.self),
                 method(Catalog.Hold.self), method(Catalog.Commit.self), method(Catalog.Abort.self),
                 method(Catalog.Restock.self), method(Catalog.SetCost.self), method(Catalog.Snapshot.self),
