@@ -210,6 +210,19 @@ public struct BuyCoordinator: Sendable {
     public mutating func decide(log: OrderLogState, abortRequested: Bool, timeMicros: Int64) -> [Action] {
         precondition(phaseIs(.deciding))
         if abortRequested { return release(then: .retry("a catalog replica timed the hold out")) }
+        // Decided meanwhile at another order replica, and learnt through replication: that outcome stands.
+        // (Catalog replicas that folded the commit no longer refuse a hold for it; the logs, which every
+        // fold waits for, do.)
+        if log.outcome(of: request.requestId) != nil {
+            return release(
+                then: .refused(
+                    BookstoreError(
+                        .inProgress,
+                        "request \(request.requestId) was decided by another order replica meanwhile; its outcome stands"
+                    )
+                )
+            )
+        }
         let record = OrderRecord(
             order: log.nextOrderNumber(),
             requestId: request.requestId,
@@ -234,7 +247,7 @@ public struct BuyCoordinator: Sendable {
             phase = .committing(record, round: 1)
             awaiting = .commits(
                 catalogs,
-                CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity, epoch: epoch)
+                CommittedBuy(record, epoch: epoch)
             )
             return [.checkpoint(.afterReplication)]
         default:
@@ -256,12 +269,7 @@ public struct BuyCoordinator: Sendable {
             return commitAcknowledged.isSuperset(of: catalogs)
                 ? [.persist([.delivered(requestId: record.requestId)])] : []
         }
-        let commit = CommittedBuy(
-            requestId: record.requestId,
-            item: record.item,
-            quantity: record.quantity,
-            epoch: epoch
-        )
+        let commit = CommittedBuy(record, epoch: epoch)
         guard round < Self.commitRounds else {
             finish(
                 .refused(

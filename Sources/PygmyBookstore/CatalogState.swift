@@ -26,12 +26,28 @@ public struct CommittedBuy: Codable, Sendable, Hashable {
     /// the commit and answers `staleEpoch`, so the coordinator does not acknowledge the buy before it has
     /// committed at the members of the newer epoch (a re-admitted one may be serving reads). Not stored.
     public var epoch: UInt64?
+    /// When the order was decided (`OrderRecord.timeMicros`), the same at every replica: commits older
+    /// than the cluster's agreed fold horizon are folded into per-item counts (`FoldState`). Absent from
+    /// older senders: such a commit is never folded.
+    public var timeMicros: Int64?
 
-    public init(requestId: String, item: ItemID, quantity: Int, epoch: UInt64? = nil) {
+    public init(requestId: String, item: ItemID, quantity: Int, epoch: UInt64? = nil, timeMicros: Int64? = nil) {
         self.requestId = requestId
         self.item = item
         self.quantity = quantity
         self.epoch = epoch
+        self.timeMicros = timeMicros
+    }
+
+    /// The commit of `record`.
+    public init(_ record: OrderRecord, epoch: UInt64? = nil) {
+        self.init(
+            requestId: record.requestId,
+            item: record.item,
+            quantity: record.quantity,
+            epoch: epoch,
+            timeMicros: record.timeMicros
+        )
     }
 }
 
@@ -81,6 +97,9 @@ public enum CatalogMutation: Codable, Sendable, Hashable {
     /// The buy of this request id was refused for good: release its hold and refuse any later hold for
     /// it, so a late or retried attempt at another order replica cannot turn the refusal into an order.
     case reject(requestId: String)
+    /// Folds every commit decided before `before` into the per-item counts (`FoldState`); `digest` is
+    /// the folded commits' digest afterwards (for the store).
+    case fold(before: Int64, digest: UInt64)
 }
 
 /// Everything a replica knows, for a peer to merge.
@@ -92,6 +111,9 @@ public struct CatalogSnapshot: Codable, Sendable, Hashable {
     public var restocks: [Restock]
     /// Request ids refused for good (optional on the wire: absent from older peers).
     public var rejected: [String]?
+    /// The commits folded into counts; `committed` then holds only those decided at or after
+    /// `folded.before`.
+    public var folded: FoldState?
 
     public init(
         books: [CatalogSeed],
@@ -99,7 +121,8 @@ public struct CatalogSnapshot: Codable, Sendable, Hashable {
         holds: [Hold],
         committed: [CommittedBuy],
         restocks: [Restock],
-        rejected: [String]? = nil
+        rejected: [String]? = nil,
+        folded: FoldState? = nil
     ) {
         self.books = books
         self.prices = prices
@@ -107,6 +130,7 @@ public struct CatalogSnapshot: Codable, Sendable, Hashable {
         self.committed = committed
         self.restocks = restocks
         self.rejected = rejected
+        self.folded = folded
     }
 }
 
@@ -142,14 +166,16 @@ public struct CatalogState: Sendable {
     public private(set) var seeds: [ItemID: CatalogSeed] = [:]
     public private(set) var prices: [ItemID: PriceSetting] = [:]
     public private(set) var holds: [String: Hold] = [:]
-    public private(set) var committed: [String: CommittedBuy] = [:]
+    public internal(set) var committed: [String: CommittedBuy] = [:]
     public private(set) var restocks: [String: Restock] = [:]
     /// Request ids whose buys were refused for good.
     public private(set) var rejected: Set<String> = []
+    /// Commits folded into per-item counts (bounded history: docs/DESIGN.md).
+    public internal(set) var folded = FoldState()
     /// Fingerprint of what anti-entropy merges (commits, restocks, refusals, prices).
-    public private(set) var digest = ReplicaDigest()
+    public internal(set) var digest = ReplicaDigest()
     /// Cached per-item totals, kept in step by `apply`.
-    private var onHand: [ItemID: Int] = [:]
+    var onHand: [ItemID: Int] = [:]
     private var held: [ItemID: Int] = [:]
 
     public init() {}
@@ -193,7 +219,8 @@ public struct CatalogState: Sendable {
             holds: holds.values.sorted { $0.requestId < $1.requestId },
             committed: committed.values.sorted { $0.requestId < $1.requestId },
             restocks: restocks.values.sorted { $0.opId < $1.opId },
-            rejected: rejected.isEmpty ? nil : rejected.sorted()
+            rejected: rejected.isEmpty ? nil : rejected.sorted(),
+            folded: folded.before > 0 ? folded : nil
         )
     }
 
@@ -250,7 +277,7 @@ public struct CatalogState: Sendable {
         }
         var stored = buy
         stored.epoch = nil
-        return committed[buy.requestId] == nil ? [.commit(stored)] : []
+        return committed[buy.requestId] == nil && !folded.covers(buy) ? [.commit(stored)] : []
     }
 
     /// Records that the buy of `requestId` was refused for good by `coordinator` (its hold there, if any, is
@@ -304,12 +331,23 @@ public struct CatalogState: Sendable {
     public func mutationsToMerge(_ snapshot: CatalogSnapshot) -> [CatalogMutation] {
         var out: [CatalogMutation] = []
         let quantities = 1...CatalogLimits.maxQuantity
+        // A peer folded further: fold as far first. Every catalog replica had the same commits below that
+        // horizon when it was agreed, so this replica's fold gives the same counts.
+        var horizon = folded
+        if let theirs = snapshot.folded, theirs.before > folded.before {
+            let mine = foldDecision(before: theirs.before)
+            out.append(mine)
+            if case .fold(let before, let digest) = mine {
+                horizon = FoldState(before: before, sold: [:], digest: digest)
+            }
+        }
         for seed in snapshot.books where seeds[seed.item] == nil { out.append(.addBook(seed)) }
         for price in snapshot.prices where (0...CatalogLimits.maxCost).contains(price.cost) {
             let current = prices[price.item]
             if current == nil || price.supersedes(current!) { out.append(.setPrice(price)) }
         }
-        for buy in snapshot.committed where committed[buy.requestId] == nil && quantities.contains(buy.quantity) {
+        for buy in snapshot.committed
+        where committed[buy.requestId] == nil && quantities.contains(buy.quantity) && !horizon.covers(buy) {
             out.append(.commit(buy))
         }
         for restock in snapshot.restocks
@@ -344,7 +382,7 @@ public struct CatalogState: Sendable {
         var items = Set<ItemID>()
         for mutation in mutations {
             switch mutation {
-            case .hold, .releaseHold, .reject: break
+            case .hold, .releaseHold, .reject, .fold: break
             case .commit(let buy): items.insert(buy.item)
             case .restock(let restock): items.insert(restock.item)
             case .setPrice(let price): items.insert(price.item)
@@ -373,7 +411,7 @@ public struct CatalogState: Sendable {
             guard let hold = holds.removeValue(forKey: requestId) else { return }
             held[hold.item, default: 0] -= hold.quantity
         case .commit(let buy):
-            guard committed[buy.requestId] == nil else { return }
+            guard committed[buy.requestId] == nil, !folded.covers(buy) else { return }
             if let hold = holds.removeValue(forKey: buy.requestId) { held[hold.item, default: 0] -= hold.quantity }
             if rejected.remove(buy.requestId) != nil {  // the order log is the truth: an order outranks a refusal
                 digest.toggle("x", buy.requestId)
@@ -397,6 +435,8 @@ public struct CatalogState: Sendable {
             guard committed[requestId] == nil else { return }
             if let hold = holds.removeValue(forKey: requestId) { held[hold.item, default: 0] -= hold.quantity }
             if rejected.insert(requestId).inserted { digest.toggle("x", requestId) }
+        case .fold(let before, _):
+            applyFold(before: before)
         }
     }
 

@@ -325,6 +325,8 @@ public struct NodeStatus: Codable, Sendable, Hashable {
     /// Catalog replicas: how much of their read lease was left when they answered, in milliseconds
     /// (absent: no lease; the replica serves no reads).
     public var leaseMillis: Int?
+    /// Replicas: their part in agreeing fold horizons (PROTOCOL.md §6.7); absent from older nodes.
+    public var fold: FoldReport?
 
     public init(
         name: String,

@@ -40,6 +40,9 @@ public enum OrderMutation: Codable, Sendable, Hashable {
     case reject(Rejection)
     /// Every catalog replica acknowledged the commit of this order.
     case delivered(requestId: String)
+    /// A promise: no order this replica decides from now on is stamped before this time (so catalog
+    /// replicas may fold commits older than it while no order is taken).
+    case promiseFloor(Int64)
 }
 
 /// An order replica's log: orders, final rejections, pending buys and undelivered commits. Pure.
@@ -53,6 +56,16 @@ public struct OrderLogState: Sendable {
     public private(set) var digest = ReplicaDigest()
     /// The highest local sequence number used for order numbers.
     public private(set) var sequence = 0
+    /// The latest decision time of any order in the log. A new order is stamped no earlier (see
+    /// `decisionTime`), so catalog replicas may fold every commit below `foldFloor`.
+    public private(set) var latestTime: Int64 = 0
+    /// The latest `promiseFloor`.
+    public private(set) var promisedFloor: Int64 = 0
+    /// The digest of the orders decided before `digestMark`, and the decision times of those at or after
+    /// it: what `commitDigest(below:)` needs, without a pass over the whole log. Derived (not stored).
+    private var digestMark: Int64 = 0
+    private var digestBelowMark: UInt64 = 0
+    private var recentTimes: [String: Int64] = [:]
     public let replicaIndex: Int
     public let replicaCount: Int
 
@@ -74,6 +87,40 @@ public struct OrderLogState: Sendable {
         (sequence + 1) * replicaCount + replicaIndex + 1 - replicaCount
     }
 
+    /// The time to stamp a new order with: the clock, but never before an order already in the log, so
+    /// no order this replica decides is older than a fold floor it has reported.
+    public func decisionTime(clock: Int64) -> Int64 { max(clock, latestTime, promisedFloor) }
+
+    /// No order below this time can still reach a catalog replica from this log: every order older than it
+    /// is delivered, and every order this replica decides from now on is stamped at or after it. Catalog
+    /// replicas fold commits only below every order replica's floor.
+    public var foldFloor: Int64 {
+        var floor = max(latestTime, promisedFloor)
+        for requestId in undelivered { if let time = orders[requestId]?.timeMicros { floor = min(floor, time) } }
+        return floor
+    }
+
+    /// The digest (as a catalog replica's `CatalogState.commitDigest(below:)`) of the request ids of every
+    /// order decided before `horizon`: equal to the catalogs' when this log has exactly the orders they
+    /// committed below it. `horizon` must not be below the mark (`advanceDigestMark`).
+    public func commitDigest(below horizon: Int64) -> UInt64 {
+        precondition(horizon >= digestMark, "a horizon below the digest mark")
+        var value = digestBelowMark
+        for (requestId, time) in recentTimes where time < horizon { value ^= ReplicaDigest.hash("c", requestId) }
+        return value
+    }
+
+    /// Catalog replicas folded up to `horizon`: no later proposal is below it, so the orders before it
+    /// need no per-order entry in the digest index.
+    public mutating func advanceDigestMark(to horizon: Int64) {
+        guard horizon > digestMark else { return }
+        for (requestId, time) in recentTimes where time < horizon {
+            recentTimes.removeValue(forKey: requestId)
+            digestBelowMark ^= ReplicaDigest.hash("c", requestId)
+        }
+        digestMark = horizon
+    }
+
     /// All orders, oldest order number first.
     public var orderedLog: [OrderRecord] { orders.values.sorted { $0.order < $1.order } }
 
@@ -89,6 +136,12 @@ public struct OrderLogState: Sendable {
             if rejections.removeValue(forKey: record.requestId) != nil { digest.toggle("j", record.requestId) }
             if orders[record.requestId] == nil {
                 orders[record.requestId] = record
+                latestTime = max(latestTime, record.timeMicros)
+                if record.timeMicros < digestMark {
+                    digestBelowMark ^= ReplicaDigest.hash("c", record.requestId)
+                } else {
+                    recentTimes[record.requestId] = record.timeMicros
+                }
                 digest.toggle("o", record.digestKey)
                 undelivered.insert(record.requestId)
             }
@@ -102,6 +155,8 @@ public struct OrderLogState: Sendable {
             }
         case .delivered(let requestId):
             undelivered.remove(requestId)
+        case .promiseFloor(let time):
+            promisedFloor = max(promisedFloor, time)
         }
     }
 

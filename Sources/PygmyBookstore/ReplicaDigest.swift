@@ -12,6 +12,11 @@ public struct ReplicaDigest: Sendable, Hashable {
         value ^= Self.hash(tag, key)
     }
 
+    /// Adds (or removes) a set of elements whose hashes XOR to `value`.
+    public mutating func combine(_ value: UInt64) {
+        self.value ^= value
+    }
+
     static func hash(_ tag: Character, _ key: String) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in String(tag).utf8 + [0] + key.utf8 {

@@ -316,7 +316,12 @@ enum ChaosCheck {
             )
             guard let snapshot = state.snapshots[name] else { continue }
             let committed = Dictionary(snapshot.committed.map { ($0.requestId, $0) }, uniquingKeysWith: { a, _ in a })
-            problems += Invariants.commitsMatchLog(replica: name, committed: committed, log: referenceById)
+            problems += Invariants.commitsMatchLog(
+                replica: name,
+                committed: committed,
+                folded: snapshot.folded,
+                log: referenceById
+            )
             let restockIds = Set(snapshot.restocks.map(\.opId))
             let lost = confirmed.subtracting(restockIds)
             let foreign = restockIds.subtracting(issuedRestocks)

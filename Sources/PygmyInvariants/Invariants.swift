@@ -133,12 +133,27 @@ public enum Invariants {
 
     /// A catalog replica's committed buys are exactly the order log's orders, each with the log's item and
     /// quantity: `committed` and `log` are keyed by request id.
+    /// With `folded`: the log's orders decided before `folded.before` are counted in `folded.sold` (per
+    /// item, exactly) and the others are `committed`.
     public static func commitsMatchLog(
         replica: String,
         committed: [String: CommittedBuy],
-        log: [String: OrderRecord]
+        folded: FoldState? = nil,
+        log fullLog: [String: OrderRecord]
     ) -> [String] {
         var problems: [String] = []
+        var log = fullLog
+        if let folded, folded.before > 0 {
+            let below = fullLog.values.filter { $0.timeMicros < folded.before }
+            let sold = totals(below, item: \.item, count: \.quantity)
+            if sold.filter({ $0.value != 0 }) != folded.sold.filter({ $0.value != 0 }) {
+                problems.append(
+                    "\(replica) folded commits before \(folded.before) count \(folded.sold.sorted { $0.key < $1.key }) "
+                        + "copies per item, the order log \(sold.sorted { $0.key < $1.key })"
+                )
+            }
+            for record in below { log.removeValue(forKey: record.requestId) }
+        }
         let extra = committed.keys.filter { log[$0] == nil }
         let missing = log.keys.filter { committed[$0] == nil }
         if !extra.isEmpty || !missing.isEmpty {

@@ -40,10 +40,10 @@ public final class CatalogNode: Sendable {
 
     /// The node's status; heartbeats ask for it without latency summaries, the costly part.
     func status(latencies: Bool = true) async -> NodeStatus {
-        let (state, phase, byState, membership, pending, lease) = await shell.inspect { core, now in
+        let (state, phase, byState, membership, pending, lease, fold) = await shell.inspect { core, now in
             (
                 core.state, core.phase, core.peers.byState(now: now), core.acceptor.current, core.acceptor.accepted,
-                core.leaseUntil.map { $0 - now }
+                core.leaseUntil.map { $0 - now }, core.status.fold
             )
         }
         var status = NodeStatus(
@@ -63,6 +63,7 @@ public final class CatalogNode: Sendable {
         status.membership = membership
         status.pendingMembership = pending
         if let lease, lease > .zero { status.leaseMillis = Int(lease.microseconds / 1000) }
+        status.fold = fold
         return status
     }
 

@@ -47,6 +47,25 @@ final class CatalogStore: Sendable {
             )
         }
         try MembershipStore.migrate(database)
+        try Self.migrateFold(database)
+    }
+
+    /// Commits keep their decision time, and folded commits live on as per-item counts (`FoldState`).
+    static func migrateFold(_ database: DatabaseQueue) throws {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("fold") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE committed ADD COLUMN time_micros INTEGER;
+                    CREATE INDEX committed_by_time ON committed(time_micros);
+                    CREATE TABLE folded_sold(item INTEGER PRIMARY KEY, sold INTEGER NOT NULL);
+                    CREATE TABLE fold_state(id INTEGER PRIMARY KEY CHECK (id = 1), before INTEGER NOT NULL,
+                        digest INTEGER NOT NULL);
+                    DELETE FROM rejected WHERE request_id IN (SELECT request_id FROM committed);
+                    """
+            )
+        }
+        try migrator.migrate(database)
     }
 
     /// Rebuilds the in-memory state from disk.
@@ -66,12 +85,28 @@ final class CatalogStore: Sendable {
                     )
                 )
             }
+            if let row = try Row.fetchOne(db, sql: "SELECT before, digest FROM fold_state WHERE id = 1") {
+                var sold: [ItemID: Int] = [:]
+                for item in try Row.fetchAll(db, sql: "SELECT item, sold FROM folded_sold") {
+                    sold[item["item"]] = item["sold"]
+                }
+                state.restore(
+                    FoldState(before: row["before"], sold: sold, digest: UInt64(bitPattern: row["digest"] as Int64))
+                )
+            }
             for row in try Row.fetchAll(db, sql: "SELECT * FROM restock") {
                 state.apply(.restock(Restock(opId: row["op_id"], item: row["item"], count: row["count"])))
             }
             for row in try Row.fetchAll(db, sql: "SELECT * FROM committed") {
                 state.apply(
-                    .commit(CommittedBuy(requestId: row["request_id"], item: row["item"], quantity: row["quantity"]))
+                    .commit(
+                        CommittedBuy(
+                            requestId: row["request_id"],
+                            item: row["item"],
+                            quantity: row["quantity"],
+                            timeMicros: row["time_micros"]
+                        )
+                    )
                 )
             }
             for row in try Row.fetchAll(db, sql: "SELECT request_id FROM rejected") {
@@ -121,9 +156,10 @@ final class CatalogStore: Sendable {
                     try db.executeCached("DELETE FROM hold WHERE request_id = ?", [requestId])
                 case .commit(let c):
                     try db.executeCached("DELETE FROM hold WHERE request_id = ?", [c.requestId])
+                    try db.executeCached("DELETE FROM rejected WHERE request_id = ?", [c.requestId])
                     try db.executeCached(
-                        "INSERT OR IGNORE INTO committed VALUES (?, ?, ?)",
-                        [c.requestId, c.item, c.quantity]
+                        "INSERT OR IGNORE INTO committed(request_id, item, quantity, time_micros) VALUES (?, ?, ?, ?)",
+                        [c.requestId, c.item, c.quantity, c.timeMicros]
                     )
                 case .restock(let r):
                     try db.executeCached(
@@ -137,10 +173,37 @@ final class CatalogStore: Sendable {
                     )
                 case .reject(let requestId):
                     try db.executeCached("DELETE FROM hold WHERE request_id = ?", [requestId])
-                    try db.executeCached("INSERT OR IGNORE INTO rejected VALUES (?)", [requestId])
+                    try db.executeCached(
+                        "INSERT OR IGNORE INTO rejected SELECT ? WHERE NOT EXISTS (SELECT 1 FROM committed WHERE request_id = ?)",
+                        [requestId, requestId]
+                    )
+                case .fold(let before, let digest):
+                    try Self.fold(db, before: before, digest: digest)
                 }
             }
         }
+    }
+}
+
+extension CatalogStore {
+    /// Moves the commits decided before `before` into `folded_sold`, as `CatalogState` does in memory.
+    static func fold(_ db: Database, before: Int64, digest: UInt64) throws {
+        try db.executeCached(
+            """
+            INSERT INTO folded_sold(item, sold)
+                SELECT item, SUM(quantity) FROM committed WHERE time_micros < ? GROUP BY item
+            ON CONFLICT(item) DO UPDATE SET sold = sold + excluded.sold
+            """,
+            [before]
+        )
+        try db.executeCached("DELETE FROM committed WHERE time_micros < ?", [before])
+        try db.executeCached(
+            """
+            INSERT INTO fold_state(id, before, digest) VALUES (1, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET before = excluded.before, digest = excluded.digest
+            """,
+            [before, Int64(bitPattern: digest)]
+        )
     }
 }
 

@@ -63,6 +63,7 @@ public final class OrderNode: Sendable {
         )
         node.membership = status.membership
         node.pendingMembership = status.pending
+        node.fold = status.fold
         return node
     }
 

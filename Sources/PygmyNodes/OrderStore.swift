@@ -58,6 +58,11 @@ final class OrderStore: Sendable {
                     """
             )
         }
+        migrator.registerMigration("fold-floor") { db in
+            try db.execute(
+                sql: "CREATE TABLE fold_floor(id INTEGER PRIMARY KEY CHECK (id = 1), micros INTEGER NOT NULL)"
+            )
+        }
         try migrator.migrate(database)
     }
 
@@ -112,6 +117,9 @@ final class OrderStore: Sendable {
                 let code = BookstoreError.Code(rawValue: UInt16(row["code"] as Int)) ?? .outOfStock
                 state.apply(.reject(Rejection(requestId: row["request_id"], code: code, message: row["message"])))
             }
+            if let micros = try Int64.fetchOne(db, sql: "SELECT micros FROM fold_floor WHERE id = 1") {
+                state.apply(.promiseFloor(micros))
+            }
             for row in try Row.fetchAll(db, sql: "SELECT * FROM pending") {
                 state.apply(
                     .begin(PendingBuy(requestId: row["request_id"], item: row["item"], quantity: row["quantity"]))
@@ -152,6 +160,11 @@ final class OrderStore: Sendable {
                     )
                 case .delivered(let requestId):
                     try db.executeCached("UPDATE orders SET delivered = 1 WHERE request_id = ?", [requestId])
+                case .promiseFloor(let micros):
+                    try db.executeCached(
+                        "INSERT INTO fold_floor(id, micros) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET micros = excluded.micros",
+                        [micros]
+                    )
                 }
             }
         }

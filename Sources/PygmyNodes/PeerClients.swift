@@ -101,7 +101,8 @@ final class PeerClients: Sendable {
                     digest: status.digest,
                     membership: status.membership,
                     pending: status.pendingMembership,
-                    lease: status.leaseMillis.map { .milliseconds($0) }
+                    lease: status.leaseMillis.map { .milliseconds($0) },
+                    fold: status.fold
                 )
             )
         case .hold(let hold):

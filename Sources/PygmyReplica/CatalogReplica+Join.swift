@@ -66,7 +66,7 @@ extension CatalogReplica {
         case (.snapshot, .answered(.snapshot(let snapshot), _)):
             write(state.mutationsToMerge(snapshot))
         case (.log, .answered(.log(let log), _)):
-            let commits = log.orders.map { CommittedBuy(requestId: $0.requestId, item: $0.item, quantity: $0.quantity) }
+            let commits = log.orders.map { CommittedBuy($0) }
             write(
                 state.mutationsToMerge(
                     CatalogSnapshot(books: [], prices: [], holds: [], committed: commits, restocks: [])

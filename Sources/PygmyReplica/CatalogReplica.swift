@@ -54,6 +54,8 @@ public struct CatalogReplica: Sendable {
     public internal(set) var phase: Phase = .joining
     public internal(set) var peers: PeerTracker
     public internal(set) var subscribers: Set<ConnectionID> = []
+    /// What this replica last reported about fold horizons (`reviewFold`).
+    public internal(set) var foldReport: FoldReport?
     /// Durable: this voter's membership state.
     public internal(set) var acceptor: MembershipAcceptor
     /// When each voter last vouched for this replica's read lease (the send time of the heartbeat it
@@ -88,7 +90,8 @@ public struct CatalogReplica: Sendable {
             digest: state.digest.value,
             membership: acceptor.current,
             pending: acceptor.accepted,
-            lease: leaseUntil.map { max(.zero, $0 - now) }
+            lease: leaseUntil.map { max(.zero, $0 - now) },
+            fold: foldReport ?? FoldReport(folded: state.folded.before)
         )
     }
 
@@ -141,7 +144,9 @@ public struct CatalogReplica: Sendable {
 
     private mutating func fired(_ timer: Timer) {
         switch timer {
-        case .heartbeat: heartbeat()
+        case .heartbeat:
+            heartbeat()
+            reviewFold()
         case .join: joinStep()
         case .staleHolds:
             resolveStaleHolds()
@@ -320,7 +325,10 @@ public struct CatalogReplica: Sendable {
 
     private func witness(_ item: ItemID) -> ReadWitness? {
         guard config.recordReadWitness else { return nil }
-        return ReadWitness(committed: Set(state.committed.values.lazy.filter { $0.item == item }.map(\.requestId)))
+        return ReadWitness(
+            committed: Set(state.committed.values.lazy.filter { $0.item == item }.map(\.requestId)),
+            foldedBefore: state.folded.before
+        )
     }
 
     /// Invalidate, persist, apply: the pushes go out before the change is durable or visible.

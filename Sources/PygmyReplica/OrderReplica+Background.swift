@@ -26,7 +26,7 @@ extension OrderReplica {
         let token = nextStep
         nextStep += 1
         deliveries[rid] = Delivery(token: token, record: record, pending: Set(catalogs), waiters: waiters)
-        let commit = CommittedBuy(requestId: rid, item: record.item, quantity: record.quantity, epoch: membership.epoch)
+        let commit = CommittedBuy(record, epoch: membership.epoch)
         for catalog in catalogs {
             call(
                 catalog,

@@ -157,7 +157,7 @@ extension OrderReplica {
                 run.queue = run.machine.decide(
                     log: log,
                     abortRequested: abortRequested.remove(rid) != nil,
-                    timeMicros: time.wallMicros
+                    timeMicros: log.decisionTime(clock: time.wallMicros)
                 )
                 continue
             case .replication(let replication):

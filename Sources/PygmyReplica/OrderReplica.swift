@@ -65,6 +65,8 @@ public struct OrderReplica: Sendable {
     var nextBarrier: UInt64 = 1
     var redelivery: RedeliverySchedule
     var deliveries: [String: Delivery] = [:]
+    /// Commits of logged orders on their way (for status and tests).
+    public var deliveriesInFlight: Int { deliveries.count }
     var deliveryBacklog: [String] = []
     var recoveryPending: Set<String> = []
     var gate: AntiEntropyGate<String>
@@ -76,6 +78,8 @@ public struct OrderReplica: Sendable {
     /// Buys use the current membership from this time on (after one that left a replica out, once that
     /// replica's read lease has run out).
     public internal(set) var activeAt: Duration = .zero
+    /// What this replica last reported about fold horizons (`reviewFold`).
+    public internal(set) var foldReport: FoldReport?
     var proposal: MembershipProposer?
     var nextProposal: Duration = .zero
     var highestRound: UInt64 = 0
@@ -103,7 +107,8 @@ public struct OrderReplica: Sendable {
             state: recovering ? "recovering" : "ready",
             digest: log.digest.value,
             membership: acceptor.current,
-            pending: acceptor.accepted
+            pending: acceptor.accepted,
+            fold: recovering ? nil : foldReport
         )
     }
 
@@ -136,7 +141,9 @@ public struct OrderReplica: Sendable {
 
     private mutating func fired(_ timer: Timer) {
         switch timer {
-        case .heartbeat: heartbeat()
+        case .heartbeat:
+            heartbeat()
+            reviewFold()
         case .recover: recover()
         case .redeliver:
             if !recovering { redeliverDue() }
@@ -233,7 +240,7 @@ public struct OrderReplica: Sendable {
             self.buy(buy, id)
         case .resolve(let request):
             if let record = log.orders[request.requestId] {
-                let buy = CommittedBuy(requestId: record.requestId, item: record.item, quantity: record.quantity)
+                let buy = CommittedBuy(record)
                 return answer(id, .resolution(.committed(buy)))
             }
             if buys[request.requestId] != nil { abortRequested.insert(request.requestId) }

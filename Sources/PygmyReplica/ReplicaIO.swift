@@ -100,19 +100,23 @@ public struct PeerStatus: Sendable, Hashable {
     public var pending: Membership?
     /// A catalog replica's read lease left, as it answered.
     public var lease: Duration?
+    /// Its part in agreeing fold horizons.
+    public var fold: FoldReport?
 
     public init(
         state: String,
         digest: UInt64?,
         membership: Membership? = nil,
         pending: Membership? = nil,
-        lease: Duration? = nil
+        lease: Duration? = nil,
+        fold: FoldReport? = nil
     ) {
         self.state = state
         self.digest = digest
         self.membership = membership
         self.pending = pending
         self.lease = lease
+        self.fold = fold
     }
     public var isReady: Bool { state == "ready" }
 
@@ -126,8 +130,14 @@ public struct PeerStatus: Sendable, Hashable {
 /// Which committed buys of an item a read included: filled only when the core is told to record it
 /// (the simulator's checker uses it to prove that no read misses an acknowledged buy).
 public struct ReadWitness: Sendable, Hashable {
+    /// The item's commits the read counted, listed.
     public var committed: Set<String>
-    public init(committed: Set<String>) { self.committed = committed }
+    /// Every commit decided before this time is counted too, folded (`FoldState`).
+    public var foldedBefore: Int64
+    public init(committed: Set<String>, foldedBefore: Int64 = 0) {
+        self.committed = committed
+        self.foldedBefore = foldedBefore
+    }
 }
 
 /// A successful answer.

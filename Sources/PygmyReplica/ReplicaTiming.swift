@@ -36,6 +36,12 @@ public struct ReplicaTiming: Sendable, Hashable {
     /// A catalog replica outside the membership that has answered for this long is proposed for
     /// re-admission.
     public var readmissionDelay: Duration { heartbeatInterval * 5 }
+    /// A catalog replica folds commits into per-item counts once they were decided this long ago and
+    /// every replica agrees (`CatalogReplica.reviewFold`); nil: never. Safety does not depend on it (the
+    /// agreement does); it leaves time for commits in flight to arrive, so the digests agree.
+    public var foldRetention: Duration? = .seconds(10)
+    /// Fold horizons are multiples of this (microseconds since 1970), so replicas propose the same one.
+    public var foldGrid: Duration = .seconds(1)
     /// How long the frontend retries a buy whose outcome it does not know (less than a client's usual
     /// 10 s timeout, so the client hears why rather than a timeout).
     public var buyDeadline: Duration = .seconds(6)

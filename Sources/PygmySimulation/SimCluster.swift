@@ -123,7 +123,11 @@ final class SimCluster {
         scheduleFault(counting)
     }
 
-    func stopFaults() { faultsRunning = false }
+    /// No more faults: none is scheduled, and storage no longer fails.
+    func stopFaults() {
+        faultsRunning = false
+        world.faults.storageFailureChance = 0
+    }
 
     private func scheduleFault(_ counting: @escaping (SimFaultKind) -> Void) {
         let kinds = world.faults.kinds

@@ -6,6 +6,8 @@ final class SimLedger {
     var buys: [String: SimBuy] = [:]
     var restocks: [String: (RestockRequest, Bool)] = [:]
     private(set) var acknowledgedByItem: [ItemID: Set<String>] = [:]
+    /// When each order was decided (as any order log recorded it), to tell folded commits in reads.
+    var orderTimes: [String: Int64] = [:]
     private(set) var violations: [String] = []
     private var unfinishedClients: Int
     var clientsDone: Bool { unfinishedClients == 0 }

@@ -23,10 +23,13 @@ public struct Simulation {
         public var faults: SimFaults?
         /// Faults at fixed times (named scenarios), on top of `faults`.
         public var script: [SimStep] = []
-        /// The nodes' timing: the real defaults, with a faster heartbeat and hold timeout.
+        /// The nodes' timing: the real defaults, with a faster heartbeat and hold timeout, and commits
+        /// folded after a second (so folds happen, under the faults, within a run of a few seconds).
         public var timing = ReplicaTiming.defaults {
             $0.heartbeatInterval = .milliseconds(100)
             $0.holdTimeout = .milliseconds(1_500)
+            $0.foldRetention = .seconds(1)
+            $0.foldGrid = .milliseconds(200)
         }
         public var traceLimit = 400
 
@@ -55,6 +58,8 @@ public struct Simulation {
         public var faultsStruck = 0
         /// The highest membership epoch any replica reached (1: the membership never changed).
         public var epoch: UInt64 = 1
+        /// Copies sold by commits the first catalog replica folded into counts by the end (bounded history).
+        public var foldedCopies = 0
         public var lookups = 0
         /// The last lines of the event trace (kept for failing runs).
         public var trace: [String]
@@ -64,7 +69,8 @@ public struct Simulation {
         public var summary: String {
             "seed \(seed): \(passed ? "ok" : "\(violations.count) VIOLATIONS"), \(events) events, "
                 + "\(simulatedMicros / 1000) ms simulated, buys \(buys) (acked \(acknowledged), rejected \(rejected), "
-                + "unknown \(unknown)), \(faultsStruck) faults (\(crashes) crashes), epoch \(epoch); faults: \(faults)"
+                + "unknown \(unknown)), \(faultsStruck) faults (\(crashes) crashes), epoch \(epoch), "
+                + "\(foldedCopies) copies folded; faults: \(faults)"
         }
     }
 
@@ -129,6 +135,7 @@ public struct Simulation {
             )
         }
         checker.checkEnd()
+        if settled, options.timing.foldRetention != nil { foldEverything(world, cluster, checker) }
 
         var report = Report(
             seed: seed,
@@ -143,6 +150,7 @@ public struct Simulation {
         report.epoch =
             (cluster.catalogs.map(\.durable.acceptor) + cluster.orders.map(\.durable.acceptor))
             .map(\.current.epoch).max() ?? 1
+        report.foldedCopies = cluster.catalogs.first?.state.folded.sold.values.reduce(0, +) ?? 0
         for buy in cluster.ledger.buys.values {
             report.buys += 1
             switch buy.outcome {
@@ -152,5 +160,31 @@ public struct Simulation {
             }
         }
         return report
+    }
+}
+
+extension Simulation {
+    /// Bounded history, checked: with no buys going on, every catalog replica must fold every commit
+    /// within a bounded time (the retention, the replicas' clock offsets and a few rounds), and every
+    /// invariant must hold again afterwards, folded commits included.
+    func foldEverything(_ world: SimWorld, _ cluster: SimCluster, _ checker: SimChecker) {
+        // The network stops losing messages too: a lost message resets its connection and fails every
+        // call on it, so an order replica redelivering many commits at once could otherwise wait forever.
+        world.faults.dropChance = 0
+        let deadline = world.now + 30_000_000
+        while world.now < deadline && !cluster.catalogs.allSatisfy({ $0.state.committed.isEmpty }) {
+            world.run(until: world.now + options.timing.heartbeatInterval.microseconds) {
+                checker.checkStep()
+            } stopWhen: {
+                false
+            }
+        }
+        for catalog in cluster.catalogs where !catalog.state.committed.isEmpty {
+            cluster.ledger.violation(
+                "\(catalog.name) still has \(catalog.state.committed.count) unfolded commits 30 s after the buys ended "
+                    + "(folded before \(catalog.state.folded.before) µs)"
+            )
+        }
+        checker.checkEnd()
     }
 }

@@ -809,8 +809,18 @@ final class PartitionRun: @unchecked Sendable {
                 problems.append("\(name): acknowledged restock \(id) missing")
             }
             let committed = Set(snapshot.committed.map(\.requestId))
-            for id in Set(union.keys).subtracting(committed).sorted() {
+            // Commits decided before the replica's fold horizon are counted in `folded`, not listed.
+            let foldedBefore = snapshot.folded?.before ?? 0
+            let listed = Set(union.values.filter { $0.timeMicros >= foldedBefore }.map(\.requestId))
+            for id in listed.subtracting(committed).sorted() {
                 problems.append("\(name): order \(id) never committed here")
+            }
+            let foldedSold = Dictionary(grouping: union.values.filter { $0.timeMicros < foldedBefore }, by: \.item)
+                .mapValues { $0.map(\.quantity).reduce(0, +) }
+            if foldedSold.filter({ $0.value != 0 }) != (snapshot.folded?.sold ?? [:]).filter({ $0.value != 0 }) {
+                problems.append(
+                    "\(name): folded counts \(snapshot.folded?.sold ?? [:]) differ from the logs' \(foldedSold)"
+                )
             }
             for id in committed.subtracting(union.keys).sorted() {
                 problems.append("\(name): committed \(id) is in no order log")

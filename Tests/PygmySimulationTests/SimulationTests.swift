@@ -26,6 +26,8 @@ struct SimulationTests {
         509_441,  // one request id became two orders under partitions and a hang: a retried hold kept its old
         // instance, so a stale-hold release the coordinator answered during an earlier attempt removed the
         // hold the next attempt relied on (a retried hold is now a new instance; releases name the instance)
+        1_185,  // with folding: a buy still running at order-1 bought a request id order-2 had ordered and the
+        // catalogs had folded (a coordinator now checks its log before it decides)
     ]
 
     @Test("a run replays exactly from its seed")

@@ -1,0 +1,53 @@
+import PygmyBookstore
+
+/// Folding commits into per-item counts (bounded history; docs/DESIGN.md).
+extension CatalogReplica {
+    /// Runs each heartbeat round: adopts a horizon a catalog peer already folded, proposes the next one,
+    /// and folds it once every catalog replica and every order replica reports the same horizon and the
+    /// same digest of the commits (orders) below it, and every order replica's fold floor is at or past it:
+    /// no commit below it can arrive again but as a duplicate, and every order replica can answer a retry
+    /// of a folded buy from its log. A replica that is down or silent stops every fold until it answers.
+    mutating func reviewFold() {
+        guard let retention = timing.foldRetention, phase == .ready else {
+            foldReport = FoldReport(folded: state.folded.before)
+            return
+        }
+        let catalogs = peers.names(.catalog)
+        if let further = catalogs.compactMap({ peers.statuses[$0]?.fold?.folded }).max(), further > state.folded.before
+        {
+            log(.debug, "folding commits before \(further), as a peer did")
+            write([state.foldDecision(before: further)])
+        }
+        let folded = state.folded.before
+        let grid = max(1, timing.foldGrid.microseconds)
+        let limit = time.wallMicros - retention.microseconds
+        var horizon = limit - ((limit % grid) + grid) % grid
+        // The lowest proposal wins, so replicas whose clocks differ still meet on one horizon.
+        for peer in catalogs {
+            if let proposal = peers.statuses[peer]?.fold?.proposal, proposal > folded {
+                horizon = min(horizon, proposal)
+            }
+        }
+        guard horizon > folded else {
+            foldReport = FoldReport(folded: folded)
+            return
+        }
+        let digest = state.commitDigest(below: horizon)
+        foldReport = FoldReport(folded: folded, proposal: horizon, digest: digest)
+        let upCatalogs = Set(peers.up(.catalog, now: now))
+        let upOrders = Set(peers.up(.order, now: now))
+        let catalogsAgree = catalogs.allSatisfy { peer in
+            guard upCatalogs.contains(peer), let fold = peers.statuses[peer]?.fold else { return false }
+            return fold.proposal == horizon && fold.digest == digest
+        }
+        let ordersAgree = peers.names(.order).allSatisfy { peer in
+            guard upOrders.contains(peer), let fold = peers.statuses[peer]?.fold, let floor = fold.floor else {
+                return false
+            }
+            return floor >= horizon && fold.proposal == horizon && fold.digest == digest
+        }
+        guard catalogsAgree && ordersAgree else { return }
+        write([.fold(before: horizon, digest: digest)])
+        foldReport = FoldReport(folded: horizon)
+    }
+}

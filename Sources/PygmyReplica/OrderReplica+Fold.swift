@@ -1,0 +1,27 @@
+import PygmyBookstore
+
+/// An order replica's part in folding commits (docs/DESIGN.md, Bounded history).
+extension OrderReplica {
+    /// Runs each heartbeat round. Reports the fold floor (no order below it can still reach a catalog
+    /// from this log) and, for the lowest horizon the catalog replicas propose, the digest of this log's
+    /// orders below it: the catalogs fold only when it equals theirs, so every order replica knows every
+    /// order they fold, and answers a retry of one from its log rather than buying again.
+    mutating func reviewFold() {
+        // Promise, durably and about once per fold grid, that no later order is stamped before now: lets
+        // the catalogs fold while no buys come in. (The promise survives a restart, and a clock that
+        // went back.)
+        if !recovering, let retention = timing.foldRetention, retention > .zero,
+            time.wallMicros - log.promisedFloor >= timing.foldGrid.microseconds
+        {
+            persist([.promiseFloor(time.wallMicros)])
+        }
+        let catalogs = peers.names(.catalog).compactMap { peers.statuses[$0]?.fold }
+        if let folded = catalogs.compactMap(\.folded).max() { log.advanceDigestMark(to: folded) }
+        let proposal = catalogs.compactMap(\.proposal).filter { $0 > (catalogs.compactMap(\.folded).max() ?? 0) }.min()
+        foldReport = FoldReport(
+            proposal: proposal,
+            digest: proposal.map { log.commitDigest(below: $0) },
+            floor: log.foldFloor
+        )
+    }
+}

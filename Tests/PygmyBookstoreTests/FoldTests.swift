@@ -1,0 +1,99 @@
+import PygmyBookstore
+import Testing
+
+/// Folding commits into per-item counts (docs/DESIGN.md, Bounded history): the catalog's arithmetic,
+/// digests and merges are unchanged by it, and a commit below the horizon counts once.
+@Suite struct FoldTests {
+    func commit(_ id: String, item: ItemID = 1, quantity: Int = 1, at time: Int64) -> CommittedBuy {
+        CommittedBuy(requestId: id, item: item, quantity: quantity, timeMicros: time)
+    }
+
+    /// A seeded catalog with three commits of item 1 at times 10, 20 and 30, and one of item 3 at 15.
+    func catalog() throws -> CatalogState {
+        var state = seededCatalog()
+        for buy in [
+            commit("a", at: 10), commit("b", quantity: 2, at: 20), commit("c", at: 30), commit("d", item: 3, at: 15),
+        ] {
+            state.apply(try state.decideCommit(buy))
+        }
+        return state
+    }
+
+    @Test func foldingKeepsStockAndDigestsAndDropsTheFoldedCommits() throws {
+        var state = try catalog()
+        let (stock1, stock3, digest) = (state.stockOnHand(1), state.stockOnHand(3), state.digest)
+        let below = state.commitDigest(below: 25)
+        state.apply(state.foldDecision(before: 25))
+        #expect(state.committed.keys.sorted() == ["c"])
+        #expect(state.folded == FoldState(before: 25, sold: [1: 3, 3: 1], digest: below))
+        #expect(state.stockOnHand(1) == stock1 && state.stockOnHand(3) == stock3)
+        #expect(state.digest == digest, "folding changed what anti-entropy compares")
+        #expect(state.commitDigest(below: 25) == below)
+        let unfolded = try catalog()
+        #expect(state.commitDigest(below: .max) == unfolded.commitDigest(below: .max))
+    }
+
+    @Test func aCommitBelowTheHorizonArrivingAgainCountsOnce() throws {
+        var state = try catalog()
+        state.apply(state.foldDecision(before: 25))
+        let stock = state.stockOnHand(1)
+        #expect(try state.decideCommit(commit("a", at: 10)).isEmpty)
+        state.apply(.commit(commit("b", quantity: 2, at: 20)))
+        #expect(state.stockOnHand(1) == stock && state.committed["b"] == nil)
+        // Not below it: a new commit.
+        state.apply(try state.decideCommit(commit("e", at: 25)))
+        #expect(state.stockOnHand(1) == stock - 1)
+    }
+
+    @Test func aReplicaMergingOneThatFoldedFurtherFoldsAsFar() throws {
+        var ahead = try catalog()
+        ahead.apply(ahead.foldDecision(before: 25))
+        var behind = try catalog()
+        behind.apply(behind.foldDecision(before: 12))
+        behind.apply(behind.mutationsToMerge(ahead.snapshot()))
+        #expect(behind.folded == ahead.folded)
+        #expect(behind.committed == ahead.committed)
+        #expect(behind.stockOnHand(1) == ahead.stockOnHand(1) && behind.digest == ahead.digest)
+        // And the other way round changes nothing.
+        let before = ahead
+        ahead.apply(ahead.mutationsToMerge(behind.snapshot()))
+        #expect(ahead.folded == before.folded && ahead.committed == before.committed)
+    }
+
+    @Test func aRestoredFoldWithItsUnfoldedCommitsIsTheSameState() throws {
+        var state = try catalog()
+        state.apply(state.foldDecision(before: 25))
+        var restored = seededCatalog()
+        restored.restore(state.folded)
+        for buy in state.committed.values { restored.apply(.commit(buy)) }
+        #expect(restored.stockOnHand(1) == state.stockOnHand(1) && restored.stockOnHand(3) == state.stockOnHand(3))
+        #expect(restored.digest == state.digest && restored.folded == state.folded)
+    }
+
+    @Test func anOrderLogStampsNoOrderBelowAFloorItReported() {
+        var log = OrderLogState(replicaIndex: 0, replicaCount: 2)
+        let record = OrderRecord(
+            order: 1,
+            requestId: "a",
+            item: 1,
+            quantity: 1,
+            unitCost: 10,
+            timeMicros: 100,
+            coordinator: "order-1"
+        )
+        log.apply(.order(record))
+        #expect(log.foldFloor == 100, "an undelivered order holds the floor at its time")
+        log.apply(.delivered(requestId: "a"))
+        log.apply(.promiseFloor(500))
+        #expect(log.foldFloor == 500)
+        #expect(log.decisionTime(clock: 300) == 500, "a clock that went back stamps no order below the promise")
+        #expect(log.decisionTime(clock: 900) == 900)
+        #expect(log.commitDigest(below: 101) == seededCommitDigest(["a"]))
+    }
+
+    func seededCommitDigest(_ ids: [String]) -> UInt64 {
+        var state = seededCatalog()
+        for id in ids { state.apply(.commit(CommittedBuy(requestId: id, item: 1, quantity: 1, timeMicros: 0))) }
+        return state.commitDigest(below: .max)
+    }
+}
