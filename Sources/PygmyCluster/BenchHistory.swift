@@ -106,6 +106,8 @@ struct BenchHistory: Sendable {
         var restarts: [HistoryRestart] = []
         for name in ["catalog-1", "order-1"] where replicas.contains(name) {
             restarts.append(try await restart(local, name, timeout: timeout))
+            // The next restart starts from a healthy cluster, if it ever was one (else waiting is futile).
+            guard startSeconds != nil else { continue }
             do {
                 try await local.waitUntilHealthy(timeout: timeout, client: admin)
             } catch {
@@ -135,7 +137,12 @@ struct BenchHistory: Sendable {
             var answer = HistoryAnswer(node: name, method: isCatalog ? Catalog.Snapshot.name : Order.List.name)
             let client: RPCClient
             do {
-                client = try local.client(name, certificateRole: "admin", timeout: .seconds(120), maxFrameLength: 1 << 30)
+                client = try local.client(
+                    name,
+                    certificateRole: "admin",
+                    timeout: .seconds(120),
+                    maxFrameLength: 1 << 30
+                )
             } catch {
                 answer.error = "\(error)"
                 answers.append(answer)

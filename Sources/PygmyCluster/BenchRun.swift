@@ -170,9 +170,10 @@ public struct BenchRun: Sendable {
                 await shared?.stop()
                 shared = nil
                 let history = BenchHistory(sizes: settings.historySizes, parent: parent, keep: keep, progress: progress)
+                if results.cluster.isEmpty { results.cluster = "local, one per history size, in \(parent)" }
                 (results.history, nextPort) = try await history.run(basePort: nextPort)
             } else if settings.runs("history") {
-                results.notes.append("history skipped: it starts clusters of its own (not with --cluster or --frontend)")
+                results.notes.append("history skipped: it starts its own clusters (not with --cluster or --frontend)")
             }
         } catch {
             await shared?.stop()

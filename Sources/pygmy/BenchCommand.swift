@@ -53,7 +53,7 @@ struct Bench: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: "Experiments to run, comma-separated: latency, hitmiss, failover, throughput, echo, history (not by default)."
+        help: "Experiments to run, comma-separated: latency, hitmiss, failover, throughput, echo; history if named."
     )
     var only = "latency,hitmiss,failover,throughput,echo"
 
