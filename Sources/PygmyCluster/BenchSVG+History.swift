@@ -8,6 +8,8 @@ extension BenchCharts {
         var color: String
         var values: [Double?]
         var dash: String? = nil
+        /// Sizes at which the figure was never reached (drawn as a × at the top of the panel).
+        var failed: [Bool] = []
     }
 
     /// Issue 14: memory, restart time and answer sizes against the number of orders, three log-log panels.
@@ -49,12 +51,17 @@ extension BenchCharts {
                     Series(
                         name: "catalog-1 ready",
                         color: BenchColors.blue,
-                        values: points.map { restart($0, "catalog-1", ready: true) }
+                        values: points.map { restart($0, "catalog-1", ready: true) },
+                        failed: points.map { p in
+                            p.restarts.contains { $0.node == "catalog-1" && $0.readyMillis == nil }
+                        }
                     ),
                     Series(
                         name: "order-1 ready",
                         color: BenchColors.red,
-                        values: points.map { restart($0, "order-1", ready: true) }
+                        values: points.map { restart($0, "order-1", ready: true) },
+                        failed: points.map { p in p.restarts.contains { $0.node == "order-1" && $0.readyMillis == nil }
+                        }
                     ),
                     Series(
                         name: "catalog-1 listening",
@@ -90,15 +97,8 @@ extension BenchCharts {
             let left = 80 + Double(index) * 375
             drawHistoryPanel(&svg, left: left, title: title, unit: unit, orders: orders, series: series, limit: limit)
         }
-        for (index, point) in points.enumerated() where point.restarts.contains(where: { $0.readyMillis == nil }) {
-            let names = point.restarts.filter { $0.readyMillis == nil }.map(\.node).joined(separator: ", ")
-            svg.text(
-                455,
-                height - 14 - Double(index) * 14,
-                "\(point.orders) orders: \(names) not ready within \(Int(point.restarts[0].timeoutSeconds)) s",
-                size: 11,
-                fill: BenchColors.red
-            )
+        if points.contains(where: { p in p.restarts.contains { $0.readyMillis == nil } }) {
+            svg.text(455, height - 12, "× never ready: the bench gave up after 30 s + 1 s per 20k orders", size: 11)
         }
         return svg.render()
     }
@@ -119,8 +119,8 @@ extension BenchCharts {
             y: 60,
             width: 280,
             height: 270,
-            yMin: pow(10, floor(log10(max(0.001, values.min() ?? 1)))),
-            yMax: pow(10, ceil(log10(max(0.01, values.max() ?? 10) * 1.01))),
+            yMin: niceLog(max(0.001, values.min() ?? 1), up: false),
+            yMax: niceLog(max(0.01, values.max() ?? 10) * 1.05, up: true),
             logY: true
         )
         svg.text(left + area.width / 2, 50, title, size: 13, anchor: "middle", bold: true)
@@ -144,6 +144,9 @@ extension BenchCharts {
             let pts = zip(orders, s.values).compactMap { n, v in v.map { (xPos(n), area.yPos($0)) } }
             svg.polyline(pts, stroke: s.color, width: 2, dash: s.dash)
             for (x, y) in pts { svg.circle(x, y, r: 3, fill: s.color) }
+            for (n, failed) in zip(orders, s.failed) where failed {
+                svg.text(xPos(n), area.y + 14, "×", size: 18, anchor: "middle", fill: s.color, bold: true)
+            }
         }
         for (i, s) in series.enumerated() {
             let y = area.y + area.height + 54 + Double(i / 2) * 16
@@ -151,5 +154,12 @@ extension BenchCharts {
             svg.line(x, y - 4, x + 22, y - 4, stroke: s.color, width: 2, dash: s.dash)
             svg.text(x + 26, y, s.name, size: 11)
         }
+    }
+
+    /// The 1-2-5 value at or above (`up`) or at or below `v`.
+    private static func niceLog(_ v: Double, up: Bool) -> Double {
+        let decade = pow(10, floor(log10(v)))
+        let steps = [1.0, 2.0, 5.0, 10.0].map { $0 * decade }
+        return up ? steps.first { $0 >= v * 0.999 }! : steps.last { $0 <= v * 1.001 }!
     }
 }
