@@ -137,6 +137,7 @@ let package = Package(
                 "PygmyRPC",
                 "PygmyTLS",
                 "PygmyInvariants",
+                "PygmyWire",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

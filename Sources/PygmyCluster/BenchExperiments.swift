@@ -19,6 +19,8 @@ public struct BenchSettings: Sendable {
     public var echoThroughputSeconds: Double
     public var experiments: Set<String>
     public var workloads: Set<String>
+    /// Orders of history per cluster of the history experiment (`--history-sizes`).
+    public var historySizes: [Int] = BenchHistoryDefaults.sizes
 
     /// Settings as `pygmy bench` derives them from its options.
     public init(

@@ -190,6 +190,8 @@ public struct BenchResults: Codable, Sendable {
     public var hitMiss: HitMissResults?
     public var failover: FailoverResults?
     public var throughput: [ThroughputRun] = []
+    /// Issue 14: memory, restart times and sync sizes against the length of the history.
+    public var history: HistoryResults?
     public var targets: [TargetResult] = []
     public var notes: [String] = []
 

@@ -51,9 +51,11 @@ public struct BenchRun: Sendable {
             ? (settings.throughputClients.flatMap { [("lookup", $0), ("buy", $0)] } + [("mix", settings.mixClients)])
                 .filter { settings.workloads.contains($0.0) } : []
         let canFailover = settings.runs("failover") && frontend == nil
+        // Two stages per history size: loading, then measuring.
+        let historyStages = settings.runs("history") && !existing ? settings.historySizes.count * 2 : 0
         let stages =
             latencyConfigs.count + (settings.runs("echo") ? 1 : 0) + (settings.runs("hitmiss") ? 1 : 0)
-            + throughputRuns.count + (canFailover ? 1 : 0)
+            + throughputRuns.count + (canFailover ? 1 : 0) + historyStages
         let progress = BenchProgress(stages: stages)
         let redraw = progress.start()
         defer {
@@ -128,7 +130,7 @@ public struct BenchRun: Sendable {
                 if last.cache == true { shared = last } else { await last.stop() }
                 current = nil
             }
-            if shared == nil && stages > latencyConfigs.count {
+            if shared == nil && stages - historyStages > latencyConfigs.count {
                 if existing {
                     shared = try existingCluster()
                 } else {
@@ -162,6 +164,16 @@ public struct BenchRun: Sendable {
                 results.failover = try await experiments.failover(cluster)
             } else if settings.runs("failover") {
                 results.notes.append("failover skipped: it needs a local cluster (--cluster DIR), not --frontend")
+            }
+            if historyStages > 0 {
+                // Clusters of its own, one per size; nothing else runs meanwhile.
+                await shared?.stop()
+                shared = nil
+                let history = BenchHistory(sizes: settings.historySizes, parent: parent, keep: keep, progress: progress)
+                if results.cluster.isEmpty { results.cluster = "local, one per history size, in \(parent)" }
+                (results.history, nextPort) = try await history.run(basePort: nextPort)
+            } else if settings.runs("history") {
+                results.notes.append("history skipped: it starts its own clusters (not with --cluster or --frontend)")
             }
         } catch {
             await shared?.stop()

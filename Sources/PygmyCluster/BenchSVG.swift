@@ -178,6 +178,7 @@ public enum BenchCharts {
         if let svg = hitMiss(r) { out["hit-miss.svg"] = svg }
         if let svg = throughput(r) { out["throughput.svg"] = svg }
         if let svg = failover(r) { out["failover.svg"] = svg }
+        if let svg = history(r) { out["history.svg"] = svg }
         return out
     }
 

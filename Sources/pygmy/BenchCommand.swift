@@ -16,7 +16,9 @@ struct Bench: AsyncParsableCommand {
             1. latency per operation and tier, cache on and off, per --clients count;
             2. a cache hit versus the miss right after a buy of the same item;
             3. failover: catalog-1, then order-1 killed (SIGKILL) and restarted;
-            4. throughput of lookups, buys and an equal mix, per client count.
+            4. throughput of lookups, buys and an equal mix, per client count;
+            and, only when named in --only, the history experiment (issue 14): per --history-sizes, a \
+            cluster started on that many stored orders, its replicas' memory, restart times and sync sizes.
 
             Also measures two loopback echo floors (a bare TCP socket and Pygmy RPC) and states the \
             targets as ratios to them. Prints the tables in the report's layout, writes --out/latest.json \
@@ -49,8 +51,14 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .long, help: "Clients during the failover experiment.")
     var failoverClients = 5
 
-    @Option(name: .long, help: "Experiments to run, comma-separated: latency, hitmiss, failover, throughput, echo.")
+    @Option(
+        name: .long,
+        help: "Experiments to run, comma-separated: latency, hitmiss, failover, throughput, echo; history if named."
+    )
     var only = "latency,hitmiss,failover,throughput,echo"
+
+    @Option(name: .long, help: "Orders of history per cluster of the history experiment, comma-separated.")
+    var historySizes = BenchHistoryDefaults.sizes.map(String.init).joined(separator: ",")
 
     @Flag(name: .long, help: "Small counts for a smoke test (about 30 s).")
     var quick = false
@@ -101,7 +109,18 @@ struct Bench: AsyncParsableCommand {
     @Flag(name: .long, help: .hidden)
     var serveEcho = false
 
-    static let allExperiments: Set<String> = ["latency", "hitmiss", "failover", "throughput", "echo"]
+    static let allExperiments: Set<String> = ["latency", "hitmiss", "failover", "throughput", "echo", "history"]
+
+    /// `--history-sizes`: 1 to 10,000,000 orders each.
+    func parsedHistorySizes() throws -> [Int] {
+        let values = historySizes.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ (1...10_000_000).contains($0 ?? 0) }) else {
+            throw ValidationError(
+                "--history-sizes must be a comma-separated list of order counts from 1 to 10000000, not \"\(historySizes)\""
+            )
+        }
+        return values.map { $0! }
+    }
 
     func parsedList(_ text: String, _ option: String) throws -> [Int] {
         let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -115,6 +134,7 @@ struct Bench: AsyncParsableCommand {
         guard !serveEcho else { return }
         _ = try parsedList(clients, "--clients")
         _ = try parsedList(throughputClients, "--throughput-clients")
+        _ = try parsedHistorySizes()
         let experiments = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         guard !experiments.isEmpty, experiments.isSubset(of: Self.allExperiments) else {
             throw ValidationError(
@@ -140,7 +160,7 @@ struct Bench: AsyncParsableCommand {
     }
 
     func settings() throws -> BenchSettings {
-        BenchSettings(
+        var settings = BenchSettings(
             clients: try parsedList(clients, "--clients"),
             requests: requests ?? (quick ? 100 : 1000),
             hitMissIterations: hitMiss ?? (quick ? 100 : 1000),
@@ -155,6 +175,8 @@ struct Bench: AsyncParsableCommand {
             experiments: Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }),
             workloads: Set(workloads.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         )
+        settings.historySizes = try parsedHistorySizes()
+        return settings
     }
 
     func run() async throws {

@@ -254,6 +254,7 @@ enum BenchReport {
         if let hm = r.hitMiss { sections.append(hitMiss(hm, echo: r.echo)) }
         if let f = r.failover { sections.append(failover(f)) }
         if !r.throughput.isEmpty { sections.append(throughput(r.throughput)) }
+        if let h = r.history, !h.points.isEmpty { sections.append(history(h)) }
         if !r.targets.isEmpty { sections.append(targets(r.targets)) }
         for note in r.notes { sections.append("note: \(note)") }
         // Cells are padded to line up; drop the padding at the ends of lines.
