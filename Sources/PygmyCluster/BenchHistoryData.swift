@@ -72,7 +72,7 @@ struct BenchHistoryData {
         let failure = Mutex<(any Error)?>(nil)
         for index in 0..<batches {
             let (records, restocks) = batch(index, startMicros: startMicros)
-            let commits = records.map { CommittedBuy(requestId: $0.requestId, item: $0.item, quantity: $0.quantity) }
+            let commits = records.map { CommittedBuy($0) }
             DispatchQueue.concurrentPerform(iterations: loaders.count) { k in
                 do {
                     if directories[k].role == .order {
