@@ -69,6 +69,9 @@ public struct OrderReplica: Sendable {
     public var deliveriesInFlight: Int { deliveries.count }
     var deliveryBacklog: [String] = []
     var recoveryPending: Set<String> = []
+    /// Peers whose log did not come in this recovery round, and how many rounds were tried.
+    var recoveryMissed: Set<String> = []
+    var recoveryRounds = 0
     var gate: AntiEntropyGate<String>
     var pulling: Set<String> = []
     var time: ReplicaTime

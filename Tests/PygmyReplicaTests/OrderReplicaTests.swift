@@ -55,6 +55,51 @@ import Testing
         #expect(holds.map(\.1) == ["catalog-1"])
     }
 
+    @Test("recovery asks a peer whose log did not come again before serving (found by the history bench)")
+    func recoveryWaitsForAPeersLog() {
+        var driver = replica()
+        driver.heartbeats(up: ["catalog-1", "catalog-2", "order-2"])
+        let peerOrder = OrderRecord(
+            order: 2,
+            requestId: "missed",
+            item: 1,
+            quantity: 1,
+            unitCost: 10,
+            timeMicros: 5,
+            coordinator: "order-2"
+        )
+        func recoveryRound(answer: CallResult) {
+            driver.now += .milliseconds(200)
+            driver.feed(.timer(.heartbeat))
+            driver.heartbeats(up: ["catalog-1", "catalog-2", "order-2"])
+            driver.feed(.timer(.recover))
+            let pulls = driver.takeCalls(to: "order-2", where: { if case .listOrders = $0 { true } else { false } })
+            #expect(pulls.count == 1)
+            for (id, _, _) in pulls { driver.feed(.reply(id, answer)) }
+        }
+        recoveryRound(answer: .failed(.unreachable("no answer within 4000 ms")))
+        #expect(driver.core.recovering, "a failed pull counted as done: ready without order-2's log")
+        recoveryRound(answer: .answered(.log(OrderLogSnapshot(orders: [peerOrder], rejections: [])), connection: 1))
+        #expect(!driver.core.recovering)
+        #expect(driver.core.log.orders["missed"] == peerOrder)
+    }
+
+    @Test("recovery gives up on a silent peer after a few rounds, and on a down one at once")
+    func recoveryDoesNotWaitForeverForASilentPeer() {
+        var driver = replica()
+        driver.heartbeats(up: ["catalog-1", "catalog-2", "order-2"])
+        for _ in 0..<3 where driver.core.recovering {
+            driver.now += .milliseconds(200)
+            driver.feed(.timer(.heartbeat))
+            driver.heartbeats(up: ["catalog-1", "catalog-2", "order-2"])
+            driver.feed(.timer(.recover))
+            for (id, _, _) in driver.takeCalls(where: { if case .listOrders = $0 { true } else { false } }) {
+                driver.feed(.reply(id, .failed(.unreachable("no answer"))))
+            }
+        }
+        #expect(!driver.core.recovering, "recovery waited for ever for a silent peer")
+    }
+
     @Test("the join barrier fails at its deadline instead of passing")
     func theJoinBarrierFailsAtItsDeadline() {
         var driver = replica()
