@@ -106,7 +106,13 @@ public struct SetCostRequest: Codable, Sendable, Hashable {
 public struct OrdersRequest: Codable, Sendable, Hashable {
     /// Only orders with a larger order number; 0 for all.
     public var after: Int
-    public init(after: Int = 0) { self.after = after }
+    /// Only orders decided at or after this time (microseconds since 1970): replicas syncing ask only
+    /// for what follows the folded horizon (PROTOCOL.md §6.7). Absent: every order.
+    public var since: Int64?
+    public init(after: Int = 0, since: Int64? = nil) {
+        self.after = after
+        self.since = since
+    }
 }
 
 public struct OrdersResponse: Codable, Sendable, Hashable {

@@ -121,6 +121,13 @@ public struct OrderLogState: Sendable {
         digestMark = horizon
     }
 
+    /// The orders numbered above `after` and decided at or after `since`, oldest number first (filtered
+    /// before sorting: a sync that asks for the recent orders sorts only those).
+    public func orders(after: Int, since: Int64?) -> [OrderRecord] {
+        let floor = since ?? .min
+        return orders.values.filter { $0.order > after && $0.timeMicros >= floor }.sorted { $0.order < $1.order }
+    }
+
     /// All orders, oldest order number first.
     public var orderedLog: [OrderRecord] { orders.values.sorted { $0.order < $1.order } }
 

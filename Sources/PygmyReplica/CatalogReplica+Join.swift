@@ -123,7 +123,7 @@ extension CatalogReplica {
         for order in orders {
             call(
                 order,
-                .listOrders(OrdersRequest()),
+                .listOrders(OrdersRequest(since: state.folded.before > 0 ? state.folded.before : nil)),
                 .join(attempt: join.attempt, .log(order)),
                 timeout: timing.resyncTimeout
             )

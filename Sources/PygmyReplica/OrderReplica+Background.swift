@@ -98,7 +98,7 @@ extension OrderReplica {
         let orders = peers.up(.order, now: now)
         recoveryPending = Set(orders)
         for order in orders {
-            call(order, .listOrders(OrdersRequest()), .recoverLog(order), timeout: timing.resyncTimeout)
+            call(order, .listOrders(syncRequest), .recoverLog(order), timeout: timing.resyncTimeout)
         }
         if orders.isEmpty { finishRecovery() }
     }
@@ -170,7 +170,15 @@ extension OrderReplica {
                 )
             else { continue }
             pulling.insert(peer)
-            call(peer, .listOrders(OrdersRequest()), .pull(peer), timeout: timing.resyncTimeout)
+            call(peer, .listOrders(syncRequest), .pull(peer), timeout: timing.resyncTimeout)
         }
+    }
+
+    /// What recovery and anti-entropy ask a peer for: the orders at or after the highest horizon a catalog
+    /// replica reports folded. Every order replica had every order below it when it was folded (the fold
+    /// waited for equal digests), so only what follows can differ.
+    var syncRequest: OrdersRequest {
+        let folded = peers.names(.catalog).compactMap { peers.statuses[$0]?.fold?.folded }.max() ?? 0
+        return OrdersRequest(since: folded > 0 ? folded : nil)
     }
 }

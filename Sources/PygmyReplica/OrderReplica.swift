@@ -256,7 +256,7 @@ public struct OrderReplica: Sendable {
                 id,
                 .log(
                     OrderLogSnapshot(
-                        orders: log.orderedLog.filter { $0.order > request.after },
+                        orders: log.orders(after: request.after, since: request.since),
                         rejections: request.after == 0
                             ? log.rejections.values.sorted { $0.requestId < $1.requestId } : []
                     )

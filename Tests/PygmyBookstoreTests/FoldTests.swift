@@ -91,6 +91,27 @@ import Testing
         #expect(log.commitDigest(below: 101) == seededCommitDigest(["a"]))
     }
 
+    @Test func aSyncAsksOnlyForTheOrdersSinceAHorizon() {
+        var log = OrderLogState(replicaIndex: 0, replicaCount: 1)
+        for (number, time) in [(1, 50), (2, 10), (3, 70)] {
+            log.apply(
+                .order(
+                    OrderRecord(
+                        order: number,
+                        requestId: "r\(number)",
+                        item: 1,
+                        quantity: 1,
+                        unitCost: 10,
+                        timeMicros: Int64(time),
+                        coordinator: "order-1"
+                    )
+                )
+            )
+        }
+        #expect(log.orders(after: 0, since: 50).map(\.order) == [1, 3])
+        #expect(log.orders(after: 1, since: nil).map(\.order) == [2, 3])
+    }
+
     func seededCommitDigest(_ ids: [String]) -> UInt64 {
         var state = seededCatalog()
         for id in ids { state.apply(.commit(CommittedBuy(requestId: id, item: 1, quantity: 1, timeMicros: 0))) }
