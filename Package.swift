@@ -133,6 +133,7 @@ let package = Package(
             name: "PygmyCluster",
             dependencies: [
                 "PygmyNodes",
+                "PygmyReplica",
                 "PygmyBookstore",
                 "PygmyRPC",
                 "PygmyTLS",

@@ -20,6 +20,9 @@ public struct FoldState: Codable, Sendable, Hashable {
         self.digest = digest
     }
 
+    /// The hash a commit of `requestId` adds to `digest` (and to a replica's `ReplicaDigest`).
+    public static func commitHash(_ requestId: String) -> UInt64 { ReplicaDigest.hash("c", requestId) }
+
     /// Whether `buy` is already counted in the fold (arriving again, it is a duplicate).
     public func covers(_ buy: CommittedBuy) -> Bool {
         guard let time = buy.timeMicros else { return false }

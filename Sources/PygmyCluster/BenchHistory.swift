@@ -132,7 +132,9 @@ struct BenchHistory: Sendable {
     /// The answers rejoin and anti-entropy fetch, from every replica, encoded as the nodes send them.
     private func answerSizes(_ local: LocalCluster) async -> [HistoryAnswer] {
         var answers: [HistoryAnswer] = []
-        for name in local.names where name != "frontend" {
+        // Order replicas syncing ask for the orders since the catalogs' folded horizon (PROTOCOL.md §6.7).
+        var folded: Int64?
+        for name in local.names.sorted() where name != "frontend" {
             let isCatalog = name.hasPrefix("catalog")
             var answer = HistoryAnswer(node: name, method: isCatalog ? Catalog.Snapshot.name : Order.List.name)
             let client: RPCClient
@@ -153,9 +155,13 @@ struct BenchHistory: Sendable {
                 if isCatalog {
                     let snapshot = try await client.call(Catalog.Snapshot.self, Empty())
                     answer.millis = (ContinuousClock.now - start).milliseconds
+                    folded = max(folded ?? 0, snapshot.folded?.before ?? 0)
                     answer.bytes = try BinaryEncoder().encode(snapshot).count
                 } else {
-                    let log = try await client.call(Order.List.self, OrdersRequest())
+                    let log = try await client.call(
+                        Order.List.self,
+                        OrdersRequest(since: folded.flatMap { $0 > 0 ? $0 : nil })
+                    )
                     answer.millis = (ContinuousClock.now - start).milliseconds
                     answer.bytes = try BinaryEncoder().encode(log).count
                 }

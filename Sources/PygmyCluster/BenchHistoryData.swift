@@ -1,6 +1,7 @@
 import Foundation
 import PygmyBookstore
 import PygmyNodes
+import PygmyReplica
 import Synchronization
 
 /// A synthetic, converged history of `orders` buys, written into the data directories of a local
@@ -70,9 +71,17 @@ struct BenchHistoryData {
         defer { loaders.forEach { $0.close() } }
         let startMicros = Int64(Date().timeIntervalSince1970 * 1_000_000) - Int64(orders) * 1000
         let failure = Mutex<(any Error)?>(nil)
+        // As a running cluster would have, the catalogs have folded every commit older than the default
+        // retention (ReplicaTiming.foldRetention) at the end of the history.
+        let retention = ReplicaTiming().foldRetention?.microseconds ?? 0
+        let foldBefore = startMicros + Int64(orders) * 1000 - retention
+        var foldDigest: UInt64 = 0
         for index in 0..<batches {
             let (records, restocks) = batch(index, startMicros: startMicros)
             let commits = records.map { CommittedBuy($0) }
+            for record in records where record.timeMicros < foldBefore {
+                foldDigest ^= FoldState.commitHash(record.requestId)
+            }
             DispatchQueue.concurrentPerform(iterations: loaders.count) { k in
                 do {
                     if directories[k].role == .order {
@@ -86,6 +95,11 @@ struct BenchHistoryData {
             }
             if let error = failure.withLock({ $0 }) { throw error }
             for _ in 0..<records.count { progress?.tick() }
+        }
+        if foldBefore > startMicros {
+            for (k, replica) in directories.enumerated() where replica.role == .catalog {
+                try loaders[k].fold(before: foldBefore, digest: foldDigest)
+            }
         }
     }
 }

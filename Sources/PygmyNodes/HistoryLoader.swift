@@ -42,6 +42,13 @@ public final class HistoryLoader: Sendable {
         try catalog.persist(restocks.map(CatalogMutation.restock) + commits.map(CatalogMutation.commit))
     }
 
+    /// Catalog replicas: folds the commits decided before `before` (`digest`: the XOR of their
+    /// `FoldState.commitHash`es), as a cluster that has run for a while has.
+    public func fold(before: Int64, digest: UInt64) throws {
+        guard let catalog else { throw TopologyError("not a catalog replica's store") }
+        try catalog.persist([.fold(before: before, digest: digest)])
+    }
+
     /// Closes the store, so that the replica's process can open it.
     public func close() {
         orders?.close()
