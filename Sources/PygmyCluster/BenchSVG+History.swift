@@ -18,14 +18,7 @@ extension BenchCharts {
         let width = 1140.0
         let height = 470.0
         var svg = SVG(width: width, height: height)
-        svg.text(
-            width / 2,
-            24,
-            "History: a cluster started on N stored orders (log-log; \(r.machine.build) build)",
-            size: 15,
-            anchor: "middle",
-            bold: true
-        )
+        svg.title("History: a cluster started on N stored orders (log-log; \(r.machine.build) build)")
         let orders = points.map { Double($0.orders) }
         func answer(_ p: HistoryPoint, _ method: String) -> Double? {
             p.answers.first { $0.method == method }?.bytes.map { Double($0) / 1e6 }

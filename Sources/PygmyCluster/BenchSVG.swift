@@ -18,6 +18,11 @@ struct SVG {
 
     static func n(_ v: Double) -> String { String(format: "%.1f", v) }
 
+    /// A chart's bold title, centred at the top.
+    mutating func title(_ text: String) {
+        self.text(width / 2, 24, text, size: 15, anchor: "middle", bold: true)
+    }
+
     mutating func rect(_ x: Double, _ y: Double, _ w: Double, _ h: Double, fill: String, title: String? = nil) {
         let tip = title.map { "<title>\(Self.escape($0))</title>" } ?? ""
         body.append(
@@ -391,14 +396,7 @@ public enum BenchCharts {
         let width = 900.0
         let height = 460.0
         var svg = SVG(width: width, height: height)
-        svg.text(
-            width / 2,
-            24,
-            "Cache hit versus the miss right after a buy (experiment 2), with the loopback echo floors",
-            size: 15,
-            anchor: "middle",
-            bold: true
-        )
+        svg.title("Cache hit versus the miss right after a buy (experiment 2), with the loopback echo floors")
         var lo = Double.infinity
         var hi = 0.0
         for (_, s, _, _) in series {
@@ -562,13 +560,8 @@ public enum BenchCharts {
         let width = 980.0
         let height = 560.0
         var svg = SVG(width: width, height: height)
-        svg.text(
-            width / 2,
-            24,
-            "Failover: \(f.clients) clients doing search/lookup/buy while replicas are killed (SIGKILL) and restarted",
-            size: 15,
-            anchor: "middle",
-            bold: true
+        svg.title(
+            "Failover: \(f.clients) clients doing search/lookup/buy while replicas are killed (SIGKILL) and restarted"
         )
         let bucketSeconds = Double(f.bucketMillis) / 1000
         let tMax = (f.timeline.last?.startSeconds ?? 0) + bucketSeconds
