@@ -126,11 +126,7 @@ final class BenchCluster: Sendable {
 
     /// Starts a fresh local cluster on five free ports from `basePort` on; returns it and the next port to try.
     static func start(cache: Bool, basePort: Int, parent: String) async throws -> (BenchCluster, Int) {
-        var base = basePort
-        while !(0..<5).allSatisfy({ RawSocket.isFree(port: base + $0) }) {
-            base += 5
-            guard base < 65_000 else { throw BenchError("no five consecutive free ports from \(basePort) on") }
-        }
+        let base = try RawSocket.freeBase(from: basePort)
         let directory = (parent as NSString).appendingPathComponent("cluster-\(base)-cache-\(cache ? "on" : "off")")
         try? FileManager.default.removeItem(atPath: directory)
         let local = try LocalCluster.create(directory: directory, basePort: base, tls: false, cache: cache)

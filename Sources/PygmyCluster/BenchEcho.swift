@@ -231,7 +231,19 @@ enum RawSocket {
         return (fd, Int(UInt16(bigEndian: actual.sin_port)))
     }
 
-    /// Whether 127.0.0.1:`port` can be bound now.
+    /// The first of five consecutive free ports at or after `from`, in steps of five.
+    static func freeBase(from: Int) throws -> Int {
+        var base = from
+        while !(0..<5).allSatisfy({ isFree(port: base + $0) }) {
+            base += 5
+            guard base < 65_000 else { throw BenchError("no five consecutive free ports from \(from) on") }
+        }
+        return base
+    }
+
+    /// Whether 127.0.0.1:`port` can be bound now (another process may still take it a moment later; the
+    /// start-up check then reports the node that could not bind). As the nodes' servers do, a port in
+    /// TIME_WAIT after a stopped cluster counts as free (SO_REUSEADDR).
     static func isFree(port: Int) -> Bool {
         guard let fd = try? tcpSocket() else { return false }
         defer { close(fd) }

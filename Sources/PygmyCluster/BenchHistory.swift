@@ -36,11 +36,7 @@ struct BenchHistory: Sendable {
 
     /// One size: a cluster of its own, loaded, started, measured and stopped.
     func measure(orders: Int, basePort: Int) async throws -> (HistoryPoint, Int) {
-        var base = basePort
-        while !(0..<5).allSatisfy({ RawSocket.isFree(port: base + $0) }) {
-            base += 5
-            guard base < 65_000 else { throw BenchError("no five consecutive free ports from \(basePort) on") }
-        }
+        let base = try RawSocket.freeBase(from: basePort)
         let directory = (parent as NSString).appendingPathComponent("history-\(orders)")
         try? FileManager.default.removeItem(atPath: directory)
         let local = try LocalCluster.create(directory: directory, basePort: base, tls: false, cache: true)

@@ -143,15 +143,9 @@ extension LocalCluster {
         maxFrameLength: Int = PeerLimits.maxFrameLength,
         _ body: (RPCClient) async throws -> T
     ) async throws -> T {
-        let client = try self.client(name, certificateRole: role, timeout: timeout, maxFrameLength: maxFrameLength)
-        do {
-            let result = try await body(client)
-            await client.close()
-            return result
-        } catch {
-            await client.close()
-            throw error
-        }
+        try await client(name, certificateRole: role, timeout: timeout, maxFrameLength: maxFrameLength).closing(
+            after: body
+        )
     }
 }
 

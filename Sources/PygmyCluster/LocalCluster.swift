@@ -94,7 +94,7 @@ public struct LocalCluster: Sendable {
                 exit: .usage
             )
         }
-        for (name, port) in zip(nodeNames, ports) where !isPortFree(port) {
+        for (name, port) in zip(nodeNames, ports) where !RawSocket.isFree(port: port) {
             throw ClusterFailure(
                 code: "portInUse",
                 message: "port \(port) on 127.0.0.1 (for \(name)) is in use by another process, "
@@ -129,26 +129,6 @@ public struct LocalCluster: Sendable {
         try topology.write(to: cluster.topologyPath)
         if tls { try cluster.makeCertificates(specs) }
         return cluster
-    }
-
-    /// Whether 127.0.0.1:`port` can be bound now (another process may still take it a moment later; the
-    /// start-up check then reports the node that could not bind).
-    static func isPortFree(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return true }
-        defer { close(fd) }
-        // As the nodes' servers do: a port in TIME_WAIT after a stopped cluster is free to listen on.
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
     }
 
     /// The first line of node `name`'s log that reports an error (for a node that died at start).

@@ -72,15 +72,7 @@ struct ClientOptions: ParsableArguments {
         node: String? = nil,
         _ body: (RPCClient) async throws -> T
     ) async throws -> T {
-        let client = try makeClient(certificateRole: certificateRole, node: node)
-        do {
-            let result = try await body(client)
-            await client.close()
-            return result
-        } catch {
-            await client.close()
-            throw error
-        }
+        try await makeClient(certificateRole: certificateRole, node: node).closing(after: body)
     }
 
     /// Builds a client for the frontend, with TLS if configured, using `role`'s certificate from a

@@ -216,6 +216,9 @@ final class PartitionRun: @unchecked Sendable {
         ("order-2", "o2", "order", "10.77.0.32"),
     ]
     static let clientHost = (id: "cl", address: "10.77.0.100")
+    /// Every node listens on this port inside a network namespace of its own, made by this run (its
+    /// name carries the test's pid) and deleted after it: nothing else can hold a port there, so a fixed
+    /// number is safe, unlike on the host's loopback.
     static let port = 7000
     /// The seed stock (the original four books); item 1 is the scarce one the buyers fight over.
     static let seedStock = [1: 10, 2: 4, 3: 10, 4: 5]
