@@ -172,7 +172,10 @@ extension Simulation {
         // call on it, so an order replica redelivering many commits at once could otherwise wait forever.
         world.faults.dropChance = 0
         let deadline = world.now + 30_000_000
-        while world.now < deadline && !cluster.catalogs.allSatisfy({ $0.state.committed.isEmpty }) {
+        // Until everything is folded and the cluster is quiet again (a buy retried late may still run).
+        while world.now < deadline
+            && !(cluster.catalogs.allSatisfy({ $0.state.committed.isEmpty }) && checker.converged)
+        {
             world.run(until: world.now + options.timing.heartbeatInterval.microseconds) {
                 checker.checkStep()
             } stopWhen: {

@@ -30,6 +30,20 @@ struct SimulationTests {
         // catalogs had folded (a coordinator now checks its log before it decides)
     ]
 
+    /// Found by a 20,000-seed release sweep at the end of stop 19, not fixed yet: after a catalog replica
+    /// hung and was re-admitted, the catalogs never agreed on a fold horizon again (each kept reporting a
+    /// proposal the other had moved past), so nothing was folded in the 30 s the run allows. Liveness of
+    /// folding only: every invariant holds.
+    @Test("known issue: seed 3580, folding stops agreeing after a hang and a re-admission")
+    func seed3580() {
+        let report = Simulation(seed: 3_580).run()
+        #expect(report.violations.allSatisfy { $0.contains("unfolded commits") }, "\(report.violations)")
+        let violations = report.violations
+        withKnownIssue("folding never agrees again in this schedule", isIntermittent: true) {
+            #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
+        }
+    }
+
     @Test("a run replays exactly from its seed")
     func deterministic() {
         let a = Simulation(seed: 42).run()
