@@ -22,11 +22,12 @@ extension CatalogReplica {
         let grid = max(1, timing.foldGrid.microseconds)
         let limit = time.wallMicros - retention.microseconds
         var horizon = limit - ((limit % grid) + grid) % grid
-        // The lowest proposal wins, so replicas whose clocks differ still meet on one horizon.
-        for peer in catalogs {
-            if let proposal = peers.statuses[peer]?.fold?.proposal, proposal > folded {
-                horizon = min(horizon, proposal)
-            }
+        // The lowest proposal wins, ours included, so replicas whose clocks differ still meet on one
+        // horizon: a proposal only falls until it is folded. (Taking the peers' alone, two replicas that
+        // proposed different horizons swapped them every round and never met: seed 3580.)
+        let proposals = catalogs.compactMap { peers.statuses[$0]?.fold?.proposal } + [foldReport?.proposal].compactMap { $0 }
+        for proposal in proposals where proposal > folded {
+            horizon = min(horizon, proposal)
         }
         guard horizon > folded else {
             foldReport = FoldReport(folded: folded)

@@ -28,21 +28,9 @@ struct SimulationTests {
         // hold the next attempt relied on (a retried hold is now a new instance; releases name the instance)
         1_185,  // with folding: a buy still running at order-1 bought a request id order-2 had ordered and the
         // catalogs had folded (a coordinator now checks its log before it decides)
+        3_580,  // folding never agreed again after a hang: two catalogs that proposed different horizons
+        // took each other's every round (a proposal now only falls, ours included, until it is folded)
     ]
-
-    /// Found by a 20,000-seed release sweep at the end of stop 19, not fixed yet: after a catalog replica
-    /// hung and was re-admitted, the catalogs never agreed on a fold horizon again (each kept reporting a
-    /// proposal the other had moved past), so nothing was folded in the 30 s the run allows. Liveness of
-    /// folding only: every invariant holds.
-    @Test("known issue: seed 3580, folding stops agreeing after a hang and a re-admission")
-    func seed3580() {
-        let report = Simulation(seed: 3_580).run()
-        #expect(report.violations.allSatisfy { $0.contains("unfolded commits") }, "\(report.violations)")
-        let violations = report.violations
-        withKnownIssue("folding never agrees again in this schedule", isIntermittent: true) {
-            #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
-        }
-    }
 
     @Test("a run replays exactly from its seed")
     func deterministic() {
