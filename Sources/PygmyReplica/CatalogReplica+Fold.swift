@@ -25,7 +25,8 @@ extension CatalogReplica {
         // The lowest proposal wins, ours included, so replicas whose clocks differ still meet on one
         // horizon: a proposal only falls until it is folded. (Taking the peers' alone, two replicas that
         // proposed different horizons swapped them every round and never met: seed 3580.)
-        let proposals = catalogs.compactMap { peers.statuses[$0]?.fold?.proposal } + [foldReport?.proposal].compactMap { $0 }
+        let proposals =
+            catalogs.compactMap { peers.statuses[$0]?.fold?.proposal } + [foldReport?.proposal].compactMap { $0 }
         for proposal in proposals where proposal > folded {
             horizon = min(horizon, proposal)
         }
