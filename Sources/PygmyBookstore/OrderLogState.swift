@@ -40,32 +40,45 @@ public enum OrderMutation: Codable, Sendable, Hashable {
     case reject(Rejection)
     /// Every catalog replica acknowledged the commit of this order.
     case delivered(requestId: String)
+    /// What a restart needs besides the recent orders (`OrderLogState.Counters`): the core appends it to
+    /// each batch it persists, with its values after the batch, so the store keeps them in step.
+    case counters(OrderLogState.Counters)
     /// A promise: no order this replica decides from now on is stamped before this time (so catalog
     /// replicas may fold commits older than it while no order is taken).
     case promiseFloor(Int64)
 }
 
 /// An order replica's log: orders, final rejections, pending buys and undelivered commits. Pure.
+///
+/// In a node's memory, `orders` holds only the orders the catalog replicas have not folded, the
+/// undelivered ones and those recalled from the store for the input at hand (`evict`, `recall`; see
+/// OrderLogState+Memory.swift); the store keeps every order. A copy that applies every mutation and
+/// never evicts (the simulator's durable state) holds the whole log.
 public struct OrderLogState: Sendable {
-    public private(set) var orders: [String: OrderRecord] = [:]
-    public private(set) var rejections: [String: Rejection] = [:]
-    public private(set) var pending: [String: PendingBuy] = [:]
+    public internal(set) var orders: [String: OrderRecord] = [:]
+    public internal(set) var rejections: [String: Rejection] = [:]
+    public internal(set) var pending: [String: PendingBuy] = [:]
     /// Orders whose commit has not yet reached every catalog replica.
-    public private(set) var undelivered: Set<String> = []
+    public internal(set) var undelivered: Set<String> = []
     /// Fingerprint of the orders and refusals, for anti-entropy.
-    public private(set) var digest = ReplicaDigest()
+    public internal(set) var digest = ReplicaDigest()
     /// The highest local sequence number used for order numbers.
-    public private(set) var sequence = 0
+    public internal(set) var sequence = 0
     /// The latest decision time of any order in the log. A new order is stamped no earlier (see
     /// `decisionTime`), so catalog replicas may fold every commit below `foldFloor`.
-    public private(set) var latestTime: Int64 = 0
+    public internal(set) var latestTime: Int64 = 0
     /// The latest `promiseFloor`.
-    public private(set) var promisedFloor: Int64 = 0
+    public internal(set) var promisedFloor: Int64 = 0
     /// The digest of the orders decided before `digestMark`, and the decision times of those at or after
     /// it: what `commitDigest(below:)` needs, without a pass over the whole log. Derived (not stored).
-    private var digestMark: Int64 = 0
-    private var digestBelowMark: UInt64 = 0
-    private var recentTimes: [String: Int64] = [:]
+    public internal(set) var digestMark: Int64 = 0
+    var digestBelowMark: UInt64 = 0
+    var recentTimes: [String: Int64] = [:]
+    /// How many orders the log holds, evicted ones included.
+    public internal(set) var count = 0
+    /// The counters of the last batch persisted (`OrderMutation.counters`): a durable copy's record of
+    /// what the store holds; nil in a store written before counters were kept.
+    public internal(set) var storedCounters: Counters?
     public let replicaIndex: Int
     public let replicaCount: Int
 
@@ -151,6 +164,7 @@ public struct OrderLogState: Sendable {
                 }
                 digest.toggle("o", record.digestKey)
                 undelivered.insert(record.requestId)
+                count += 1
             }
             let local = (record.order - replicaIndex - 1 + replicaCount) / replicaCount
             if (record.order - 1) % replicaCount == replicaIndex { sequence = max(sequence, local) }
@@ -164,6 +178,8 @@ public struct OrderLogState: Sendable {
             undelivered.remove(requestId)
         case .promiseFloor(let time):
             promisedFloor = max(promisedFloor, time)
+        case .counters(let counters):
+            storedCounters = counters
         }
     }
 

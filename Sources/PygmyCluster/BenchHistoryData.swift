@@ -67,7 +67,15 @@ struct BenchHistoryData {
     /// Writes the history into each replica's data directory (`directories`: node name → directory),
     /// one transaction per batch and replica, the four replicas in parallel. Blocks the calling thread.
     func write(directories: [(name: String, role: NodeRole, directory: String)], progress: BenchProgress?) throws {
-        let loaders = try directories.map { try HistoryLoader(role: $0.role, directory: $0.directory) }
+        let orderNames = directories.filter { $0.role == .order }.map(\.name).sorted()
+        let loaders = try directories.map {
+            try HistoryLoader(
+                role: $0.role,
+                directory: $0.directory,
+                replicaIndex: orderNames.firstIndex(of: $0.name) ?? 0,
+                replicaCount: max(1, orderNames.count)
+            )
+        }
         defer { loaders.forEach { $0.close() } }
         let startMicros = Int64(Date().timeIntervalSince1970 * 1_000_000) - Int64(orders) * 1000
         let failure = Mutex<(any Error)?>(nil)
@@ -76,6 +84,9 @@ struct BenchHistoryData {
         let retention = ReplicaTiming().foldRetention?.microseconds ?? 0
         let foldBefore = startMicros + Int64(orders) * 1000 - retention
         var foldDigest: UInt64 = 0
+        for (k, replica) in directories.enumerated() where replica.role == .order {
+            loaders[k].markFolded(before: foldBefore)
+        }
         for index in 0..<batches {
             let (records, restocks) = batch(index, startMicros: startMicros)
             let commits = records.map { CommittedBuy($0) }

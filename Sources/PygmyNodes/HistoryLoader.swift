@@ -1,4 +1,5 @@
 import PygmyBookstore
+import Synchronization
 
 /// For benchmarks only (`pygmy bench --only history`): writes a long history straight into the data
 /// directory of a replica that is not running, through the same store classes and the same `persist`
@@ -12,11 +13,23 @@ import PygmyBookstore
 public final class HistoryLoader: Sendable {
     private let orders: OrderStore?
     private let catalog: CatalogStore?
+    /// An order replica's log as its core would hold it (orders before the mark evicted), for the counters
+    /// each batch stores (`OrderMutation.counters`).
+    private let log: Mutex<OrderLogState>
 
     /// Opens (creating if needed) the store of a catalog or order replica in `directory`, the replica's
     /// data directory (`Topology.resolve(spec.dataDir)`). Throws for a frontend, or if the store cannot
     /// be opened (for example while the replica's process holds it).
-    public init(role: NodeRole, directory: String, durability: Durability = .process) throws {
+    /// An order replica's `replicaIndex` and `replicaCount` are its place among the topology's order
+    /// replicas, as the node computes them (they decide which order numbers are its own).
+    public init(
+        role: NodeRole,
+        directory: String,
+        durability: Durability = .process,
+        replicaIndex: Int = 0,
+        replicaCount: Int = 1
+    ) throws {
+        log = Mutex(OrderLogState(replicaIndex: replicaIndex, replicaCount: replicaCount))
         switch role {
         case .order:
             orders = try OrderStore(directory: directory, durability: durability)
@@ -33,7 +46,19 @@ public final class HistoryLoader: Sendable {
     /// mutation), in one transaction.
     public func append(orders records: [OrderRecord]) throws {
         guard let orders else { throw TopologyError("not an order replica's store") }
-        try orders.persist(records.flatMap { [OrderMutation.order($0), .delivered(requestId: $0.requestId)] })
+        let mutations = records.flatMap { [OrderMutation.order($0), .delivered(requestId: $0.requestId)] }
+        let counters = log.withLock { log in
+            log.apply(mutations)
+            log.evict()
+            return log.counters
+        }
+        try orders.persist(mutations + [.counters(counters)])
+    }
+
+    /// Order replicas: the catalogs will have folded every commit before `before` (call it before the
+    /// first `append`), so the orders before it need not be in memory at the replica's restart.
+    public func markFolded(before: Int64) {
+        log.withLock { $0.advanceDigestMark(to: before) }
     }
 
     /// Catalog replicas: appends `restocks`, then `commits`, in one transaction.

@@ -39,15 +39,19 @@ public final class OrderNode: Sendable {
     /// died (nothing after that step happens, nothing is cleaned up).
     public func setFaultHook(_ hook: (@Sendable (BuyStep) throws -> Void)?) async { await shell.setFaultHook(hook) }
 
-    /// Handles a request through the core.
+    /// Handles a request through the core; a whole-log listing (`order.list` without `since`, for
+    /// admins and checks) is read from the store, since memory holds the recent orders only.
     func handle(_ request: PeerRequest) async throws -> PeerResponse {
-        try await shell.request(request, connection: nil).value()
+        if case .listOrders(let list) = request, list.since == nil {
+            return .log(try store.snapshot(after: list.after))
+        }
+        return try await shell.request(request, connection: nil).value()
     }
 
     /// The node's status; heartbeats ask for it without latency summaries, the costly part.
     func status(latencies: Bool = true) async -> NodeStatus {
         let (status, count, byState) = await shell.inspect { core, now in
-            (core.status, core.log.orders.count, core.peers.byState(now: now))
+            (core.status, core.log.count, core.peers.byState(now: now))
         }
         var node = NodeStatus(
             name: spec.name,
@@ -81,8 +85,11 @@ public final class OrderNode: Sendable {
         return try store.page(request, replica: spec.name)
     }
 
-    /// Every order in the log, oldest number first.
-    public func orders() async -> [OrderRecord] { await shell.inspect { core, _ in core.log.orderedLog } }
+    /// Every order in the log, oldest number first (read from the store).
+    public func orders() throws -> [OrderRecord] { try store.snapshot(after: 0).orders }
+
+    /// How many orders this replica holds in memory (the rest are in its store only).
+    public func ordersInMemory() async -> Int { await shell.inspect { core, _ in core.log.ordersInMemory } }
 
     /// Whether the node's core runs on its node's event loop (for tests of the threading design).
     func runsOnItsLoop() async -> Bool { await shell.inspect { [shell] _, _ in shell.executor.eventLoop.inEventLoop } }

@@ -63,6 +63,17 @@ final class OrderStore: Sendable {
                 sql: "CREATE TABLE fold_floor(id INTEGER PRIMARY KEY CHECK (id = 1), micros INTEGER NOT NULL)"
             )
         }
+        migrator.registerMigration("log-counters") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE log_counters(id INTEGER PRIMARY KEY CHECK (id = 1), digest INTEGER NOT NULL,
+                        count INTEGER NOT NULL, sequence INTEGER NOT NULL, latest_time INTEGER NOT NULL,
+                        digest_mark INTEGER NOT NULL, digest_below_mark INTEGER NOT NULL);
+                    CREATE INDEX orders_by_time ON orders(time_micros);
+                    CREATE INDEX orders_undelivered ON orders(delivered) WHERE delivered = 0;
+                    """
+            )
+        }
         try migrator.migrate(database)
     }
 
@@ -105,27 +116,100 @@ final class OrderStore: Sendable {
         )
     }
 
+    /// The log as the replica restarts with it: with the counters the last batch stored, the orders
+    /// `OrderLogState.loads` selects (recent or undelivered: bounded however long the history), and
+    /// every refusal and pending buy; a store written before counters were kept is replayed whole.
     func load(replicaIndex: Int, replicaCount: Int) throws -> OrderLogState {
         try database.read { db in
-            var state = OrderLogState(replicaIndex: replicaIndex, replicaCount: replicaCount)
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM orders ORDER BY order_no") {
-                let record = Self.record(row)
-                state.apply(.order(record))
-                if (row["delivered"] as Int) == 1 { state.apply(.delivered(requestId: record.requestId)) }
+            let floor = try Int64.fetchOne(db, sql: "SELECT micros FROM fold_floor WHERE id = 1") ?? 0
+            let rejections = try Row.fetchAll(db, sql: "SELECT * FROM rejection").map(Self.rejection)
+            let pending = try Row.fetchAll(db, sql: "SELECT * FROM pending").map {
+                PendingBuy(requestId: $0["request_id"], item: $0["item"], quantity: $0["quantity"])
             }
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM rejection") {
-                let code = BookstoreError.Code(rawValue: UInt16(row["code"] as Int)) ?? .outOfStock
-                state.apply(.reject(Rejection(requestId: row["request_id"], code: code, message: row["message"])))
+            guard let counters = try Self.counters(db) else {
+                return try Self.replay(db, replicaIndex, replicaCount, rejections, pending, floor)
             }
-            if let micros = try Int64.fetchOne(db, sql: "SELECT micros FROM fold_floor WHERE id = 1") {
-                state.apply(.promiseFloor(micros))
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM orders WHERE time_micros >= ? OR delivered = 0",
+                arguments: [counters.digestMark]
+            )
+            return OrderLogState.restored(
+                replicaIndex: replicaIndex,
+                replicaCount: replicaCount,
+                counters: counters,
+                orders: rows.map(Self.record),
+                undelivered: Set(rows.filter { ($0["delivered"] as Int) == 0 }.map { $0["request_id"] }),
+                rejections: rejections,
+                pending: pending,
+                promisedFloor: floor
+            )
+        }
+    }
+
+    /// The whole log, replayed (a store written before counters were kept).
+    private static func replay(
+        _ db: Database,
+        _ replicaIndex: Int,
+        _ replicaCount: Int,
+        _ rejections: [Rejection],
+        _ pending: [PendingBuy],
+        _ floor: Int64
+    ) throws -> OrderLogState {
+        var state = OrderLogState(replicaIndex: replicaIndex, replicaCount: replicaCount)
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM orders ORDER BY order_no") {
+            let record = Self.record(row)
+            state.apply(.order(record))
+            if (row["delivered"] as Int) == 1 { state.apply(.delivered(requestId: record.requestId)) }
+        }
+        state.apply(rejections.map(OrderMutation.reject))
+        state.apply(.promiseFloor(floor))
+        state.apply(pending.map(OrderMutation.begin))
+        return state
+    }
+
+    private static func counters(_ db: Database) throws -> OrderLogState.Counters? {
+        try Row.fetchOne(db, sql: "SELECT * FROM log_counters WHERE id = 1").map { row in
+            OrderLogState.Counters(
+                digest: UInt64(bitPattern: row["digest"]),
+                count: row["count"],
+                sequence: row["sequence"],
+                latestTime: row["latest_time"],
+                digestMark: row["digest_mark"],
+                digestBelowMark: UInt64(bitPattern: row["digest_below_mark"])
+            )
+        }
+    }
+
+    static func rejection(_ row: Row) -> Rejection {
+        let code = BookstoreError.Code(rawValue: UInt16(row["code"] as Int)) ?? .outOfStock
+        return Rejection(requestId: row["request_id"], code: code, message: row["message"])
+    }
+
+    /// The outcome this log holds for `requestId`: an order, a refusal, or nil.
+    func outcome(of requestId: String) throws -> BuyOutcome? {
+        try database.read { db in
+            if let row = try Row.fetchOne(db, sql: "SELECT * FROM orders WHERE request_id = ?", arguments: [requestId]) {
+                return .ordered(Self.record(row))
             }
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM pending") {
-                state.apply(
-                    .begin(PendingBuy(requestId: row["request_id"], item: row["item"], quantity: row["quantity"]))
-                )
-            }
-            return state
+            return try Row.fetchOne(db, sql: "SELECT * FROM rejection WHERE request_id = ?", arguments: [requestId])
+                .map { .rejected(Self.rejection($0)) }
+        }
+    }
+
+    /// The orders numbered above `after`, oldest number first, and (with `after` 0) every refusal: the
+    /// whole-log answer of `order.list` without `since`, read from the store.
+    func snapshot(after: Int) throws -> OrderLogSnapshot {
+        try database.read { db in
+            OrderLogSnapshot(
+                orders: try Row.fetchAll(
+                    db,
+                    sql: "SELECT * FROM orders WHERE order_no > ? ORDER BY order_no",
+                    arguments: [after]
+                ).map(Self.record),
+                rejections: after == 0
+                    ? try Row.fetchAll(db, sql: "SELECT * FROM rejection ORDER BY request_id").map(Self.rejection) : []
+            )
         }
     }
 
@@ -160,6 +244,19 @@ final class OrderStore: Sendable {
                     )
                 case .delivered(let requestId):
                     try db.executeCached("UPDATE orders SET delivered = 1 WHERE request_id = ?", [requestId])
+                case .counters(let c):
+                    try db.executeCached(
+                        """
+                        INSERT INTO log_counters(id, digest, count, sequence, latest_time, digest_mark, digest_below_mark)
+                        VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET digest = excluded.digest,
+                            count = excluded.count, sequence = excluded.sequence, latest_time = excluded.latest_time,
+                            digest_mark = excluded.digest_mark, digest_below_mark = excluded.digest_below_mark
+                        """,
+                        [
+                            Int64(bitPattern: c.digest), c.count, c.sequence, c.latestTime, c.digestMark,
+                            Int64(bitPattern: c.digestBelowMark),
+                        ]
+                    )
                 case .promiseFloor(let micros):
                     try db.executeCached(
                         "INSERT INTO fold_floor(id, micros) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET micros = excluded.micros",

@@ -26,6 +26,12 @@ protocol ReplicaStore: Sendable {
     func persist(_ mutations: [Mutation]) throws
     func loadMembership(catalogs: [String]) throws -> MembershipAcceptor
     func persistMembership(_ acceptor: MembershipAcceptor) throws
+    /// The outcome the store holds for `requestId` (`ReplicaCore.recall`); nil for a store of no orders.
+    func outcome(of requestId: String) throws -> BuyOutcome?
+}
+
+extension ReplicaStore {
+    func outcome(of requestId: String) throws -> BuyOutcome? { nil }
 }
 
 extension CatalogStore: ReplicaStore {}
@@ -46,6 +52,7 @@ extension ReplicaEnvironment {
             logger: logger,
             persist: { try store.persist($0) },
             persistMembership: { try store.persistMembership($0) },
+            lookup: { try store.outcome(of: $0) },
             onStorageFailure: onStorageFailure,
             metrics: metrics
         )

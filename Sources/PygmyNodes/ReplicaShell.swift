@@ -20,6 +20,8 @@ actor ReplicaShell<Core: ReplicaCore> {
     private let clients: PeerClients
     private let persistence: @Sendable ([Core.Mutation]) throws -> Void
     private let persistenceOfMembership: @Sendable (MembershipAcceptor) throws -> Void
+    /// Reads the outcome the store holds for a request id (`ReplicaCore.recall`).
+    private let lookup: @Sendable (String) throws -> BuyOutcome?
     private let logger: Logger
     private let origin = ContinuousClock.now
     private var waiting: [InboundID: CheckedContinuation<Result<PeerResponse, BookstoreError>, Never>] = [:]
@@ -43,6 +45,7 @@ actor ReplicaShell<Core: ReplicaCore> {
         logger: Logger,
         persist: @escaping @Sendable ([Core.Mutation]) throws -> Void,
         persistMembership: @escaping @Sendable (MembershipAcceptor) throws -> Void = { _ in },
+        lookup: @escaping @Sendable (String) throws -> BuyOutcome? = { _ in nil },
         onStorageFailure: @escaping @Sendable (any Error) -> Void,
         metrics: NodeMetrics? = nil
     ) {
@@ -52,6 +55,7 @@ actor ReplicaShell<Core: ReplicaCore> {
         self.logger = logger
         self.persistence = persist
         self.persistenceOfMembership = persistMembership
+        self.lookup = lookup
         self.onStorageFailure = onStorageFailure
         self.metrics = metrics
     }
@@ -116,6 +120,13 @@ actor ReplicaShell<Core: ReplicaCore> {
     /// Hands one input to the core and carries out its effects.
     func deliver(_ input: ReplicaInput<Core.Timer>) {
         guard !halted else { return }
+        let named = core.requestIdsToRecall(input)
+        if !named.isEmpty {
+            var outcomes: [BuyOutcome] = []
+            durably { outcomes = try named.compactMap(lookup) }
+            guard !halted else { return }
+            core.recall(outcomes)
+        }
         let effects = core.handle(input, at: time)
         for effect in effects {
             guard !halted else { return }

@@ -180,11 +180,12 @@ public struct OrderReplica: Sendable {
 
     mutating func log(_ level: ReplicaLogLevel, _ line: String) { effects.append(.log(level, line)) }
 
-    /// Makes `mutations` durable (the shell, before anything after it) and applies them.
+    /// Makes `mutations` durable (the shell, before anything after it) and applies them. The batch
+    /// carries the log's counters after it, so a restart loads only the recent orders.
     mutating func persist(_ mutations: [OrderMutation]) {
         guard !mutations.isEmpty else { return }
-        effects.append(.persist(mutations))
         log.apply(mutations)
+        effects.append(.persist(mutations + [.counters(log.counters)]))
     }
 
     private mutating func heartbeat() {

@@ -79,6 +79,45 @@ final class SimClient: SimHost {
         }
     }
 
+    /// After the run (and its folds): asks again, one at a time, for up to `count` of this client's
+    /// earlier buys, long after their outcome was decided, and checks each answer against the first (a
+    /// late retry gets the same order or the same refusal; an unknown outcome may be decided now).
+    /// `pending` counts the retries not answered yet.
+    func retryLate(count: Int, pending: @escaping (Int) -> Void) {
+        let mine = ledger.buys.values.filter { $0.request.requestId.hasPrefix("\(name)-") }
+            .sorted { $0.request.requestId < $1.request.requestId }
+        var picked: [SimBuy] = []
+        for buy in mine where picked.count < count && world.random.chance(0.3) { picked.append(buy) }
+        pending(picked.count)
+        func next(_ rest: ArraySlice<SimBuy>) {
+            guard let first = rest.first else { return }
+            let request = first.request
+            send("frontend", .buy(request), timeout: 15_000_000) { [unowned self] reply in
+                pending(-1)
+                world.log("\(name) late retry of \(request.requestId): \(reply)")
+                judgeLateRetry(first, reply)
+                next(rest.dropFirst())
+            }
+        }
+        next(picked[...])
+    }
+
+    private func judgeLateRetry(_ before: SimBuy, _ reply: CallResult) {
+        let rid = before.request.requestId
+        switch (before.outcome, reply) {
+        case (.acknowledged(let first), .answered(.bought(let again), _)) where first.order != again.order:
+            ledger.violation("a late retry of \(rid) was order \(again.order), first order \(first.order)")
+        case (.acknowledged, .failed(.error(let error))) where error.code == .outOfStock || error.code == .unknownItem:
+            ledger.violation("a late retry of the acknowledged \(rid) was refused: \(error)")
+        case (.rejected, .answered(.bought(let again), _)):
+            ledger.violation("a late retry of the refused \(rid) bought it (order \(again.order))")
+        case (.unknown, .answered(.bought(let response), _)):
+            ledger.buys[rid]!.outcome = .acknowledged(response)
+            ledger.acknowledged(response, at: now)
+        default: break
+        }
+    }
+
     private func lookup(_ item: ItemID, _ done: @escaping () -> Void) {
         let sent = now
         let mustInclude = ledger.acknowledgedBuys(of: item)

@@ -30,7 +30,7 @@ final class SimCluster {
     let frontend: SimFrontend
     let catalogs: [SimCatalog]
     let orders: [SimOrder]
-    private var clients: [SimHost] = []
+    private(set) var clients: [SimHost] = []
     private var faultsRunning = false
     /// Faults in effect now (a crashed, hung or cut-off node each count one).
     private var activeFaults = 0
@@ -92,10 +92,11 @@ final class SimCluster {
                     acceptor: initial
                 ),
                 makeCore: { durable, now in
-                    OrderReplica(config: config, log: durable.state, acceptor: durable.acceptor, now: now)
+                    OrderReplica(config: config, log: durable.state.reloaded, acceptor: durable.acceptor, now: now)
                 },
                 store: { durable, mutations in durable.state.apply(mutations) },
-                storeMembership: { durable, acceptor in durable.acceptor = acceptor }
+                storeMembership: { durable, acceptor in durable.acceptor = acceptor },
+                lookup: { durable, requestId in durable.state.outcome(of: requestId) }
             )
         }
         clients =

@@ -12,6 +12,8 @@ final class SimReplica<Core: ReplicaCore, Durable>: SimHost {
     private let makeCore: (Durable, ReplicaTime) -> Core
     private let store: (inout Durable, [Core.Mutation]) -> Void
     private let storeMembership: (inout Durable, MembershipAcceptor) -> Void
+    /// Reads the outcome the durable state holds for a request id (`ReplicaCore.recall`).
+    private let lookup: (Durable, String) -> BuyOutcome?
     /// Called after every membership persist, for the invariant checks.
     var onMembership: (MembershipAcceptor) -> Void = { _ in }
     /// Called after every persist, for the invariant checks.
@@ -23,12 +25,14 @@ final class SimReplica<Core: ReplicaCore, Durable>: SimHost {
         durable: Durable,
         makeCore: @escaping (Durable, ReplicaTime) -> Core,
         store: @escaping (inout Durable, [Core.Mutation]) -> Void,
-        storeMembership: @escaping (inout Durable, MembershipAcceptor) -> Void = { _, _ in }
+        storeMembership: @escaping (inout Durable, MembershipAcceptor) -> Void = { _, _ in },
+        lookup: @escaping (Durable, String) -> BuyOutcome? = { _, _ in nil }
     ) {
         self.durable = durable
         self.makeCore = makeCore
         self.store = store
         self.storeMembership = storeMembership
+        self.lookup = lookup
         super.init(name: name, world: world)
     }
 
@@ -43,6 +47,12 @@ final class SimReplica<Core: ReplicaCore, Durable>: SimHost {
 
     func feed(_ input: ReplicaInput<Core.Timer>) {
         guard var running = core else { return }
+        let named = running.requestIdsToRecall(input)
+        if !named.isEmpty {
+            let outcomes = named.compactMap { lookup(durable, $0) }
+            if !outcomes.isEmpty { world.log("\(name) recalled \(outcomes.count) outcome(s) from its store") }
+            running.recall(outcomes)
+        }
         let effects = running.handle(input, at: time)
         core = running
         execute(effects)
