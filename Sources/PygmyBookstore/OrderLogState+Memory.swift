@@ -86,7 +86,9 @@ extension OrderLogState {
     /// through this, as the node restarts through its store): everything, if no counters were persisted.
     public var reloaded: OrderLogState {
         guard let counters = storedCounters else { return self }
-        let loaded = orders.values.filter { Self.loads($0, delivered: !undelivered.contains($0.requestId), with: counters) }
+        let loaded = orders.values.filter {
+            Self.loads($0, delivered: !undelivered.contains($0.requestId), with: counters)
+        }
         return Self.restored(
             replicaIndex: replicaIndex,
             replicaCount: replicaCount,

@@ -97,7 +97,6 @@ struct BenchHistory: Sendable {
         var rss: [String: Int] = [:]
         for name in replicas { rss[name] = local.pid(name).flatMap(Self.rssKiB) }
         problems += await BenchHistoryCheck(local: local, data: data, admin: admin).problems()
-        let consistent = problems.isEmpty
         let answers = await answerSizes(local)
         var restarts: [HistoryRestart] = []
         for name in ["catalog-1", "order-1"] where replicas.contains(name) {
@@ -110,6 +109,15 @@ struct BenchHistory: Sendable {
                 problems.append("after restarting \(name): \(error)")
             }
         }
+        let check = BenchHistoryCheck(local: local, data: data, admin: admin)
+        if startSeconds != nil {
+            problems += await check.problems().map { "after the restarts: \($0)" }
+        }
+        let paging = await check.pageThroughLog()
+        if let error = paging.error { problems.append("paging: \(error)") }
+        if paging.orders != data.orders || paging.repeated > 0 {
+            problems.append("paging: \(paging.orders) distinct orders of \(data.orders), \(paging.repeated) repeated")
+        }
         var point = HistoryPoint(
             orders: data.orders,
             loadSeconds: 0,
@@ -118,7 +126,8 @@ struct BenchHistory: Sendable {
             rssKiB: rss,
             answers: answers,
             restarts: restarts,
-            consistent: consistent,
+            paging: paging,
+            consistent: problems.isEmpty,
             problems: problems
         )
         point.deriveTransfers()

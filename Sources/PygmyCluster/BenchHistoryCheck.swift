@@ -35,6 +35,30 @@ struct BenchHistoryCheck {
         return problems
     }
 
+    /// Pages through the whole log as `pygmy orders --limit 1000` does, and counts what came (a gap shows
+    /// as fewer orders than the history holds, a repeat as `repeated`).
+    func pageThroughLog(limit: Int = 1_000) async -> HistoryPaging {
+        var paging = HistoryPaging(limit: limit)
+        let start = ContinuousClock.now
+        var seen = Set<String>()
+        seen.reserveCapacity(data.orders)
+        var cursor: String?
+        do {
+            repeat {
+                let request = OrderPageRequest(limit: limit, cursor: cursor)
+                let page = try await admin.call(Frontend.OrdersPage.self, request, timeout: .seconds(30))
+                paging.pages += 1
+                for order in page.orders where !seen.insert(order.requestId).inserted { paging.repeated += 1 }
+                cursor = page.next
+            } while cursor != nil
+        } catch {
+            paging.error = "\(error)"
+        }
+        paging.orders = seen.count
+        paging.seconds = (ContinuousClock.now - start).seconds
+        return paging
+    }
+
     /// Equal digests among the catalog replicas and among the order replicas, every order counted at
     /// every order replica, and every catalog replica's stock on hand as expected with nothing held.
     static func statusProblems(_ status: ClusterStatus, orders: Int, stock: [ItemID: Int]) -> [String] {

@@ -34,6 +34,25 @@ public struct HistoryAnswer: Codable, Sendable {
     public var error: String?
 }
 
+/// The whole log of one order replica read in pages of `limit` orders after the restarts.
+public struct HistoryPaging: Codable, Sendable {
+    public var limit: Int
+    public var pages: Int
+    /// Distinct request ids seen, and how many came more than once (must be 0).
+    public var orders: Int
+    public var repeated: Int
+    public var seconds: Double
+    public var error: String?
+
+    public init(limit: Int) {
+        self.limit = limit
+        self.pages = 0
+        self.orders = 0
+        self.repeated = 0
+        self.seconds = 0
+    }
+}
+
 /// Everything measured for one history size.
 public struct HistoryPoint: Codable, Sendable {
     /// Orders in the log (each one copy of one of the seed books).
@@ -57,6 +76,9 @@ public struct HistoryPoint: Codable, Sendable {
     public var orderAntiEntropyBytes: Int?
     /// catalog-1, then order-1, each killed and restarted with the rest of the cluster up.
     public var restarts: [HistoryRestart]
+    /// After the restarts: the whole log paged through the frontend (`frontend.ordersPage`, as
+    /// `pygmy orders --limit 1000` does). Nil: not measured (an older run).
+    public var paging: HistoryPaging?
     /// The loaded cluster agrees with the loaded history: the frontend's lookups show seed + restocks −
     /// committed, both catalog replicas (and both order replicas) report equal digests, and every order
     /// replica counts every order.

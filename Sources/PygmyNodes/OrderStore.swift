@@ -189,7 +189,8 @@ final class OrderStore: Sendable {
     /// The outcome this log holds for `requestId`: an order, a refusal, or nil.
     func outcome(of requestId: String) throws -> BuyOutcome? {
         try database.read { db in
-            if let row = try Row.fetchOne(db, sql: "SELECT * FROM orders WHERE request_id = ?", arguments: [requestId]) {
+            if let row = try Row.fetchOne(db, sql: "SELECT * FROM orders WHERE request_id = ?", arguments: [requestId])
+            {
                 return .ordered(Self.record(row))
             }
             return try Row.fetchOne(db, sql: "SELECT * FROM rejection WHERE request_id = ?", arguments: [requestId])

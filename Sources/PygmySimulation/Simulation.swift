@@ -195,14 +195,24 @@ extension Simulation {
     /// Late retries: once the order replicas have dropped the folded orders from memory, clients ask
     /// again for some of their buys; each must be answered as before, from the store (`recall`).
     func retryLate(_ world: SimWorld, _ cluster: SimCluster, _ checker: SimChecker) {
-        world.run(until: world.now + 3 * options.timing.heartbeatInterval.microseconds) {} stopWhen: { false }
+        world.run(until: world.now + 3 * options.timing.heartbeatInterval.microseconds) {
+        } stopWhen: {
+            false
+        }
         var unanswered = 0
         for case let client as SimClient in cluster.clients { client.retryLate(count: 4) { unanswered += $0 } }
         let deadline = world.now + 60_000_000
-        world.run(until: deadline) { checker.checkStep() } stopWhen: { unanswered == 0 }
+        world.run(until: deadline) {
+            checker.checkStep()
+        } stopWhen: {
+            unanswered == 0
+        }
         if unanswered > 0 { cluster.ledger.violation("\(unanswered) late retries not answered within 60 s") }
         while world.now < deadline && !checker.converged {
-            world.run(until: world.now + options.timing.heartbeatInterval.microseconds) {} stopWhen: { false }
+            world.run(until: world.now + options.timing.heartbeatInterval.microseconds) {
+            } stopWhen: {
+                false
+            }
         }
         checker.checkEnd()
     }

@@ -29,7 +29,8 @@ final class Trip: Sendable {
             let c2 = await cluster.catalog("catalog-2").inventory()[item]
             let o1 = try? cluster.order("order-1").orders()
             let o2 = try? cluster.order("order-2").orders()
-            return c1?.onHand == onHand && c2?.onHand == onHand && c1?.held == 0 && c2?.held == 0 && o1 != nil && o1 == o2
+            return c1?.onHand == onHand && c2?.onHand == onHand && c1?.held == 0 && c2?.held == 0 && o1 != nil
+                && o1 == o2
         }
     }
 
