@@ -309,10 +309,13 @@ public struct BuyCoordinator: Sendable {
     /// the buy answers "in progress": the other attempt's outcome is the one. A replica that did not answer
     /// gets the final abort again, up to `commitRounds` rounds; after that nothing is recorded here and
     /// the buy answers `unavailable` (a retry meets the refusal at the replicas that recorded it).
+    /// `timeMicros` stamps the refusal as it is recorded (`OrderLogState.decisionTime`): no earlier than
+    /// a fold floor this replica has reported, so a refusal never lands below a horizon already folded.
     public mutating func refusalsAnswered(
         recordedBy recorded: Set<String>,
         refusedBy refused: Set<String>,
-        conflictedAt conflicts: Set<String>
+        conflictedAt conflicts: Set<String>,
+        timeMicros: Int64
     ) -> [Action] {
         guard case .finalizingRefusal(let rejection, let round) = phase else {
             preconditionFailure("no final aborts were asked for")
@@ -330,9 +333,11 @@ public struct BuyCoordinator: Sendable {
         refusalRecorded.formUnion(recorded)
         let missing = catalogs.filter { !refusalRecorded.contains($0) && !refused.contains($0) }
         if missing.isEmpty {
+            var stamped = rejection
+            stamped.timeMicros = timeMicros
             phase = .replicatingRejection(BookstoreError(rejection.code, rejection.message))
-            awaiting = .replication(ReplicateRequest(orders: [], rejections: [rejection]))
-            return [.persist([.reject(rejection)])]
+            awaiting = .replication(ReplicateRequest(orders: [], rejections: [stamped]))
+            return [.persist([.reject(stamped)])]
         }
         guard round < Self.commitRounds else {
             return release(

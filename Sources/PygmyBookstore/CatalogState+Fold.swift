@@ -75,11 +75,21 @@ public struct FoldReport: Codable, Sendable, Hashable {
     public var digest: UInt64?
     /// An order replica's `OrderLogState.foldFloor`.
     public var floor: Int64?
+    /// An order replica's digest of the refusals it recorded before `proposal`: the catalogs fold only
+    /// when every order replica's is equal, so each has every refusal below a folded horizon.
+    public var refusalDigest: UInt64?
 
-    public init(folded: Int64? = nil, proposal: Int64? = nil, digest: UInt64? = nil, floor: Int64? = nil) {
+    public init(
+        folded: Int64? = nil,
+        proposal: Int64? = nil,
+        digest: UInt64? = nil,
+        floor: Int64? = nil,
+        refusalDigest: UInt64? = nil
+    ) {
         self.folded = folded
         self.proposal = proposal
         self.digest = digest
         self.floor = floor
+        self.refusalDigest = refusalDigest
     }
 }

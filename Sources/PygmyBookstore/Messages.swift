@@ -109,9 +109,46 @@ public struct OrdersRequest: Codable, Sendable, Hashable {
     /// Only orders decided at or after this time (microseconds since 1970): replicas syncing ask only
     /// for what follows the folded horizon (PROTOCOL.md §6.7). Absent: every order.
     public var since: Int64?
-    public init(after: Int = 0, since: Int64? = nil) {
+    /// A sync page (PROTOCOL.md §6.7): at most this many orders, oldest first, after `from`. Absent: the
+    /// whole answer at once (an admin's listing).
+    public var limit: Int?
+    public var from: SyncCursor?
+
+    public init(after: Int = 0, since: Int64? = nil, limit: Int? = nil, from: SyncCursor? = nil) {
         self.after = after
         self.since = since
+        self.limit = limit
+        self.from = from
+    }
+
+    /// A sync's first page of `limit` orders, from the folded horizon `since`.
+    public static func sync(since: Int64, limit: Int) -> OrdersRequest {
+        OrdersRequest(since: since, limit: limit)
+    }
+
+    /// The page after the one that answered `next`.
+    public func following(_ next: SyncCursor) -> OrdersRequest {
+        var request = self
+        request.from = next
+        return request
+    }
+}
+
+/// Where a sync page ended: its last order's decision time and request id (orders are paged in that
+/// order).
+public struct SyncCursor: Codable, Sendable, Hashable, Comparable {
+    public var timeMicros: Int64
+    public var requestId: String
+
+    public init(timeMicros: Int64, requestId: String) {
+        self.timeMicros = timeMicros
+        self.requestId = requestId
+    }
+
+    public init(_ record: OrderRecord) { self.init(timeMicros: record.timeMicros, requestId: record.requestId) }
+
+    public static func < (a: SyncCursor, b: SyncCursor) -> Bool {
+        (a.timeMicros, a.requestId) < (b.timeMicros, b.requestId)
     }
 }
 
@@ -246,10 +283,13 @@ public struct ReplicateRequest: Codable, Sendable, Hashable {
 public struct OrderLogSnapshot: Codable, Sendable, Hashable {
     public var orders: [OrderRecord]
     public var rejections: [Rejection]
+    /// A sync page that is not the last: ask again `from` this cursor (the refusals come with the last).
+    public var next: SyncCursor?
 
-    public init(orders: [OrderRecord], rejections: [Rejection]) {
+    public init(orders: [OrderRecord], rejections: [Rejection], next: SyncCursor? = nil) {
         self.orders = orders
         self.rejections = rejections
+        self.next = next
     }
 }
 

@@ -16,6 +16,8 @@ extension OrderLogState {
         /// Orders decided before `digestMark` need not be in memory; `digestBelowMark` is their digest.
         public var digestMark: Int64
         public var digestBelowMark: UInt64
+        /// The digest of the refusals recorded before `digestMark`.
+        public var refusalsBelowMark: UInt64
 
         public init(
             digest: UInt64,
@@ -23,7 +25,8 @@ extension OrderLogState {
             sequence: Int,
             latestTime: Int64,
             digestMark: Int64,
-            digestBelowMark: UInt64
+            digestBelowMark: UInt64,
+            refusalsBelowMark: UInt64
         ) {
             self.digest = digest
             self.count = count
@@ -31,6 +34,7 @@ extension OrderLogState {
             self.latestTime = latestTime
             self.digestMark = digestMark
             self.digestBelowMark = digestBelowMark
+            self.refusalsBelowMark = refusalsBelowMark
         }
     }
 
@@ -41,7 +45,8 @@ extension OrderLogState {
             sequence: sequence,
             latestTime: latestTime,
             digestMark: digestMark,
-            digestBelowMark: digestBelowMark
+            digestBelowMark: digestBelowMark,
+            refusalsBelowMark: refusalsBelowMark
         )
     }
 
@@ -51,8 +56,14 @@ extension OrderLogState {
         record.timeMicros >= counters.digestMark || !delivered
     }
 
+    /// Whether a store must load `rejection` at a restart with `counters`: it is at or after the mark.
+    public static func loads(_ rejection: Rejection, with counters: Counters) -> Bool {
+        rejection.time >= counters.digestMark
+    }
+
     /// The log a store restores at a restart: `counters` as persisted with the last batch, the orders
-    /// `loads` selects (`undelivered`: those of them not yet delivered), and every refusal and pending buy.
+    /// and refusals `loads` selects (`undelivered`: those orders not yet delivered), and every pending
+    /// buy.
     public static func restored(
         replicaIndex: Int,
         replicaCount: Int,
@@ -70,13 +81,17 @@ extension OrderLogState {
         state.latestTime = counters.latestTime
         state.digestMark = counters.digestMark
         state.digestBelowMark = counters.digestBelowMark
+        state.refusalsBelowMark = counters.refusalsBelowMark
         state.storedCounters = counters
         for record in orders {
             state.orders[record.requestId] = record
             if record.timeMicros >= counters.digestMark { state.recentTimes[record.requestId] = record.timeMicros }
         }
         state.undelivered = undelivered
-        for rejection in rejections { state.rejections[rejection.requestId] = rejection }
+        for rejection in rejections {
+            state.rejections[rejection.requestId] = rejection
+            if rejection.time >= counters.digestMark { state.recentRefusalTimes[rejection.requestId] = rejection.time }
+        }
         for buy in pending where state.orders[buy.requestId] == nil { state.pending[buy.requestId] = buy }
         state.promisedFloor = promisedFloor
         return state
@@ -95,7 +110,7 @@ extension OrderLogState {
             counters: counters,
             orders: loaded,
             undelivered: undelivered,
-            rejections: Array(rejections.values),
+            rejections: rejections.values.filter { Self.loads($0, with: counters) },
             pending: Array(pending.values),
             promisedFloor: promisedFloor
         )
@@ -118,15 +133,37 @@ extension OrderLogState {
         }
     }
 
-    /// Drops from memory the delivered orders decided before the digest mark (the highest horizon the
-    /// catalogs folded): the store keeps them, and every order replica has them.
+    /// Drops from memory the delivered orders and the refusals decided before the digest mark (the
+    /// highest horizon the catalogs folded): the store keeps them, and every order replica has them.
     public mutating func evict() {
-        guard orders.count > recentTimes.count else { return }  // every order in memory is recent
-        for (requestId, record) in orders where record.timeMicros < digestMark && !undelivered.contains(requestId) {
-            orders.removeValue(forKey: requestId)
+        if orders.count > recentTimes.count {  // else every order in memory is recent
+            for (requestId, record) in orders where record.timeMicros < digestMark && !undelivered.contains(requestId) {
+                orders.removeValue(forKey: requestId)
+            }
+        }
+        if rejections.count > recentRefusalTimes.count {
+            for (requestId, rejection) in rejections where rejection.time < digestMark {
+                rejections.removeValue(forKey: requestId)
+            }
         }
     }
 
     /// How many orders are in memory now (for status and the history benchmark).
     public var ordersInMemory: Int { orders.count }
+
+    /// The orders and refusals a peer syncing from `since` (the folded horizon it knows) may lack, from
+    /// memory: those at or after `since` (every order replica had those below the highest folded horizon
+    /// when it was folded, and memory holds those at or after it). Orders come oldest first, `limit` at
+    /// most, after `from`; refusals come with the last page. `next` is where the next page starts.
+    public func syncPage(since: Int64, from: SyncCursor?, limit: Int) -> OrderLogSnapshot {
+        var selected = orders.values.filter { $0.timeMicros >= since }
+        if let from { selected = selected.filter { from < SyncCursor($0) } }
+        selected.sort { SyncCursor($0) < SyncCursor($1) }
+        guard selected.count <= limit else {
+            let page = Array(selected.prefix(limit))
+            return OrderLogSnapshot(orders: page, rejections: [], next: page.last.map(SyncCursor.init))
+        }
+        let refusals = rejections.values.filter { $0.time >= since }.sorted { $0.requestId < $1.requestId }
+        return OrderLogSnapshot(orders: selected, rejections: refusals)
+    }
 }

@@ -3,11 +3,30 @@ public struct Rejection: Codable, Sendable, Hashable {
     public var requestId: String
     public var code: BookstoreError.Code
     public var message: String
+    /// When the coordinator recorded the refusal (`OrderLogState.decisionTime`): refusals are folded
+    /// out of memory and syncs like orders (PROTOCOL.md §6.7). Absent (older logs): as if 0.
+    public var timeMicros: Int64?
 
-    public init(requestId: String, code: BookstoreError.Code, message: String) {
+    public init(requestId: String, code: BookstoreError.Code, message: String, timeMicros: Int64? = nil) {
         self.requestId = requestId
         self.code = code
         self.message = message
+        self.timeMicros = timeMicros
+    }
+
+    /// The time folding and syncs go by.
+    public var time: Int64 { timeMicros ?? 0 }
+
+    /// Whether a replica holding `existing` for the same request id keeps this one instead: the earlier
+    /// (then the smaller code and message, so every replica picks the same).
+    public func supersedes(_ existing: Rejection) -> Bool {
+        (time, code.rawValue, message) < (existing.time, existing.code.rawValue, existing.message)
+    }
+
+    /// What a refusal adds to the log's digest: its request id and time, so that two logs that refused
+    /// one id at different times differ, and anti-entropy makes them keep the earlier.
+    static func hash(_ requestId: String, _ time: Int64) -> UInt64 {
+        ReplicaDigest.hash("j", "\(requestId)\u{1F}\(time)")
     }
 }
 
@@ -74,6 +93,9 @@ public struct OrderLogState: Sendable {
     public internal(set) var digestMark: Int64 = 0
     var digestBelowMark: UInt64 = 0
     var recentTimes: [String: Int64] = [:]
+    /// As `digestBelowMark` and `recentTimes`, for refusals (`refusalDigest(below:)`).
+    var refusalsBelowMark: UInt64 = 0
+    var recentRefusalTimes: [String: Int64] = [:]
     /// How many orders the log holds, evicted ones included.
     public internal(set) var count = 0
     /// The counters of the last batch persisted (`OrderMutation.counters`): a durable copy's record of
@@ -123,15 +145,46 @@ public struct OrderLogState: Sendable {
         return value
     }
 
-    /// Catalog replicas folded up to `horizon`: no later proposal is below it, so the orders before it
-    /// need no per-order entry in the digest index.
+    /// The digest of the refusals recorded before `horizon` (order replicas fold only when theirs are
+    /// equal, so every order replica has every refusal below a folded horizon). `horizon` must not be
+    /// below the mark.
+    public func refusalDigest(below horizon: Int64) -> UInt64 {
+        precondition(horizon >= digestMark, "a horizon below the digest mark")
+        var value = refusalsBelowMark
+        for (requestId, time) in recentRefusalTimes where time < horizon { value ^= Rejection.hash(requestId, time) }
+        return value
+    }
+
+    /// Catalog replicas folded up to `horizon`: no later proposal is below it, so the orders and refusals
+    /// before it need no entry of their own in the digest indexes.
     public mutating func advanceDigestMark(to horizon: Int64) {
         guard horizon > digestMark else { return }
         for (requestId, time) in recentTimes where time < horizon {
             recentTimes.removeValue(forKey: requestId)
             digestBelowMark ^= ReplicaDigest.hash("c", requestId)
         }
+        for (requestId, time) in recentRefusalTimes where time < horizon {
+            recentRefusalTimes.removeValue(forKey: requestId)
+            refusalsBelowMark ^= Rejection.hash(requestId, time)
+        }
         digestMark = horizon
+    }
+
+    /// Counts a refusal in the digests (and the time index); `unnote` takes it out again.
+    private mutating func note(_ rejection: Rejection) {
+        let hash = Rejection.hash(rejection.requestId, rejection.time)
+        digest.combine(hash)
+        if rejection.time < digestMark {
+            refusalsBelowMark ^= hash
+        } else {
+            recentRefusalTimes[rejection.requestId] = rejection.time
+        }
+    }
+
+    private mutating func unnote(_ rejection: Rejection) {
+        let hash = Rejection.hash(rejection.requestId, rejection.time)
+        digest.combine(hash)
+        if recentRefusalTimes.removeValue(forKey: rejection.requestId) == nil { refusalsBelowMark ^= hash }
     }
 
     /// The orders numbered above `after` and decided at or after `since`, oldest number first (filtered
@@ -153,7 +206,7 @@ public struct OrderLogState: Sendable {
         case .order(let record):
             pending.removeValue(forKey: record.requestId)
             // A commit outranks a rejection recorded elsewhere for the same id.
-            if rejections.removeValue(forKey: record.requestId) != nil { digest.toggle("j", record.requestId) }
+            if let rejection = rejections.removeValue(forKey: record.requestId) { unnote(rejection) }
             if orders[record.requestId] == nil {
                 orders[record.requestId] = record
                 latestTime = max(latestTime, record.timeMicros)
@@ -170,10 +223,14 @@ public struct OrderLogState: Sendable {
             if (record.order - 1) % replicaCount == replicaIndex { sequence = max(sequence, local) }
         case .reject(let rejection):
             pending.removeValue(forKey: rejection.requestId)
-            if orders[rejection.requestId] == nil, rejections.updateValue(rejection, forKey: rejection.requestId) == nil
-            {
-                digest.toggle("j", rejection.requestId)
+            guard orders[rejection.requestId] == nil else { break }
+            // Two coordinators may both refuse one request id: every replica keeps the earliest.
+            if let existing = rejections[rejection.requestId] {
+                guard rejection.supersedes(existing) else { break }
+                unnote(existing)
             }
+            rejections[rejection.requestId] = rejection
+            note(rejection)
         case .delivered(let requestId):
             undelivered.remove(requestId)
         case .promiseFloor(let time):
@@ -196,8 +253,8 @@ public struct OrderLogState: Sendable {
     {
         var out: [OrderMutation] = []
         for record in peerOrders where orders[record.requestId] == nil { out.append(.order(record)) }
-        for rejection in peerRejections
-        where orders[rejection.requestId] == nil && rejections[rejection.requestId] == nil {
+        for rejection in peerRejections where orders[rejection.requestId] == nil {
+            if let existing = rejections[rejection.requestId], !rejection.supersedes(existing) { continue }
             out.append(.reject(rejection))
         }
         return out

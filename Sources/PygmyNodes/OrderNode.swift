@@ -42,7 +42,7 @@ public final class OrderNode: Sendable {
     /// Handles a request through the core; a whole-log listing (`order.list` without `since`, for
     /// admins and checks) is read from the store, since memory holds the recent orders only.
     func handle(_ request: PeerRequest) async throws -> PeerResponse {
-        if case .listOrders(let list) = request, list.since == nil {
+        if case .listOrders(let list) = request, list.since == nil, list.limit == nil {
             return .log(try store.snapshot(after: list.after))
         }
         return try await shell.request(request, connection: nil).value()

@@ -74,6 +74,15 @@ final class OrderStore: Sendable {
                     """
             )
         }
+        migrator.registerMigration("refusal-time") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE rejection ADD COLUMN time_micros INTEGER;
+                    CREATE INDEX rejection_by_time ON rejection(time_micros);
+                    ALTER TABLE log_counters ADD COLUMN refusals_below_mark INTEGER NOT NULL DEFAULT 0;
+                    """
+            )
+        }
         try migrator.migrate(database)
     }
 
@@ -117,18 +126,24 @@ final class OrderStore: Sendable {
     }
 
     /// The log as the replica restarts with it: with the counters the last batch stored, the orders
-    /// `OrderLogState.loads` selects (recent or undelivered: bounded however long the history), and
-    /// every refusal and pending buy; a store written before counters were kept is replayed whole.
+    /// and refusals `OrderLogState.loads` selects (recent, or undelivered: bounded however long the
+    /// history), and every pending buy; a store written before counters were kept is replayed whole.
     func load(replicaIndex: Int, replicaCount: Int) throws -> OrderLogState {
         try database.read { db in
             let floor = try Int64.fetchOne(db, sql: "SELECT micros FROM fold_floor WHERE id = 1") ?? 0
-            let rejections = try Row.fetchAll(db, sql: "SELECT * FROM rejection").map(Self.rejection)
             let pending = try Row.fetchAll(db, sql: "SELECT * FROM pending").map {
                 PendingBuy(requestId: $0["request_id"], item: $0["item"], quantity: $0["quantity"])
             }
             guard let counters = try Self.counters(db) else {
+                let rejections = try Row.fetchAll(db, sql: "SELECT * FROM rejection").map(Self.rejection)
                 return try Self.replay(db, replicaIndex, replicaCount, rejections, pending, floor)
             }
+            // Refusals without a time (older stores) count as time 0 (`Rejection.time`).
+            let rejections = try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM rejection WHERE ? = 0 OR time_micros >= ?",
+                arguments: [counters.digestMark, counters.digestMark]
+            ).map(Self.rejection)
             let rows = try Row.fetchAll(
                 db,
                 sql: "SELECT * FROM orders WHERE time_micros >= ? OR delivered = 0",
@@ -176,14 +191,20 @@ final class OrderStore: Sendable {
                 sequence: row["sequence"],
                 latestTime: row["latest_time"],
                 digestMark: row["digest_mark"],
-                digestBelowMark: UInt64(bitPattern: row["digest_below_mark"])
+                digestBelowMark: UInt64(bitPattern: row["digest_below_mark"]),
+                refusalsBelowMark: UInt64(bitPattern: row["refusals_below_mark"])
             )
         }
     }
 
     static func rejection(_ row: Row) -> Rejection {
         let code = BookstoreError.Code(rawValue: UInt16(row["code"] as Int)) ?? .outOfStock
-        return Rejection(requestId: row["request_id"], code: code, message: row["message"])
+        return Rejection(
+            requestId: row["request_id"],
+            code: code,
+            message: row["message"],
+            timeMicros: row["time_micros"]
+        )
     }
 
     /// The outcome this log holds for `requestId`: an order, a refusal, or nil.
@@ -240,22 +261,31 @@ final class OrderStore: Sendable {
                 case .reject(let r):
                     try db.executeCached("DELETE FROM pending WHERE request_id = ?", [r.requestId])
                     try db.executeCached(
-                        "INSERT OR IGNORE INTO rejection SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM orders WHERE request_id = ?)",
-                        [r.requestId, Int(r.code.rawValue), r.message, r.requestId]
+                        """
+                        INSERT INTO rejection(request_id, code, message, time_micros)
+                        SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM orders WHERE request_id = ?)
+                        ON CONFLICT(request_id) DO UPDATE SET code = excluded.code, message = excluded.message,
+                            time_micros = excluded.time_micros
+                        WHERE (IFNULL(excluded.time_micros, 0), excluded.code, excluded.message)
+                            < (IFNULL(rejection.time_micros, 0), rejection.code, rejection.message)
+                        """,
+                        [r.requestId, Int(r.code.rawValue), r.message, r.timeMicros, r.requestId]
                     )
                 case .delivered(let requestId):
                     try db.executeCached("UPDATE orders SET delivered = 1 WHERE request_id = ?", [requestId])
                 case .counters(let c):
                     try db.executeCached(
                         """
-                        INSERT INTO log_counters(id, digest, count, sequence, latest_time, digest_mark, digest_below_mark)
-                        VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET digest = excluded.digest,
+                        INSERT INTO log_counters(id, digest, count, sequence, latest_time, digest_mark, digest_below_mark,
+                            refusals_below_mark)
+                        VALUES (1, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET digest = excluded.digest,
                             count = excluded.count, sequence = excluded.sequence, latest_time = excluded.latest_time,
-                            digest_mark = excluded.digest_mark, digest_below_mark = excluded.digest_below_mark
+                            digest_mark = excluded.digest_mark, digest_below_mark = excluded.digest_below_mark,
+                            refusals_below_mark = excluded.refusals_below_mark
                         """,
                         [
                             Int64(bitPattern: c.digest), c.count, c.sequence, c.latestTime, c.digestMark,
-                            Int64(bitPattern: c.digestBelowMark),
+                            Int64(bitPattern: c.digestBelowMark), Int64(bitPattern: c.refusalsBelowMark),
                         ]
                     )
                 case .promiseFloor(let micros):

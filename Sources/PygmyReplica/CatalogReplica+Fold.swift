@@ -42,11 +42,11 @@ extension CatalogReplica {
             guard upCatalogs.contains(peer), let fold = peers.statuses[peer]?.fold else { return false }
             return fold.proposal == horizon && fold.digest == digest
         }
-        let ordersAgree = peers.names(.order).allSatisfy { peer in
-            guard upOrders.contains(peer), let fold = peers.statuses[peer]?.fold, let floor = fold.floor else {
-                return false
-            }
+        let orderFolds = peers.names(.order).map { upOrders.contains($0) ? peers.statuses[$0]?.fold : nil }
+        let ordersAgree = orderFolds.allSatisfy { fold in
+            guard let fold, let floor = fold.floor else { return false }
             return floor >= horizon && fold.proposal == horizon && fold.digest == digest
+                && fold.refusalDigest == orderFolds.first??.refusalDigest
         }
         guard catalogsAgree && ordersAgree else { return }
         write([.fold(before: horizon, digest: digest)])

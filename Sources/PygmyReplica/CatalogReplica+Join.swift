@@ -13,11 +13,11 @@ struct JoinProgress: Sendable {
 enum JoinStage: Sendable {
     case barrier(String)
     case snapshot(String)
-    case log(String)
+    case log(String, OrdersRequest)
 
     var peer: String? {
         switch self {
-        case .barrier(let peer), .snapshot(let peer), .log(let peer): peer
+        case .barrier(let peer), .snapshot(let peer), .log(let peer, _): peer
         }
     }
 }
@@ -65,13 +65,23 @@ extension CatalogReplica {
         case (.barrier, .answered(.ok, _)): break
         case (.snapshot, .answered(.snapshot(let snapshot), _)):
             write(state.mutationsToMerge(snapshot))
-        case (.log, .answered(.log(let log), _)):
+        case (.log(_, let request), .answered(.log(let log), _)):
             let commits = log.orders.map { CommittedBuy($0) }
             write(
                 state.mutationsToMerge(
                     CatalogSnapshot(books: [], prices: [], holds: [], committed: commits, restocks: [])
                 )
             )
+            if let next = log.next {  // not the last page: this order replica has more
+                let following = request.following(next)
+                self.log(.debug, "rejoin: asking \(peer) for the next page of its log")
+                return call(
+                    peer,
+                    .listOrders(following),
+                    .join(attempt: join.attempt, .log(peer, following)),
+                    timeout: timing.resyncTimeout
+                )
+            }
         default:
             return retryJoin("\(stage) at \(peer): \(result)")
         }
@@ -120,13 +130,9 @@ extension CatalogReplica {
         let orders = peers.up(.order, now: now)
         join.pending = Set(orders)
         guard !orders.isEmpty else { return becomeReady() }
+        let request = OrdersRequest.sync(since: state.folded.before, limit: timing.syncPageOrders)
         for order in orders {
-            call(
-                order,
-                .listOrders(OrdersRequest(since: state.folded.before > 0 ? state.folded.before : nil)),
-                .join(attempt: join.attempt, .log(order)),
-                timeout: timing.resyncTimeout
-            )
+            call(order, .listOrders(request), .join(attempt: join.attempt, .log(order, request)), timeout: timing.resyncTimeout)
         }
     }
 

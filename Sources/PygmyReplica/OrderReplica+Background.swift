@@ -97,8 +97,9 @@ extension OrderReplica {
     mutating func recover() {
         let orders = peers.up(.order, now: now)
         recoveryPending = Set(orders)
+        let request = syncRequest
         for order in orders {
-            call(order, .listOrders(syncRequest), .recoverLog(order), timeout: timing.resyncTimeout)
+            call(order, .listOrders(request), .recoverLog(order, request), timeout: timing.resyncTimeout)
         }
         if orders.isEmpty { finishRecovery() }
     }
@@ -107,8 +108,15 @@ extension OrderReplica {
     /// asked again, for up to `recoveryAttempts` rounds, before the replica serves without its log (found
     /// by the history benchmark: a failed pull counted as done). A peer that refused the connection is
     /// down: it has no log to give now, and delivers its own orders when it is back.
-    mutating func recoveryLogReplied(_ peer: String, _ result: CallResult) {
-        guard recovering, recoveryPending.remove(peer) != nil else { return }
+    mutating func recoveryLogReplied(_ peer: String, _ request: OrdersRequest, _ result: CallResult) {
+        guard recovering, recoveryPending.contains(peer) else { return }
+        if case .answered(.log(let snapshot), _) = result, let next = snapshot.next {
+            persist(log.mutationsToMerge(orders: snapshot.orders, rejections: snapshot.rejections))
+            let following = request.following(next)
+            log(.debug, "recovery: asking \(peer) for the next page of its log")
+            return call(peer, .listOrders(following), .recoverLog(peer, following), timeout: timing.resyncTimeout)
+        }
+        recoveryPending.remove(peer)
         switch result {
         case .answered(.log(let snapshot), _):
             persist(log.mutationsToMerge(orders: snapshot.orders, rejections: snapshot.rejections))
@@ -170,7 +178,7 @@ extension OrderReplica {
                 )
             else { continue }
             pulling.insert(peer)
-            call(peer, .listOrders(syncRequest), .pull(peer), timeout: timing.resyncTimeout)
+            call(peer, .listOrders(syncRequest), .pull(peer, syncRequest), timeout: timing.resyncTimeout)
         }
     }
 
@@ -178,7 +186,9 @@ extension OrderReplica {
     /// replica reports folded. Every order replica had every order below it when it was folded (the fold
     /// waited for equal digests), so only what follows can differ.
     var syncRequest: OrdersRequest {
-        let folded = peers.names(.catalog).compactMap { peers.statuses[$0]?.fold?.folded }.max() ?? 0
-        return OrdersRequest(since: folded > 0 ? folded : nil)
+        .sync(
+            since: peers.names(.catalog).compactMap { peers.statuses[$0]?.fold?.folded }.max() ?? 0,
+            limit: timing.syncPageOrders
+        )
     }
 }

@@ -233,7 +233,12 @@ extension OrderReplica {
                 case .failed: break
                 }
             }
-            run.queue = run.machine.refusalsAnswered(recordedBy: recorded, refusedBy: refused, conflictedAt: conflicts)
+            run.queue = run.machine.refusalsAnswered(
+                recordedBy: recorded,
+                refusedBy: refused,
+                conflictedAt: conflicts,
+                timeMicros: log.decisionTime(clock: time.wallMicros)
+            )
         case .commits:
             let acked = Set(gather.results.filter { $0.value.response != nil }.keys)
             let refused = Set(

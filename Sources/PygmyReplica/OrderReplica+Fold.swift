@@ -22,7 +22,8 @@ extension OrderReplica {
         foldReport = FoldReport(
             proposal: proposal,
             digest: proposal.map { log.commitDigest(below: $0) },
-            floor: log.foldFloor
+            floor: log.foldFloor,
+            refusalDigest: proposal.map { log.refusalDigest(below: $0) }
         )
     }
 }

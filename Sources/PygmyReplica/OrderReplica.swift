@@ -37,9 +37,9 @@ public struct OrderReplica: Sendable {
         case heartbeat(String)
         case buy(requestId: String, step: UInt64, replica: String)
         case delivery(requestId: String, token: UInt64, replica: String)
-        case recoverLog(String)
+        case recoverLog(String, OrdersRequest)
         case release(String)
-        case pull(String)
+        case pull(String, OrdersRequest)
         case vote(String, preparing: Bool, ballot: Ballot)
     }
 
@@ -214,9 +214,9 @@ public struct OrderReplica: Sendable {
         case .delivery(let requestId, let token, let replica):
             record(replica, result)
             deliveryReplied(requestId, token: token, replica: replica, result)
-        case .recoverLog(let peer):
+        case .recoverLog(let peer, let request):
             record(peer, result)
-            recoveryLogReplied(peer, result)
+            recoveryLogReplied(peer, request, result)
         case .release(let rid):
             let left = (releasing[rid] ?? 1) - 1
             if left <= 0 { releasing.removeValue(forKey: rid) } else { releasing[rid] = left }
@@ -225,11 +225,19 @@ public struct OrderReplica: Sendable {
             var answer: VoteResponse?
             if case .answered(.vote(let vote), _) = result { answer = vote }
             voted(voter, preparing: preparing, ballot: ballot, answer)
-        case .pull(let peer):
+        case .pull(let peer, let request):
             record(peer, result)
-            pulling.remove(peer)
-            if case .answered(.log(let snapshot), _) = result {
-                persist(log.mutationsToMerge(orders: snapshot.orders, rejections: snapshot.rejections))
+            guard case .answered(.log(let snapshot), _) = result else {
+                pulling.remove(peer)
+                return
+            }
+            persist(log.mutationsToMerge(orders: snapshot.orders, rejections: snapshot.rejections))
+            if let next = snapshot.next {
+                let following = request.following(next)
+                log(.debug, "anti-entropy: asking \(peer) for the next page of its log")
+                call(peer, .listOrders(following), .pull(peer, following), timeout: timing.resyncTimeout)
+            } else {
+                pulling.remove(peer)
             }
         }
     }
@@ -253,13 +261,20 @@ public struct OrderReplica: Sendable {
             persist(log.mutationsToMerge(orders: request.orders, rejections: request.rejections))
             answer(id, .ok)
         case .listOrders(let request):
+            if let limit = request.limit {
+                return answer(
+                    id,
+                    .log(log.syncPage(since: request.since ?? .min, from: request.from, limit: max(1, limit)))
+                )
+            }
             answer(
                 id,
                 .log(
                     OrderLogSnapshot(
                         orders: log.orders(after: request.after, since: request.since),
                         rejections: request.after == 0
-                            ? log.rejections.values.sorted { $0.requestId < $1.requestId } : []
+                            ? log.rejections.values.filter { $0.time >= request.since ?? .min }
+                                .sorted { $0.requestId < $1.requestId } : []
                     )
                 )
             )

@@ -42,6 +42,8 @@ public struct ReplicaTiming: Sendable, Hashable {
     public var foldRetention: Duration? = .seconds(10)
     /// Fold horizons are multiples of this (microseconds since 1970), so replicas propose the same one.
     public var foldGrid: Duration = .seconds(1)
+    /// Orders per page of a sync (`order.list` with `limit`: a rejoin, a recovery, an anti-entropy pull).
+    public var syncPageOrders = 10_000
     /// How long the frontend retries a buy whose outcome it does not know (less than a client's usual
     /// 10 s timeout, so the client hears why rather than a timeout).
     public var buyDeadline: Duration = .seconds(6)

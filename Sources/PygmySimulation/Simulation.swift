@@ -30,6 +30,7 @@ public struct Simulation {
             $0.holdTimeout = .milliseconds(1_500)
             $0.foldRetention = .seconds(1)
             $0.foldGrid = .milliseconds(200)
+            $0.syncPageOrders = 7  // every sync of a run comes in several pages
         }
         public var traceLimit = 400
 

@@ -65,14 +65,15 @@ import Testing
         let final = AbortRequest(requestId: "r1", coordinator: "order-1", final: true)
         #expect(buy.awaiting == .refusals(["catalog-1", "catalog-2"], final))
         // catalog-2 did not answer: it gets the final abort again.
-        #expect(buy.refusalsAnswered(recordedBy: ["catalog-1"], refusedBy: [], conflictedAt: []).isEmpty)
+        #expect(buy.refusalsAnswered(recordedBy: ["catalog-1"], refusedBy: [], conflictedAt: [], timeMicros: 7).isEmpty)
         #expect(buy.awaiting == .refusals(["catalog-2"], final))
-        let actions = buy.refusalsAnswered(recordedBy: ["catalog-2"], refusedBy: [], conflictedAt: [])
+        let actions = buy.refusalsAnswered(recordedBy: ["catalog-2"], refusedBy: [], conflictedAt: [], timeMicros: 7)
         guard case .persist(let mutations) = actions.first, case .reject(let rejection)? = mutations.first else {
             Issue.record("\(actions)")
             return
         }
         #expect(rejection.code == .outOfStock)
+        #expect(rejection.timeMicros == 7, "stamped as it is recorded")
         guard case .replication(let replication) = buy.awaiting else {
             Issue.record("\(buy.awaiting)")
             return
@@ -93,7 +94,7 @@ import Testing
         var buy = coordinator()
         _ = buy.start()
         _ = buy.holdsAnswered(["catalog-1": .answered(.outOfStock(available: 0))])
-        let actions = buy.refusalsAnswered(recordedBy: ["catalog-1"], refusedBy: [], conflictedAt: ["catalog-2"])
+        let actions = buy.refusalsAnswered(recordedBy: ["catalog-1"], refusedBy: [], conflictedAt: ["catalog-2"], timeMicros: 7)
         #expect(actions.first == .persist([.forget(requestId: "r1")]))
         guard case .done(.refused(let error)) = buy.awaiting else {
             Issue.record("\(buy.awaiting)")
@@ -108,9 +109,9 @@ import Testing
         _ = buy.start()
         _ = buy.holdsAnswered(["catalog-1": .answered(.outOfStock(available: 0))])
         for _ in 1..<BuyCoordinator.commitRounds {
-            #expect(buy.refusalsAnswered(recordedBy: ["catalog-1"], refusedBy: [], conflictedAt: []).isEmpty)
+            #expect(buy.refusalsAnswered(recordedBy: ["catalog-1"], refusedBy: [], conflictedAt: [], timeMicros: 7).isEmpty)
         }
-        let actions = buy.refusalsAnswered(recordedBy: [], refusedBy: [], conflictedAt: [])
+        let actions = buy.refusalsAnswered(recordedBy: [], refusedBy: [], conflictedAt: [], timeMicros: 7)
         #expect(actions.first == .persist([.forget(requestId: "r1")]))
         guard case .done(.refused(let error)) = buy.awaiting else {
             Issue.record("\(buy.awaiting)")

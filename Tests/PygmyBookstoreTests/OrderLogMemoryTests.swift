@@ -93,4 +93,25 @@ import Testing
         #expect(restarted.outcome(of: "x") == core.outcome(of: "x"))
         #expect(restarted.pending == core.pending)
     }
+
+    @Test("refusals fold like orders: evicted below the mark, digests unchanged, the earlier of two kept")
+    func refusalsFold() {
+        var a = log()
+        var b = log()
+        let early = Rejection(requestId: "x", code: .outOfStock, message: "none", timeMicros: 100)
+        let late = Rejection(requestId: "x", code: .outOfStock, message: "none", timeMicros: 700)
+        a.apply(.reject(early))
+        b.apply(.reject(late))
+        #expect(a.digest != b.digest, "anti-entropy must see the difference")
+        #expect(a.refusalDigest(below: 500) != b.refusalDigest(below: 500))
+        b.apply(b.mutationsToMerge(orders: [], rejections: [early]))
+        a.apply(a.mutationsToMerge(orders: [], rejections: [late]))
+        #expect(a.digest == b.digest && a.refusalDigest(below: 500) == b.refusalDigest(below: 500))
+        let digest = b.digest
+        b.advanceDigestMark(to: 500)
+        b.evict()
+        #expect(b.rejections.isEmpty, "the refusal below the mark is in the store only")
+        #expect(b.digest == digest && b.refusalDigest(below: 600) == a.refusalDigest(below: 600))
+    }
 }
+

@@ -78,4 +78,21 @@ import Testing
         #expect(loaded.undelivered.count == 50)
         #expect(loaded.nextOrderNumber() == 101)
     }
+
+    @Test("a refusal recorded twice keeps the earlier, in the store as in memory")
+    func theEarlierRefusalStays() throws {
+        let path = try directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let store = try OrderStore(directory: path, durability: .process)
+        defer { store.close() }
+        let later = Rejection(requestId: "x", code: .outOfStock, message: "none", timeMicros: 900)
+        let earlier = Rejection(requestId: "x", code: .outOfStock, message: "none", timeMicros: 500)
+        var log = OrderLogState(replicaIndex: 0, replicaCount: 2)
+        for rejection in [later, earlier, later] {
+            log.apply(.reject(rejection))
+            try store.persist([.reject(rejection)])
+        }
+        #expect(log.rejections["x"] == earlier)
+        #expect(try store.outcome(of: "x") == .rejected(earlier))
+    }
 }
