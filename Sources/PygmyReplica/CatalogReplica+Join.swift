@@ -132,7 +132,12 @@ extension CatalogReplica {
         guard !orders.isEmpty else { return becomeReady() }
         let request = OrdersRequest.sync(since: state.folded.before, limit: timing.syncPageOrders)
         for order in orders {
-            call(order, .listOrders(request), .join(attempt: join.attempt, .log(order, request)), timeout: timing.resyncTimeout)
+            call(
+                order,
+                .listOrders(request),
+                .join(attempt: join.attempt, .log(order, request)),
+                timeout: timing.resyncTimeout
+            )
         }
     }
 

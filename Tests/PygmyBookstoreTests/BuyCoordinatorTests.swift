@@ -94,7 +94,12 @@ import Testing
         var buy = coordinator()
         _ = buy.start()
         _ = buy.holdsAnswered(["catalog-1": .answered(.outOfStock(available: 0))])
-        let actions = buy.refusalsAnswered(recordedBy: ["catalog-1"], refusedBy: [], conflictedAt: ["catalog-2"], timeMicros: 7)
+        let actions = buy.refusalsAnswered(
+            recordedBy: ["catalog-1"],
+            refusedBy: [],
+            conflictedAt: ["catalog-2"],
+            timeMicros: 7
+        )
         #expect(actions.first == .persist([.forget(requestId: "r1")]))
         guard case .done(.refused(let error)) = buy.awaiting else {
             Issue.record("\(buy.awaiting)")
@@ -109,7 +114,9 @@ import Testing
         _ = buy.start()
         _ = buy.holdsAnswered(["catalog-1": .answered(.outOfStock(available: 0))])
         for _ in 1..<BuyCoordinator.commitRounds {
-            #expect(buy.refusalsAnswered(recordedBy: ["catalog-1"], refusedBy: [], conflictedAt: [], timeMicros: 7).isEmpty)
+            #expect(
+                buy.refusalsAnswered(recordedBy: ["catalog-1"], refusedBy: [], conflictedAt: [], timeMicros: 7).isEmpty
+            )
         }
         let actions = buy.refusalsAnswered(recordedBy: [], refusedBy: [], conflictedAt: [], timeMicros: 7)
         #expect(actions.first == .persist([.forget(requestId: "r1")]))

@@ -114,4 +114,3 @@ import Testing
         #expect(b.digest == digest && b.refusalDigest(below: 600) == a.refusalDigest(below: 600))
     }
 }
-
