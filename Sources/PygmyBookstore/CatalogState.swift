@@ -114,6 +114,8 @@ public struct CatalogSnapshot: Codable, Sendable, Hashable {
     /// The commits folded into counts; `committed` then holds only those decided at or after
     /// `folded.before`.
     public var folded: FoldState?
+    /// A page that is not the last (`SnapshotRequest.limit`): ask again `from` here for more commits.
+    public var next: SyncCursor?
 
     public init(
         books: [CatalogSeed],
@@ -122,7 +124,8 @@ public struct CatalogSnapshot: Codable, Sendable, Hashable {
         committed: [CommittedBuy],
         restocks: [Restock],
         rejected: [String]? = nil,
-        folded: FoldState? = nil
+        folded: FoldState? = nil,
+        next: SyncCursor? = nil
     ) {
         self.books = books
         self.prices = prices
@@ -131,7 +134,26 @@ public struct CatalogSnapshot: Codable, Sendable, Hashable {
         self.restocks = restocks
         self.rejected = rejected
         self.folded = folded
+        self.next = next
     }
+}
+
+/// `catalog.snapshot` in pages (PROTOCOL.md §6.7): the first page (no `from`) has the whole state but
+/// at most `limit` commits, oldest `(timeMicros, requestId)` first; each following page (`from`: the
+/// previous page's `next`) has the next commits and the fold only. No `limit`: everything at once.
+public struct SnapshotRequest: Codable, Sendable, Hashable {
+    public var limit: Int?
+    public var from: SyncCursor?
+
+    public init(limit: Int? = nil, from: SyncCursor? = nil) {
+        self.limit = limit
+        self.from = from
+    }
+}
+
+extension CommittedBuy {
+    /// Where a snapshot page of commits stands (commits without a time sort first).
+    public var cursor: SyncCursor { SyncCursor(timeMicros: timeMicros ?? 0, requestId: requestId) }
 }
 
 /// The answer to a hold.
@@ -212,15 +234,30 @@ public struct CatalogState: Sendable {
 
     public var topics: [String] { Array(Set(seeds.values.map(\.topic))).sorted() }
 
-    public func snapshot() -> CatalogSnapshot {
-        CatalogSnapshot(
-            books: seeds.values.sorted { $0.item < $1.item },
-            prices: prices.values.sorted { $0.item < $1.item },
-            holds: holds.values.sorted { $0.requestId < $1.requestId },
-            committed: committed.values.sorted { $0.requestId < $1.requestId },
-            restocks: restocks.values.sorted { $0.opId < $1.opId },
-            rejected: rejected.isEmpty ? nil : rejected.sorted(),
-            folded: folded.before > 0 ? folded : nil
+    public func snapshot() -> CatalogSnapshot { snapshot(SnapshotRequest()) }
+
+    /// One page of the snapshot (`SnapshotRequest`).
+    public func snapshot(_ request: SnapshotRequest) -> CatalogSnapshot {
+        var commits = Array(committed.values)
+        if let from = request.from { commits = commits.filter { from < $0.cursor } }
+        var next: SyncCursor?
+        if let limit = request.limit, commits.count > max(1, limit) {
+            commits.sort { $0.cursor < $1.cursor }
+            commits = Array(commits.prefix(max(1, limit)))
+            next = commits.last?.cursor
+        } else {
+            commits.sort { $0.requestId < $1.requestId }
+        }
+        let first = request.from == nil
+        return CatalogSnapshot(
+            books: first ? seeds.values.sorted { $0.item < $1.item } : [],
+            prices: first ? prices.values.sorted { $0.item < $1.item } : [],
+            holds: first ? holds.values.sorted { $0.requestId < $1.requestId } : [],
+            committed: commits,
+            restocks: first ? restocks.values.sorted { $0.opId < $1.opId } : [],
+            rejected: first && !rejected.isEmpty ? rejected.sorted() : nil,
+            folded: folded.before > 0 ? folded : nil,
+            next: next
         )
     }
 

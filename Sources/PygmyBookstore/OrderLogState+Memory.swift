@@ -135,14 +135,18 @@ extension OrderLogState {
 
     /// Drops from memory the delivered orders and the refusals decided before the digest mark (the
     /// highest horizon the catalogs folded): the store keeps them, and every order replica has them.
-    public mutating func evict() {
+    /// The outcomes of `running` (request ids with a buy in flight here) stay: a peer may have decided
+    /// one while this replica's attempt runs, and the coordinator checks its log before it decides
+    /// (found by the simulator, seed 1839: evicted, the check missed it and the buy was decided twice).
+    public mutating func evict(keeping running: Set<String> = []) {
         if orders.count > recentTimes.count {  // else every order in memory is recent
-            for (requestId, record) in orders where record.timeMicros < digestMark && !undelivered.contains(requestId) {
+            for (requestId, record) in orders
+            where record.timeMicros < digestMark && !undelivered.contains(requestId) && !running.contains(requestId) {
                 orders.removeValue(forKey: requestId)
             }
         }
         if rejections.count > recentRefusalTimes.count {
-            for (requestId, rejection) in rejections where rejection.time < digestMark {
+            for (requestId, rejection) in rejections where rejection.time < digestMark && !running.contains(requestId) {
                 rejections.removeValue(forKey: requestId)
             }
         }

@@ -158,7 +158,7 @@ struct BenchHistory: Sendable {
             let start = ContinuousClock.now
             do {
                 if isCatalog {
-                    let snapshot = try await client.call(Catalog.Snapshot.self, Empty())
+                    let snapshot = try await client.call(Catalog.Snapshot.self, SnapshotRequest())
                     answer.millis = (ContinuousClock.now - start).milliseconds
                     folded = max(folded ?? 0, snapshot.folded?.before ?? 0)
                     answer.bytes = try BinaryEncoder().encode(snapshot).count

@@ -39,7 +39,7 @@ struct ChaosClusterState: Sendable {
                     try await $0.chaosCall(NodeMethods.Health.self, Empty(), timeout: timeout)
                 }
                 state.snapshots[name] = try await state.readBig(cluster, name, role: "catalog-1", timeout: timeout) {
-                    try await $0.chaosCall(Catalog.Snapshot.self, Empty(), timeout: timeout)
+                    try await $0.chaosCall(Catalog.Snapshot.self, SnapshotRequest(), timeout: timeout)
                 }
             } catch {
                 state.errors.append("\(name) \(NodeMethods.Health.name)/\(Catalog.Snapshot.name): \(error)")

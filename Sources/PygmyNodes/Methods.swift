@@ -94,7 +94,7 @@ public enum Catalog {
     }
     /// Catalog peers only: the whole replica state, for resync.
     public enum Snapshot: RPCMethod {
-        public typealias Request = Empty
+        public typealias Request = SnapshotRequest
         public typealias Response = CatalogSnapshot
         public static let name = "catalog.snapshot"
     }

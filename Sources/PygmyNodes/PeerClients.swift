@@ -121,8 +121,8 @@ final class PeerClients: Sendable {
             return .book(try await client.call(Catalog.Lookup.self, lookup, timeout: timeout), nil)
         case .search(let search):
             return .search(try await client.call(Catalog.Search.self, search, timeout: timeout))
-        case .snapshot:
-            return .snapshot(try await client.call(Catalog.Snapshot.self, Empty(), timeout: timeout))
+        case .snapshot(let request):
+            return .snapshot(try await client.call(Catalog.Snapshot.self, request, timeout: timeout))
         case .subscribe:
             _ = try await client.call(Catalog.Subscribe.self, Empty(), timeout: timeout)
             return .ok

@@ -92,7 +92,7 @@ extension PygmyNode {
         route(Catalog.Abort.self, l, on: &router, handle: handle, request: { .abort($0) }, answer: \.empty)
         route(Catalog.Restock.self, l, on: &router, handle: handle, request: { .restock($0) }, answer: \.book)
         route(Catalog.SetCost.self, l, on: &router, handle: handle, request: { .setCost($0) }, answer: \.book)
-        route(Catalog.Snapshot.self, l, on: &router, handle: handle, request: { _ in .snapshot }, answer: \.snapshot)
+        route(Catalog.Snapshot.self, l, on: &router, handle: handle, request: { .snapshot($0) }, answer: \.snapshot)
         route(Catalog.Inspect.self, l, on: &router) { request, _ in try await node.inspect(request.item) }
         registerConsensus(handle, l, on: &router)
         router.register(Catalog.Subscribe.self) { _, context in

@@ -122,10 +122,12 @@ actor ReplicaShell<Core: ReplicaCore> {
         guard !halted else { return }
         let named = core.requestIdsToRecall(input)
         if !named.isEmpty {
-            var outcomes: [BuyOutcome] = []
-            durably { outcomes = try named.compactMap(lookup) }
-            guard !halted else { return }
-            core.recall(outcomes)
+            do {
+                core.recall(try named.compactMap(lookup))
+            } catch {
+                // Deciding without the store's answer could decide a request id twice: stop as for a write.
+                return storageFailed(error)
+            }
         }
         let effects = core.handle(input, at: time)
         for effect in effects {
@@ -142,13 +144,17 @@ actor ReplicaShell<Core: ReplicaCore> {
             try write()
             metrics?.recordCommit(ContinuousClock.now - start)
         } catch {
-            logger.critical(
-                "storage failure: the node stops (restart it; it recovers from what is durable)",
-                metadata: ["error": "\(error)"]
-            )
-            halt("storage failure at this node; retry at another replica")
-            onStorageFailure(error)
+            storageFailed(error)
         }
+    }
+
+    private func storageFailed(_ error: any Error) {
+        logger.critical(
+            "storage failure: the node stops (restart it; it recovers from what is durable)",
+            metadata: ["error": "\(error)"]
+        )
+        halt("storage failure at this node; retry at another replica")
+        onStorageFailure(error)
     }
 
     private func execute(_ effect: ReplicaEffect<Core.Mutation, Core.Timer>) {

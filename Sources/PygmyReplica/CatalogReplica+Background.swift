@@ -78,7 +78,8 @@ extension CatalogReplica {
                 gate.shouldPull(from: peer, peerDigest: status.digest, ownDigest: state.digest.value, now: now)
             else { continue }
             pulling.insert(peer)
-            call(peer, .snapshot, .pull(peer), timeout: timing.resyncTimeout)
+            let request = SnapshotRequest(limit: timing.syncPageOrders)
+            call(peer, .snapshot(request), .pull(peer, request), timeout: timing.resyncTimeout)
         }
     }
 }

@@ -12,12 +12,12 @@ struct JoinProgress: Sendable {
 /// One call of a rejoin, and whom it went to.
 enum JoinStage: Sendable {
     case barrier(String)
-    case snapshot(String)
+    case snapshot(String, SnapshotRequest)
     case log(String, OrdersRequest)
 
     var peer: String? {
         switch self {
-        case .barrier(let peer), .snapshot(let peer), .log(let peer, _): peer
+        case .barrier(let peer), .snapshot(let peer, _), .log(let peer, _): peer
         }
     }
 }
@@ -63,8 +63,18 @@ extension CatalogReplica {
         guard attempt == join.attempt, join.active, let peer = stage.peer else { return }
         switch (stage, result) {
         case (.barrier, .answered(.ok, _)): break
-        case (.snapshot, .answered(.snapshot(let snapshot), _)):
+        case (.snapshot(_, let request), .answered(.snapshot(let snapshot), _)):
             write(state.mutationsToMerge(snapshot))
+            if let next = snapshot.next {  // not the last page: this peer has more commits
+                let following = SnapshotRequest(limit: request.limit, from: next)
+                log(.debug, "rejoin: asking \(peer) for the next page of its snapshot")
+                return call(
+                    peer,
+                    .snapshot(following),
+                    .join(attempt: join.attempt, .snapshot(peer, following)),
+                    timeout: timing.resyncTimeout
+                )
+            }
         case (.log(_, let request), .answered(.log(let log), _)):
             let commits = log.orders.map { CommittedBuy($0) }
             write(
@@ -120,8 +130,14 @@ extension CatalogReplica {
         join.sources = sources
         join.pending = Set(sources)
         guard !sources.isEmpty else { return mergeOrderLogs() }
+        let request = SnapshotRequest(limit: timing.syncPageOrders)
         for source in sources {
-            call(source, .snapshot, .join(attempt: join.attempt, .snapshot(source)), timeout: timing.resyncTimeout)
+            call(
+                source,
+                .snapshot(request),
+                .join(attempt: join.attempt, .snapshot(source, request)),
+                timeout: timing.resyncTimeout
+            )
         }
     }
 

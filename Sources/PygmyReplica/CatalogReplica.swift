@@ -45,7 +45,7 @@ public struct CatalogReplica: Sendable {
         case join(attempt: Int, JoinStage)
         /// `holdCreated`: the hold instance asked about (its creation time).
         case resolve(requestId: String, atCoordinator: Bool, holdCreated: Int64)
-        case pull(String)
+        case pull(String, SnapshotRequest)
     }
 
     public let config: Config
@@ -189,12 +189,20 @@ public struct CatalogReplica: Sendable {
             joinReplied(attempt: attempt, stage, result)
         case .resolve(let requestId, let atCoordinator, let holdCreated):
             resolveReplied(requestId, atCoordinator: atCoordinator, holdCreated: holdCreated, result)
-        case .pull(let peer):
+        case .pull(let peer, let request):
             if let line = peers.record(peer, result, now: now) { log(.info, line) }
-            pulling.remove(peer)
-            if case .answered(.snapshot(var snapshot), _) = result {
-                snapshot.holds = []
-                write(state.mutationsToMerge(snapshot))
+            guard case .answered(.snapshot(var snapshot), _) = result else {
+                pulling.remove(peer)
+                return
+            }
+            snapshot.holds = []
+            write(state.mutationsToMerge(snapshot))
+            if let next = snapshot.next {
+                log(.debug, "anti-entropy: asking \(peer) for the next page of its snapshot")
+                let following = SnapshotRequest(limit: request.limit, from: next)
+                call(peer, .snapshot(following), .pull(peer, following), timeout: timing.resyncTimeout)
+            } else {
+                pulling.remove(peer)
             }
         }
     }
@@ -277,8 +285,8 @@ public struct CatalogReplica: Sendable {
             )
             write(try state.decideSetPrice(price))
             return .book(try state.lookup(request.item), nil)
-        case .snapshot:
-            return .snapshot(state.snapshot())
+        case .snapshot(let request):
+            return .snapshot(state.snapshot(request))
         case .subscribe:
             subscribers.insert(connection)
             return .ok

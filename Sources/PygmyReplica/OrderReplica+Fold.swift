@@ -17,7 +17,7 @@ extension OrderReplica {
         }
         let catalogs = peers.names(.catalog).compactMap { peers.statuses[$0]?.fold }
         if let folded = catalogs.compactMap(\.folded).max() { log.advanceDigestMark(to: folded) }
-        log.evict()
+        log.evict(keeping: Set(buys.keys))
         let proposal = catalogs.compactMap(\.proposal).filter { $0 > (catalogs.compactMap(\.folded).max() ?? 0) }.min()
         foldReport = FoldReport(
             proposal: proposal,

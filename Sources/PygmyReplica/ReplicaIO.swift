@@ -51,7 +51,7 @@ public enum PeerRequest: Sendable, Hashable {
     case setCost(SetCostRequest)
     case lookup(LookupRequest)
     case search(SearchRequest)
-    case snapshot
+    case snapshot(SnapshotRequest)
     case subscribe
     // Order replica (and the frontend's `buy`/`orders`).
     case buy(BuyRequest)

@@ -41,6 +41,15 @@ import Testing
         #expect(evicted.outcome(of: "r60") == full.outcome(of: "r60"))
     }
 
+    @Test("the outcome of a buy running here stays in memory, however old")
+    func runningBuysKeepTheirOutcome() {
+        var log = log()
+        log.advanceDigestMark(to: 500)
+        log.evict(keeping: ["r10"])
+        #expect(log.outcome(of: "r10") != nil, "the coordinator checks its log before it decides")
+        #expect(log.outcome(of: "r11") == nil)
+    }
+
     @Test("an undelivered order stays in memory, however old")
     func undeliveredOrdersStay() {
         var log = log()

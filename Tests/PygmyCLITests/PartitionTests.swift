@@ -342,7 +342,7 @@ final class PartitionRun: @unchecked Sendable {
                     state.logs[node.name] = try await client.call(Order.List.self, OrdersRequest())
                 } else {
                     state.health[node.name] = try await client.call(NodeMethods.Health.self, Empty())
-                    state.snapshots[node.name] = try await client.call(Catalog.Snapshot.self, Empty())
+                    state.snapshots[node.name] = try await client.call(Catalog.Snapshot.self, SnapshotRequest())
                 }
             } catch {
                 state.errors.append("\(node.name): \(error)")

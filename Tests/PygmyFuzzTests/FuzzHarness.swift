@@ -624,7 +624,7 @@ enum MessageTargets {
             ),
             .value("catalog.restock", RestockRequest.self, request: true, sample: restock),
             .value("catalog.setCost", SetCostRequest.self, request: true, sample: setCost),
-            .value("catalog.snapshot", Empty.self, request: true, sample: Empty()),
+            .value("catalog.snapshot", SnapshotRequest.self, request: true, sample: SnapshotRequest(limit: 100)),
             .value("catalog.subscribe", Empty.self, request: true, sample: Empty()),
             .value("order.buy", BuyRequest.self, request: true, sample: buy),
             .value("order.list", OrdersRequest.self, request: true, sample: orders),

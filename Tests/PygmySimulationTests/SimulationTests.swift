@@ -30,6 +30,9 @@ struct SimulationTests {
         // catalogs had folded (a coordinator now checks its log before it decides)
         3_580,  // folding never agreed again after a hang: two catalogs that proposed different horizons
         // took each other's every round (a proposal now only falls, ours included, until it is folded)
+        1_839,  // with order replicas evicting folded orders: an attempt still running at order-1 missed the
+        // order order-2 had made of its request id (evicted), and decided it again (a running buy's
+        // outcome now stays in memory)
     ]
 
     @Test("a run replays exactly from its seed")
