@@ -58,7 +58,7 @@ extension OrderLogState {
 
     /// Whether a store must load `rejection` at a restart with `counters`: it is at or after the mark.
     public static func loads(_ rejection: Rejection, with counters: Counters) -> Bool {
-        rejection.time >= counters.digestMark
+        rejection.timeMicros == nil || rejection.time >= counters.digestMark
     }
 
     /// The log a store restores at a restart: `counters` as persisted with the last batch, the orders
@@ -90,7 +90,9 @@ extension OrderLogState {
         state.undelivered = undelivered
         for rejection in rejections {
             state.rejections[rejection.requestId] = rejection
-            if rejection.time >= counters.digestMark { state.recentRefusalTimes[rejection.requestId] = rejection.time }
+            if let time = rejection.timeMicros, time >= counters.digestMark {
+                state.recentRefusalTimes[rejection.requestId] = time
+            }
         }
         for buy in pending where state.orders[buy.requestId] == nil { state.pending[buy.requestId] = buy }
         state.promisedFloor = promisedFloor
@@ -145,8 +147,9 @@ extension OrderLogState {
                 orders.removeValue(forKey: requestId)
             }
         }
-        if rejections.count > recentRefusalTimes.count {
-            for (requestId, rejection) in rejections where rejection.time < digestMark && !running.contains(requestId) {
+        if rejections.count > recentRefusalTimes.count {  // (refusals without a time stay)
+            for (requestId, rejection) in rejections
+            where rejection.timeMicros != nil && rejection.time < digestMark && !running.contains(requestId) {
                 rejections.removeValue(forKey: requestId)
             }
         }
@@ -167,7 +170,8 @@ extension OrderLogState {
             let page = Array(selected.prefix(limit))
             return OrderLogSnapshot(orders: page, rejections: [], next: page.last.map(SyncCursor.init))
         }
-        let refusals = rejections.values.filter { $0.time >= since }.sorted { $0.requestId < $1.requestId }
+        let refusals = rejections.values.filter { $0.timeMicros == nil || $0.time >= since }
+            .sorted { $0.requestId < $1.requestId }
         return OrderLogSnapshot(orders: selected, rejections: refusals)
     }
 }

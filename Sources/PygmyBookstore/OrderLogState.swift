@@ -170,10 +170,13 @@ public struct OrderLogState: Sendable {
         digestMark = horizon
     }
 
-    /// Counts a refusal in the digests (and the time index); `unnote` takes it out again.
+    /// Counts a refusal in the digests (and the time index); `unnote` takes it out again. A refusal
+    /// without a time (an older log's) counts in the whole digest only: it is never folded, evicted or
+    /// left out of a sync, so logs that differ in one converge.
     private mutating func note(_ rejection: Rejection) {
         let hash = Rejection.hash(rejection.requestId, rejection.time)
         digest.combine(hash)
+        guard rejection.timeMicros != nil else { return }
         if rejection.time < digestMark {
             refusalsBelowMark ^= hash
         } else {
@@ -184,6 +187,7 @@ public struct OrderLogState: Sendable {
     private mutating func unnote(_ rejection: Rejection) {
         let hash = Rejection.hash(rejection.requestId, rejection.time)
         digest.combine(hash)
+        guard rejection.timeMicros != nil else { return }
         if recentRefusalTimes.removeValue(forKey: rejection.requestId) == nil { refusalsBelowMark ^= hash }
     }
 

@@ -80,6 +80,7 @@ final class OrderStore: Sendable {
                     ALTER TABLE rejection ADD COLUMN time_micros INTEGER;
                     CREATE INDEX rejection_by_time ON rejection(time_micros);
                     ALTER TABLE log_counters ADD COLUMN refusals_below_mark INTEGER NOT NULL DEFAULT 0;
+                    DELETE FROM log_counters;
                     """
             )
         }
@@ -138,11 +139,11 @@ final class OrderStore: Sendable {
                 let rejections = try Row.fetchAll(db, sql: "SELECT * FROM rejection").map(Self.rejection)
                 return try Self.replay(db, replicaIndex, replicaCount, rejections, pending, floor)
             }
-            // Refusals without a time (older stores) count as time 0 (`Rejection.time`).
+            // Refusals without a time (older stores) are never folded (`OrderLogState.loads`).
             let rejections = try Row.fetchAll(
                 db,
-                sql: "SELECT * FROM rejection WHERE ? = 0 OR time_micros >= ?",
-                arguments: [counters.digestMark, counters.digestMark]
+                sql: "SELECT * FROM rejection WHERE time_micros IS NULL OR time_micros >= ?",
+                arguments: [counters.digestMark]
             ).map(Self.rejection)
             let rows = try Row.fetchAll(
                 db,

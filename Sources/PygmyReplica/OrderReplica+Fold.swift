@@ -18,7 +18,9 @@ extension OrderReplica {
         let catalogs = peers.names(.catalog).compactMap { peers.statuses[$0]?.fold }
         if let folded = catalogs.compactMap(\.folded).max() { log.advanceDigestMark(to: folded) }
         log.evict(keeping: Set(buys.keys))
-        let proposal = catalogs.compactMap(\.proposal).filter { $0 > (catalogs.compactMap(\.folded).max() ?? 0) }.min()
+        // Only above the digest mark (after a restart the peers' reports may lag what this log has seen).
+        let floor = max(catalogs.compactMap(\.folded).max() ?? 0, log.digestMark)
+        let proposal = catalogs.compactMap(\.proposal).filter { $0 > floor }.min()
         foldReport = FoldReport(
             proposal: proposal,
             digest: proposal.map { log.commitDigest(below: $0) },

@@ -273,7 +273,7 @@ public struct OrderReplica: Sendable {
                     OrderLogSnapshot(
                         orders: log.orders(after: request.after, since: request.since),
                         rejections: request.after == 0
-                            ? log.rejections.values.filter { $0.time >= request.since ?? .min }
+                            ? log.rejections.values.filter { $0.timeMicros == nil || $0.time >= request.since ?? .min }
                                 .sorted { $0.requestId < $1.requestId } : []
                     )
                 )
