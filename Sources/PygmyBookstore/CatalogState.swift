@@ -56,12 +56,29 @@ public struct Restock: Codable, Sendable, Hashable {
     public var opId: String
     public var item: ItemID
     public var count: Int
+    /// When a catalog replica applied it (never before a fold horizon it proposed or folded), so that
+    /// restocks fold into per-item counts like commits (PROTOCOL.md §6.7). Replicas that stamped one
+    /// restock differently keep the earliest. Absent (older stores): as if 0.
+    public var timeMicros: Int64?
 
-    public init(opId: String, item: ItemID, count: Int) {
+    public init(opId: String, item: ItemID, count: Int, timeMicros: Int64? = nil) {
         self.opId = opId
         self.item = item
         self.count = count
+        self.timeMicros = timeMicros
     }
+
+    /// The time folding goes by.
+    public var time: Int64 { timeMicros ?? 0 }
+
+    /// Whether a replica holding `existing` (the same op id) keeps this one instead: the earlier.
+    public func supersedes(_ existing: Restock) -> Bool {
+        (time, item, count) < (existing.time, existing.item, existing.count)
+    }
+
+    /// What a restock adds to a replica's digest: its op id and time, so that replicas that stamped it
+    /// differently see the difference and keep the earlier.
+    public var digestHash: UInt64 { ReplicaDigest.hash("r", "\(opId)\u{1F}\(time)") }
 }
 
 /// A price, versioned so that replicas agree on the last write: higher `version` wins, then higher `opId`.
@@ -97,9 +114,10 @@ public enum CatalogMutation: Codable, Sendable, Hashable {
     /// The buy of this request id was refused for good: release its hold and refuse any later hold for
     /// it, so a late or retried attempt at another order replica cannot turn the refusal into an order.
     case reject(requestId: String)
-    /// Folds every commit decided before `before` into the per-item counts (`FoldState`); `digest` is
-    /// the folded commits' digest afterwards (for the store).
-    case fold(before: Int64, digest: UInt64)
+    /// Folds every commit decided and every restock stamped before `before` into the per-item counts
+    /// (`FoldState`); `digest` and `restocks` are the folded commits' and restocks' digests afterwards
+    /// (for the store).
+    case fold(before: Int64, digest: UInt64, restocks: UInt64 = 0)
 }
 
 /// Everything a replica knows, for a peer to merge.
@@ -189,7 +207,11 @@ public struct CatalogState: Sendable {
     public private(set) var prices: [ItemID: PriceSetting] = [:]
     public private(set) var holds: [String: Hold] = [:]
     public internal(set) var committed: [String: CommittedBuy] = [:]
-    public private(set) var restocks: [String: Restock] = [:]
+    /// The restocks not folded yet (`folded.restocked` counts the others).
+    public internal(set) var restocks: [String: Restock] = [:]
+    /// Op ids of folded restocks its shell found in the store for the request at hand (`recall`): a retry
+    /// of one applies nothing. Not durable; emptied at each fold review.
+    public internal(set) var recalledRestocks: Set<String> = []
     /// Request ids whose buys were refused for good.
     public private(set) var rejected: Set<String> = []
     /// Commits folded into per-item counts (bounded history: docs/DESIGN.md).
@@ -349,7 +371,7 @@ public struct CatalogState: Sendable {
                 "restock count must be 1...\(CatalogLimits.maxRestock), not \(restock.count)"
             )
         }
-        return restocks[restock.opId] == nil ? [.restock(restock)] : []
+        return restocks[restock.opId] == nil && !recalledRestocks.contains(restock.opId) ? [.restock(restock)] : []
     }
 
     public func decideSetPrice(_ price: PriceSetting) throws(BookstoreError) -> [CatalogMutation] {
@@ -374,7 +396,7 @@ public struct CatalogState: Sendable {
         if let theirs = snapshot.folded, theirs.before > folded.before {
             let mine = foldDecision(before: theirs.before)
             out.append(mine)
-            if case .fold(let before, let digest) = mine {
+            if case .fold(let before, let digest, _) = mine {
                 horizon = FoldState(before: before, sold: [:], digest: digest)
             }
         }
@@ -387,8 +409,11 @@ public struct CatalogState: Sendable {
         where committed[buy.requestId] == nil && quantities.contains(buy.quantity) && !horizon.covers(buy) {
             out.append(.commit(buy))
         }
+        // A restock stamped before the horizon is folded here already (every replica had the same ones
+        // below it when it was agreed).
         for restock in snapshot.restocks
-        where restocks[restock.opId] == nil && (1...CatalogLimits.maxRestock).contains(restock.count) {
+        where restock.time >= horizon.before && (1...CatalogLimits.maxRestock).contains(restock.count) {
+            if let existing = restocks[restock.opId], !restock.supersedes(existing) { continue }
             out.append(.restock(restock))
         }
         for requestId in snapshot.rejected ?? [] where committed[requestId] == nil && !rejected.contains(requestId) {
@@ -457,9 +482,14 @@ public struct CatalogState: Sendable {
             digest.toggle("c", buy.requestId)
             onHand[buy.item, default: 0] -= buy.quantity
         case .restock(let restock):
-            guard restocks[restock.opId] == nil else { return }
+            guard restock.time >= folded.before else { return }  // folded: counted already
+            if let existing = restocks[restock.opId] {
+                guard restock.supersedes(existing) else { return }
+                digest.combine(existing.digestHash)
+                onHand[existing.item, default: 0] -= existing.count
+            }
             restocks[restock.opId] = restock
-            digest.toggle("r", restock.opId)
+            digest.combine(restock.digestHash)
             onHand[restock.item, default: 0] += restock.count
         case .setPrice(let price):
             if let current = prices[price.item] {
@@ -472,7 +502,7 @@ public struct CatalogState: Sendable {
             guard committed[requestId] == nil else { return }
             if let hold = holds.removeValue(forKey: requestId) { held[hold.item, default: 0] -= hold.quantity }
             if rejected.insert(requestId).inserted { digest.toggle("x", requestId) }
-        case .fold(let before, _):
+        case .fold(let before, _, _):
             applyFold(before: before)
         }
     }

@@ -39,8 +39,10 @@ struct BenchHistoryData {
                 )
             )
         }
+        // Stamped as a catalog replica stamps a restock it applies: just before the batch's first buy.
+        let stamp = startMicros + Int64(range.lowerBound) * 1000
         let restocks = bought.keys.sorted().map {
-            Restock(opId: "history-restock-\(index)-\($0)", item: $0, count: bought[$0]! + 1)
+            Restock(opId: "history-restock-\(index)-\($0)", item: $0, count: bought[$0]! + 1, timeMicros: stamp)
         }
         return (records, restocks)
     }
@@ -84,6 +86,7 @@ struct BenchHistoryData {
         let retention = ReplicaTiming().foldRetention?.microseconds ?? 0
         let foldBefore = startMicros + Int64(orders) * 1000 - retention
         var foldDigest: UInt64 = 0
+        var restockDigest: UInt64 = 0
         for (k, replica) in directories.enumerated() where replica.role == .order {
             loaders[k].markFolded(before: foldBefore)
         }
@@ -93,6 +96,7 @@ struct BenchHistoryData {
             for record in records where record.timeMicros < foldBefore {
                 foldDigest ^= FoldState.commitHash(record.requestId)
             }
+            for restock in restocks where restock.time < foldBefore { restockDigest ^= restock.digestHash }
             DispatchQueue.concurrentPerform(iterations: loaders.count) { k in
                 do {
                     if directories[k].role == .order {
@@ -109,7 +113,7 @@ struct BenchHistoryData {
         }
         if foldBefore > startMicros {
             for (k, replica) in directories.enumerated() where replica.role == .catalog {
-                try loaders[k].fold(before: foldBefore, digest: foldDigest)
+                try loaders[k].fold(before: foldBefore, digest: foldDigest, restocks: restockDigest)
             }
         }
     }

@@ -316,10 +316,19 @@ enum ChaosCheck {
                 folded: snapshot.folded,
                 log: referenceById
             )
+            // Folded restocks live on as per-item counts: compare copies, and the ids of the rest.
             let restockIds = Set(snapshot.restocks.map(\.opId))
-            let lost = confirmed.subtracting(restockIds)
             let foreign = restockIds.subtracting(issuedRestocks)
-            if !lost.isEmpty { problem("\(name): \(lost.count) acknowledged restocks missing: \(list(Array(lost)))") }
+            let here = Invariants.totals(snapshot.restocks, item: \.item, count: \.count)
+                .merging(snapshot.folded?.restocked ?? [:], uniquingKeysWith: +)
+            let acknowledged = ChaosClusterState.restocked(restocks)
+            if here.filter({ $0.value != 0 }) != acknowledged.filter({ $0.value != 0 }) {
+                let lost = confirmed.subtracting(restockIds)
+                problem(
+                    "\(name): restocked copies \(here.sorted { $0.key < $1.key }) differ from the acknowledged "
+                        + "\(acknowledged.sorted { $0.key < $1.key }) (not listed unfolded: \(list(Array(lost))))"
+                )
+            }
             if !foreign.isEmpty { problem("\(name): restocks nobody issued: \(list(Array(foreign)))") }
             if !snapshot.holds.isEmpty {
                 problem("\(name): \(snapshot.holds.count) holds left: \(list(snapshot.holds.map(\.requestId)))")

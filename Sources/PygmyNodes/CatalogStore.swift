@@ -65,7 +65,51 @@ final class CatalogStore: Sendable {
                     """
             )
         }
+        migrator.registerMigration("restock-fold") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE restock ADD COLUMN time_micros INTEGER;
+                    ALTER TABLE restock ADD COLUMN folded INTEGER NOT NULL DEFAULT 0;
+                    CREATE INDEX restock_unfolded ON restock(folded) WHERE folded = 0;
+                    CREATE TABLE folded_restocked(item INTEGER PRIMARY KEY, count INTEGER NOT NULL);
+                    ALTER TABLE fold_state ADD COLUMN restock_digest INTEGER NOT NULL DEFAULT 0;
+                    """
+            )
+            try foldUnstampedRestocks(db)
+        }
         try migrator.migrate(database)
+    }
+
+    /// Restocks stored before they had a time count as time 0: in a store that has folded already, they
+    /// are below its horizon, so they are folded into counts now (as every replica does with its own).
+    static func foldUnstampedRestocks(_ db: Database) throws {
+        guard let before = try Int64.fetchOne(db, sql: "SELECT before FROM fold_state WHERE id = 1"), before > 0 else {
+            return
+        }
+        var digest: UInt64 = 0
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM restock WHERE time_micros IS NULL") {
+            digest ^= Restock(opId: row["op_id"], item: row["item"], count: row["count"]).digestHash
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO folded_restocked(item, count)
+                    SELECT item, SUM(count) FROM restock WHERE time_micros IS NULL GROUP BY item;
+                UPDATE restock SET folded = 1, time_micros = 0 WHERE time_micros IS NULL;
+                UPDATE fold_state SET restock_digest = ?;
+                """,
+            arguments: [Int64(bitPattern: digest)]
+        )
+    }
+
+    /// The restock with op id `opId`, folded or not: a retry of a folded one must apply nothing.
+    func recalled(_ opId: String) throws -> Restock? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM restock WHERE op_id = ?", arguments: [opId]).map(Self.restock)
+        }
+    }
+
+    static func restock(_ row: Row) -> Restock {
+        Restock(opId: row["op_id"], item: row["item"], count: row["count"], timeMicros: row["time_micros"])
     }
 
     /// Rebuilds the in-memory state from disk.
@@ -85,17 +129,27 @@ final class CatalogStore: Sendable {
                     )
                 )
             }
-            if let row = try Row.fetchOne(db, sql: "SELECT before, digest FROM fold_state WHERE id = 1") {
+            if let row = try Row.fetchOne(db, sql: "SELECT * FROM fold_state WHERE id = 1") {
                 var sold: [ItemID: Int] = [:]
                 for item in try Row.fetchAll(db, sql: "SELECT item, sold FROM folded_sold") {
                     sold[item["item"]] = item["sold"]
                 }
+                var restocked: [ItemID: Int] = [:]
+                for item in try Row.fetchAll(db, sql: "SELECT item, count FROM folded_restocked") {
+                    restocked[item["item"]] = item["count"]
+                }
                 state.restore(
-                    FoldState(before: row["before"], sold: sold, digest: UInt64(bitPattern: row["digest"] as Int64))
+                    FoldState(
+                        before: row["before"],
+                        sold: sold,
+                        digest: UInt64(bitPattern: row["digest"] as Int64),
+                        restocked: restocked,
+                        restockDigest: UInt64(bitPattern: row["restock_digest"] as Int64)
+                    )
                 )
             }
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM restock") {
-                state.apply(.restock(Restock(opId: row["op_id"], item: row["item"], count: row["count"])))
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM restock WHERE folded = 0") {
+                state.apply(.restock(Self.restock(row)))
             }
             for row in try Row.fetchAll(db, sql: "SELECT * FROM committed") {
                 state.apply(
@@ -162,9 +216,16 @@ final class CatalogStore: Sendable {
                         [c.requestId, c.item, c.quantity, c.timeMicros]
                     )
                 case .restock(let r):
+                    // As in memory: a replica that stamped it later takes the earlier time.
                     try db.executeCached(
-                        "INSERT OR IGNORE INTO restock VALUES (?, ?, ?)",
-                        [r.opId, r.item, r.count]
+                        """
+                        INSERT INTO restock(op_id, item, count, time_micros) VALUES (?, ?, ?, ?)
+                        ON CONFLICT(op_id) DO UPDATE SET item = excluded.item, count = excluded.count,
+                            time_micros = excluded.time_micros
+                        WHERE restock.folded = 0 AND (IFNULL(excluded.time_micros, 0), excluded.item, excluded.count)
+                            < (IFNULL(restock.time_micros, 0), restock.item, restock.count)
+                        """,
+                        [r.opId, r.item, r.count, r.timeMicros]
                     )
                 case .setPrice(let p):
                     try db.executeCached(
@@ -177,8 +238,8 @@ final class CatalogStore: Sendable {
                         "INSERT OR IGNORE INTO rejected SELECT ? WHERE NOT EXISTS (SELECT 1 FROM committed WHERE request_id = ?)",
                         [requestId, requestId]
                     )
-                case .fold(let before, let digest):
-                    try Self.fold(db, before: before, digest: digest)
+                case .fold(let before, let digest, let restocks):
+                    try Self.fold(db, before: before, digest: digest, restocks: restocks)
                 }
             }
         }
@@ -186,8 +247,22 @@ final class CatalogStore: Sendable {
 }
 
 extension CatalogStore {
-    /// Moves the commits decided before `before` into `folded_sold`, as `CatalogState` does in memory.
-    static func fold(_ db: Database, before: Int64, digest: UInt64) throws {
+    /// Moves the commits decided before `before` into `folded_sold` and adds the restocks stamped before
+    /// it to `folded_restocked`, as `CatalogState` does in memory. Restocks keep their rows (marked
+    /// folded), so a retry of one is still known.
+    static func fold(_ db: Database, before: Int64, digest: UInt64, restocks: UInt64) throws {
+        try db.executeCached(
+            """
+            INSERT INTO folded_restocked(item, count)
+                SELECT item, SUM(count) FROM restock WHERE folded = 0 AND IFNULL(time_micros, 0) < ? GROUP BY item
+            ON CONFLICT(item) DO UPDATE SET count = count + excluded.count
+            """,
+            [before]
+        )
+        try db.executeCached(
+            "UPDATE restock SET folded = 1 WHERE folded = 0 AND IFNULL(time_micros, 0) < ?",
+            [before]
+        )
         try db.executeCached(
             """
             INSERT INTO folded_sold(item, sold)
@@ -199,10 +274,11 @@ extension CatalogStore {
         try db.executeCached("DELETE FROM committed WHERE time_micros < ?", [before])
         try db.executeCached(
             """
-            INSERT INTO fold_state(id, before, digest) VALUES (1, ?, ?)
-            ON CONFLICT(id) DO UPDATE SET before = excluded.before, digest = excluded.digest
+            INSERT INTO fold_state(id, before, digest, restock_digest) VALUES (1, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET before = excluded.before, digest = excluded.digest,
+                restock_digest = excluded.restock_digest
             """,
-            [before, Int64(bitPattern: digest)]
+            [before, Int64(bitPattern: digest), Int64(bitPattern: restocks)]
         )
     }
 }

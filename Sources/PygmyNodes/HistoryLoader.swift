@@ -67,11 +67,12 @@ public final class HistoryLoader: Sendable {
         try catalog.persist(restocks.map(CatalogMutation.restock) + commits.map(CatalogMutation.commit))
     }
 
-    /// Catalog replicas: folds the commits decided before `before` (`digest`: the XOR of their
-    /// `FoldState.commitHash`es), as a cluster that has run for a while has.
-    public func fold(before: Int64, digest: UInt64) throws {
+    /// Catalog replicas: folds the commits decided and the restocks stamped before `before` (`digest`:
+    /// the XOR of the commits' `FoldState.commitHash`es; `restocks`: of the restocks'
+    /// `Restock.digestHash`es), as a cluster that has run for a while has.
+    public func fold(before: Int64, digest: UInt64, restocks: UInt64) throws {
         guard let catalog else { throw TopologyError("not a catalog replica's store") }
-        try catalog.persist([.fold(before: before, digest: digest)])
+        try catalog.persist([.fold(before: before, digest: digest, restocks: restocks)])
     }
 
     /// Closes the store, so that the replica's process can open it.

@@ -26,16 +26,15 @@ protocol ReplicaStore: Sendable {
     func persist(_ mutations: [Mutation]) throws
     func loadMembership(catalogs: [String]) throws -> MembershipAcceptor
     func persistMembership(_ acceptor: MembershipAcceptor) throws
-    /// The outcome the store holds for `requestId` (`ReplicaCore.recall`); nil for a store of no orders.
-    func outcome(of requestId: String) throws -> BuyOutcome?
-}
-
-extension ReplicaStore {
-    func outcome(of requestId: String) throws -> BuyOutcome? { nil }
+    associatedtype Recalled: Sendable
+    /// What the store holds for an id `ReplicaCore.requestIdsToRecall` named.
+    func recalled(_ id: String) throws -> Recalled?
 }
 
 extension CatalogStore: ReplicaStore {}
-extension OrderStore: ReplicaStore {}
+extension OrderStore: ReplicaStore {
+    func recalled(_ requestId: String) throws -> BuyOutcome? { try outcome(of: requestId) }
+}
 
 extension ReplicaEnvironment {
     /// The shell that runs the core `make` builds (given the stored membership vote), with this
@@ -43,7 +42,7 @@ extension ReplicaEnvironment {
     func shell<Core: ReplicaCore, Store: ReplicaStore>(
         store: Store,
         _ make: (MembershipAcceptor) -> Core
-    ) throws -> ReplicaShell<Core> where Store.Mutation == Core.Mutation {
+    ) throws -> ReplicaShell<Core> where Store.Mutation == Core.Mutation, Store.Recalled == Core.Recalled {
         let acceptor = try store.loadMembership(catalogs: topology.nodes(.catalog).map(\.name))
         return ReplicaShell(
             core: make(acceptor),
@@ -52,7 +51,7 @@ extension ReplicaEnvironment {
             logger: logger,
             persist: { try store.persist($0) },
             persistMembership: { try store.persistMembership($0) },
-            lookup: { try store.outcome(of: $0) },
+            lookup: { try store.recalled($0) },
             onStorageFailure: onStorageFailure,
             metrics: metrics
         )

@@ -21,7 +21,7 @@ actor ReplicaShell<Core: ReplicaCore> {
     private let persistence: @Sendable ([Core.Mutation]) throws -> Void
     private let persistenceOfMembership: @Sendable (MembershipAcceptor) throws -> Void
     /// Reads the outcome the store holds for a request id (`ReplicaCore.recall`).
-    private let lookup: @Sendable (String) throws -> BuyOutcome?
+    private let lookup: @Sendable (String) throws -> Core.Recalled?
     private let logger: Logger
     private let origin = ContinuousClock.now
     private var waiting: [InboundID: CheckedContinuation<Result<PeerResponse, BookstoreError>, Never>] = [:]
@@ -45,7 +45,7 @@ actor ReplicaShell<Core: ReplicaCore> {
         logger: Logger,
         persist: @escaping @Sendable ([Core.Mutation]) throws -> Void,
         persistMembership: @escaping @Sendable (MembershipAcceptor) throws -> Void = { _ in },
-        lookup: @escaping @Sendable (String) throws -> BuyOutcome? = { _ in nil },
+        lookup: @escaping @Sendable (String) throws -> Core.Recalled? = { _ in nil },
         onStorageFailure: @escaping @Sendable (any Error) -> Void,
         metrics: NodeMetrics? = nil
     ) {

@@ -2,12 +2,21 @@ import PygmyBookstore
 
 /// Folding commits into per-item counts (bounded history; docs/DESIGN.md).
 extension CatalogReplica {
+    /// No restock is stamped before this: the highest horizon this replica or any catalog peer last
+    /// proposed or folded. Every catalog reported a horizon before any folds it, and proposals only fall
+    /// until folded, so a restock stamped now never lands below a horizon that is, or is being, folded.
+    var restockFloor: Int64 {
+        let reports = peers.names(.catalog).compactMap { peers.statuses[$0]?.fold } + [foldReport].compactMap { $0 }
+        return reports.flatMap { [$0.proposal, $0.folded].compactMap { $0 } }.max() ?? 0
+    }
+
     /// Runs each heartbeat round: adopts a horizon a catalog peer already folded, proposes the next one,
     /// and folds it once every catalog replica and every order replica reports the same horizon and the
     /// same digest of the commits (orders) below it, and every order replica's fold floor is at or past it:
     /// no commit below it can arrive again but as a duplicate, and every order replica can answer a retry
     /// of a folded buy from its log. A replica that is down or silent stops every fold until it answers.
     mutating func reviewFold() {
+        state.forgetRecalled()
         guard let retention = timing.foldRetention, phase == .ready else {
             foldReport = FoldReport(folded: state.folded.before)
             return
@@ -35,12 +44,13 @@ extension CatalogReplica {
             return
         }
         let digest = state.commitDigest(below: horizon)
-        foldReport = FoldReport(folded: folded, proposal: horizon, digest: digest)
+        let restocks = state.restockDigest(below: horizon)
+        foldReport = FoldReport(folded: folded, proposal: horizon, digest: digest, restockDigest: restocks)
         let upCatalogs = Set(peers.up(.catalog, now: now))
         let upOrders = Set(peers.up(.order, now: now))
         let catalogsAgree = catalogs.allSatisfy { peer in
             guard upCatalogs.contains(peer), let fold = peers.statuses[peer]?.fold else { return false }
-            return fold.proposal == horizon && fold.digest == digest
+            return fold.proposal == horizon && fold.digest == digest && fold.restockDigest == restocks
         }
         let orderFolds = peers.names(.order).map { upOrders.contains($0) ? peers.statuses[$0]?.fold : nil }
         let ordersAgree = orderFolds.allSatisfy { fold in
@@ -49,7 +59,7 @@ extension CatalogReplica {
                 && fold.refusalDigest == orderFolds.first??.refusalDigest
         }
         guard catalogsAgree && ordersAgree else { return }
-        write([.fold(before: horizon, digest: digest)])
+        write([.fold(before: horizon, digest: digest, restocks: restocks)])
         foldReport = FoldReport(folded: horizon)
     }
 }

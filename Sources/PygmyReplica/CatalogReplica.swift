@@ -273,7 +273,16 @@ public struct CatalogReplica: Sendable {
             return .ok
         case .restock(let request):
             try requireMember(request.epoch, for: "restock")
-            write(try state.decideRestock(Restock(opId: request.opId, item: request.item, count: request.count)))
+            // Stamped only once ready: by then this replica has heard the other catalogs' fold horizons
+            // (`restockFloor`), even after a restart with a clock that went back.
+            guard
+                phase == .ready || state.restocks[request.opId] != nil || state.recalledRestocks.contains(request.opId)
+            else {
+                throw BookstoreError(.notReady, "catalog replica \(config.name) is resynchronising after a restart")
+            }
+            let time = state.restockTime(clock: self.time.wallMicros, proposal: restockFloor)
+            let restock = Restock(opId: request.opId, item: request.item, count: request.count, timeMicros: time)
+            write(try state.decideRestock(restock))
             return .book(try state.lookup(request.item), nil)
         case .setCost(let request):
             try requireMember(request.epoch, for: "price change")

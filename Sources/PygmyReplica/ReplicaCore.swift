@@ -6,6 +6,8 @@ import PygmyBookstore
 public protocol ReplicaCore: Sendable {
     associatedtype Mutation: Sendable & Hashable
     associatedtype Timer: Hashable & Sendable
+    /// What the shell's store gives back for an id `requestIdsToRecall` named.
+    associatedtype Recalled: Sendable = BuyOutcome
 
     /// Handles `input`; the shell carries out the returned effects in order.
     mutating func handle(_ input: ReplicaInput<Timer>, at time: ReplicaTime) -> [ReplicaEffect<Mutation, Timer>]
@@ -13,20 +15,28 @@ public protocol ReplicaCore: Sendable {
     /// What the node reports in heartbeats.
     var status: PeerStatus { get }
 
-    /// The request ids `input` names whose outcome is not in memory: before handing it over, the shell
-    /// looks each up in its store and passes what it found to `recall` (an order replica keeps only its
-    /// recent orders in memory).
+    /// The ids `input` names that memory lacks: before handing it over, the shell looks each up in its
+    /// store and passes what it found to `recall` (an order replica keeps only its recent orders and
+    /// refusals in memory, a catalog replica its unfolded restocks).
     func requestIdsToRecall(_ input: ReplicaInput<Timer>) -> [String]
 
-    /// Outcomes the store holds for the ids `requestIdsToRecall` named.
-    mutating func recall(_ outcomes: [BuyOutcome])
+    /// What the store holds for the ids `requestIdsToRecall` named.
+    mutating func recall(_ found: [Recalled])
 }
 
 extension ReplicaCore {
     public func requestIdsToRecall(_ input: ReplicaInput<Timer>) -> [String] { [] }
-    public mutating func recall(_ outcomes: [BuyOutcome]) {}
+    public mutating func recall(_ found: [Recalled]) {}
 }
 
-extension CatalogReplica: ReplicaCore {}
+extension CatalogReplica: ReplicaCore {
+    /// A restock whose op id memory lacks may be a retry of a folded one: the store knows.
+    public func requestIdsToRecall(_ input: ReplicaInput<Timer>) -> [String] {
+        guard case .request(_, .restock(let request), _) = input, state.restocks[request.opId] == nil else { return [] }
+        return [request.opId]
+    }
+
+    public mutating func recall(_ found: [Restock]) { state.recall(found) }
+}
 extension OrderReplica: ReplicaCore {}
 extension FrontendCore: ReplicaCore {}

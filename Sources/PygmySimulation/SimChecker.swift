@@ -61,7 +61,7 @@ final class SimChecker {
     private func catalogWritten(_ catalog: SimCatalog) {
         var restocks: [String: Restock] = [:]
         for replica in cluster.catalogs {
-            restocks.merge(replica.state.restocks) { a, _ in a }
+            restocks.merge(replica.durable.restocksEver) { a, _ in a }  // folding drops restocks too
             // Every commit any replica ever had: folding drops commits from the replicas' sets.
             everCommitted.merge(replica.state.committed) { a, _ in a }
         }
@@ -162,7 +162,15 @@ final class SimChecker {
                 ledger.violation(problem)
             }
             if state.restocks != firstRestocks { ledger.violation("\(catalog.name) has different restocks") }
-            for (opId, (_, acknowledged)) in ledger.restocks where acknowledged && state.restocks[opId] == nil {
+            // Each restock counted once, folded or not: a retry of a folded one must apply nothing.
+            let counted = Invariants.totals(state.restocks.values, item: \.item, count: \.count)
+                .merging(state.folded.restocked, uniquingKeysWith: +).filter { $0.value != 0 }
+            let applied = Invariants.totals(catalog.durable.restocksEver.values, item: \.item, count: \.count)
+            if counted != applied {
+                ledger.violation("\(catalog.name) counts restocked copies \(counted), its restocks add \(applied)")
+            }
+            for (opId, (_, acknowledged)) in ledger.restocks
+            where acknowledged && catalog.durable.restocksEver[opId] == nil {
                 ledger.violation("\(catalog.name) lost acknowledged restock \(opId)")
             }
             if !state.holds.isEmpty {
@@ -171,7 +179,8 @@ final class SimChecker {
             let problems = Invariants.stockArithmetic(
                 replica: catalog.name,
                 seeds: cluster.books,
-                restocked: Invariants.totals(state.restocks.values, item: \.item, count: \.count),
+                restocked: Invariants.totals(state.restocks.values, item: \.item, count: \.count)
+                    .merging(state.folded.restocked, uniquingKeysWith: +),
                 sold: Invariants.totals(state.committed.values, item: \.item, count: \.quantity)
                     .merging(state.folded.sold, uniquingKeysWith: +),
                 onHand: Dictionary(uniqueKeysWithValues: cluster.books.map { ($0.item, state.stockOnHand($0.item)) })

@@ -166,4 +166,21 @@ final class SimRestocker: SimHost {
             after(world.random.micros(100_000...400_000)) { [unowned self] in restock() }
         }
     }
+
+    /// After the run (and its folds): sends up to `count` earlier restocks again, one at a time; each must
+    /// apply nothing (the end checks count every restock once). `pending` counts those not answered yet.
+    func retryLate(count: Int, pending: @escaping (Int) -> Void) {
+        let picked = ledger.restocks.keys.sorted().filter { _ in world.random.chance(0.2) }.prefix(count)
+        pending(picked.count)
+        func next(_ rest: ArraySlice<String>) {
+            guard let opId = rest.first, let (request, _) = ledger.restocks[opId] else { return }
+            send("frontend", .restock(request), timeout: 15_000_000) { [unowned self] reply in
+                pending(-1)
+                world.log("restocker late retry of \(opId): \(reply)")
+                if case .answered(.book, _) = reply { ledger.restocks[opId]!.1 = true }
+                next(rest.dropFirst())
+            }
+        }
+        next(picked)
+    }
 }

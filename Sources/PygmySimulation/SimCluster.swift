@@ -5,6 +5,8 @@ import PygmyReplica
 struct SimDurable<State> {
     var state: State
     var acceptor: MembershipAcceptor
+    /// A catalog replica's store keeps every restock, folded ones included (`CatalogStore.recalled`).
+    var restocksEver: [String: Restock] = [:]
 }
 
 typealias SimCatalog = SimReplica<CatalogReplica, SimDurable<CatalogState>>
@@ -78,8 +80,15 @@ final class SimCluster {
                 makeCore: { durable, now in
                     CatalogReplica(config: config, state: durable.state, acceptor: durable.acceptor, now: now)
                 },
-                store: { durable, mutations in durable.state.apply(mutations) },
-                storeMembership: { durable, acceptor in durable.acceptor = acceptor }
+                store: { durable, mutations in
+                    durable.state.apply(mutations)
+                    for case .restock(let restock) in mutations {
+                        if let kept = durable.restocksEver[restock.opId], !restock.supersedes(kept) { continue }
+                        durable.restocksEver[restock.opId] = restock
+                    }
+                },
+                storeMembership: { durable, acceptor in durable.acceptor = acceptor },
+                lookup: { durable, opId in durable.restocksEver[opId] }
             )
         }
         orders = orderNames.enumerated().map { index, name in

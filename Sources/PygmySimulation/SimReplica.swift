@@ -13,7 +13,7 @@ final class SimReplica<Core: ReplicaCore, Durable>: SimHost {
     private let store: (inout Durable, [Core.Mutation]) -> Void
     private let storeMembership: (inout Durable, MembershipAcceptor) -> Void
     /// Reads the outcome the durable state holds for a request id (`ReplicaCore.recall`).
-    private let lookup: (Durable, String) -> BuyOutcome?
+    private let lookup: (Durable, String) -> Core.Recalled?
     /// Called after every membership persist, for the invariant checks.
     var onMembership: (MembershipAcceptor) -> Void = { _ in }
     /// Called after every persist, for the invariant checks.
@@ -26,7 +26,7 @@ final class SimReplica<Core: ReplicaCore, Durable>: SimHost {
         makeCore: @escaping (Durable, ReplicaTime) -> Core,
         store: @escaping (inout Durable, [Core.Mutation]) -> Void,
         storeMembership: @escaping (inout Durable, MembershipAcceptor) -> Void = { _, _ in },
-        lookup: @escaping (Durable, String) -> BuyOutcome? = { _, _ in nil }
+        lookup: @escaping (Durable, String) -> Core.Recalled? = { _, _ in nil }
     ) {
         self.durable = durable
         self.makeCore = makeCore

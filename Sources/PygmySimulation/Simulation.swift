@@ -61,6 +61,8 @@ public struct Simulation {
         public var epoch: UInt64 = 1
         /// Copies sold by commits the first catalog replica folded into counts by the end (bounded history).
         public var foldedCopies = 0
+        /// Copies restocked by folded restocks.
+        public var foldedRestocks = 0
         public var lookups = 0
         /// The last lines of the event trace (kept for failing runs).
         public var trace: [String]
@@ -71,7 +73,7 @@ public struct Simulation {
             "seed \(seed): \(passed ? "ok" : "\(violations.count) VIOLATIONS"), \(events) events, "
                 + "\(simulatedMicros / 1000) ms simulated, buys \(buys) (acked \(acknowledged), rejected \(rejected), "
                 + "unknown \(unknown)), \(faultsStruck) faults (\(crashes) crashes), epoch \(epoch), "
-                + "\(foldedCopies) copies folded; faults: \(faults)"
+                + "\(foldedCopies) copies sold and \(foldedRestocks) restocked folded; faults: \(faults)"
         }
     }
 
@@ -152,6 +154,7 @@ public struct Simulation {
             (cluster.catalogs.map(\.durable.acceptor) + cluster.orders.map(\.durable.acceptor))
             .map(\.current.epoch).max() ?? 1
         report.foldedCopies = cluster.catalogs.first?.state.folded.sold.values.reduce(0, +) ?? 0
+        report.foldedRestocks = cluster.catalogs.first?.state.folded.restocked.values.reduce(0, +) ?? 0
         for buy in cluster.ledger.buys.values {
             report.buys += 1
             switch buy.outcome {
@@ -202,6 +205,7 @@ extension Simulation {
         }
         var unanswered = 0
         for case let client as SimClient in cluster.clients { client.retryLate(count: 4) { unanswered += $0 } }
+        for case let restocker as SimRestocker in cluster.clients { restocker.retryLate(count: 3) { unanswered += $0 } }
         let deadline = world.now + 60_000_000
         world.run(until: deadline) {
             checker.checkStep()

@@ -43,6 +43,10 @@ import Testing
     @Test("§6.6 a member applies admin writes of its own epoch only")
     func aMemberRefusesAnotherEpochsWrite() {
         var driver = catalog("catalog-2", membership: Self.epoch2)
+        let joining = driver.request(.restock(RestockRequest(item: 1, count: 5, opId: "r0", epoch: 2)))
+        #expect(code(driver.answer(to: joining)) == .notReady, "stamped before hearing the peers' fold horizons")
+        driver.join(peerState: driver.core.state)
+        #expect(driver.core.phase == .ready)
         let stale = driver.request(.restock(RestockRequest(item: 1, count: 5, opId: "r1", epoch: 1)))
         #expect(code(driver.answer(to: stale)) == .staleEpoch)
         #expect(driver.core.state.stockOnHand(1) == 10)

@@ -79,3 +79,30 @@ struct CoreDriver<Core: ReplicaCore> {
 extension PeerRequest {
     var isHold: Bool { if case .hold = self { true } else { false } }
 }
+
+extension CoreDriver where Core == CatalogReplica {
+    /// Drives a catalog replica through its rejoin to ready, every peer up and answering: the barrier,
+    /// a peer's snapshot (`peerState`) and empty order logs.
+    mutating func join(peerState: CatalogState) {
+        feed(.boot)
+        for _ in 0..<40 where core.phase != .ready {
+            now += .milliseconds(100)
+            heartbeats(up: Set(core.peers.all))
+            for timer in effects.compactMap({ effect -> CatalogReplica.Timer? in
+                if case .schedule(let timer, _) = effect { timer } else { nil }
+            }) where timer == .join {
+                feed(.timer(.join))
+            }
+            effects.removeAll { if case .schedule = $0 { true } else { false } }
+            for (id, _, request) in takeCalls(where: { $0 != .heartbeat }) {
+                switch request {
+                case .join: feed(.reply(id, .answered(.ok, connection: 1)))
+                case .snapshot: feed(.reply(id, .answered(.snapshot(peerState.snapshot()), connection: 1)))
+                case .listOrders:
+                    feed(.reply(id, .answered(.log(OrderLogSnapshot(orders: [], rejections: [])), connection: 1)))
+                default: break
+                }
+            }
+        }
+    }
+}
