@@ -91,13 +91,16 @@ public struct BuyCoordinator: Sendable {
 
     /// The membership epoch the holds are made in (nil: none).
     public let epoch: UInt64?
+    /// This attempt's stamp (`HoldRequest.attempt`): its holds and releases carry it.
+    public let attempt: Int64?
 
     public init(
         request: BuyRequest,
         coordinator: String,
         targets: [String],
         catalogs: [String],
-        epoch: UInt64? = nil
+        epoch: UInt64? = nil,
+        attempt: Int64? = nil
     ) {
         precondition(!targets.isEmpty, "a buy needs at least one catalog replica to hold at")
         self.request = request
@@ -105,6 +108,7 @@ public struct BuyCoordinator: Sendable {
         self.targets = targets.sorted()
         self.catalogs = catalogs.sorted()
         self.epoch = epoch
+        self.attempt = attempt
     }
 
     private var hold: HoldRequest {
@@ -113,7 +117,8 @@ public struct BuyCoordinator: Sendable {
             item: request.item,
             quantity: request.quantity,
             coordinator: coordinator,
-            epoch: epoch
+            epoch: epoch,
+            attempt: attempt
         )
     }
 
@@ -362,7 +367,9 @@ public struct BuyCoordinator: Sendable {
         return actions
     }
 
-    private var abortRequest: AbortRequest { AbortRequest(requestId: request.requestId, coordinator: coordinator) }
+    private var abortRequest: AbortRequest {
+        AbortRequest(requestId: request.requestId, coordinator: coordinator, attempt: attempt)
+    }
 
     private mutating func finish(_ outcome: Outcome) {
         phase = .done

@@ -7,13 +7,23 @@ public struct Hold: Codable, Sendable, Hashable {
     public var coordinator: String
     /// When the hold was made, in the replica's clock (microseconds since 1970).
     public var createdMicros: Int64
+    /// The coordinator's attempt that made it (`HoldRequest.attempt`).
+    public var attempt: Int64?
 
-    public init(requestId: String, item: ItemID, quantity: Int, coordinator: String, createdMicros: Int64) {
+    public init(
+        requestId: String,
+        item: ItemID,
+        quantity: Int,
+        coordinator: String,
+        createdMicros: Int64,
+        attempt: Int64? = nil
+    ) {
         self.requestId = requestId
         self.item = item
         self.quantity = quantity
         self.coordinator = coordinator
         self.createdMicros = createdMicros
+        self.attempt = attempt
     }
 }
 
@@ -336,7 +346,10 @@ public struct CatalogState: Sendable {
         }
         var stored = buy
         stored.epoch = nil
-        return committed[buy.requestId] == nil && !folded.covers(buy) ? [.commit(stored)] : []
+        // Folded already: it changes nothing, but a hold a late attempt made for it here goes (found by
+        // the simulator, seed 3003031: such a hold outlived everything, asked about for ever).
+        if folded.covers(buy) { return holds[buy.requestId] != nil ? [.releaseHold(requestId: buy.requestId)] : [] }
+        return committed[buy.requestId] == nil ? [.commit(stored)] : []
     }
 
     /// Records that the buy of `requestId` was refused for good by `coordinator` (its hold there, if any, is
@@ -355,9 +368,18 @@ public struct CatalogState: Sendable {
     /// Releases the hold of `requestId` if `coordinator` made it and, when `createdMicros` is given, only
     /// if it is still that hold instance: a stale-hold resolution speaks only of the hold it asked about,
     /// not of a retried hold the coordinator made since.
-    public func decideAbort(requestId: String, coordinator: String, createdMicros: Int64? = nil) -> [CatalogMutation] {
+    /// With `attempt`, only a hold of that attempt or an earlier one (found by the simulator, seed 3000531:
+    /// a duplicated release of one attempt arrived after the next attempt's hold and removed it; that
+    /// attempt's order, its coordinator then down, was bought again through another order replica).
+    public func decideAbort(
+        requestId: String,
+        coordinator: String,
+        createdMicros: Int64? = nil,
+        attempt: Int64? = nil
+    ) -> [CatalogMutation] {
         guard let hold = holds[requestId], hold.coordinator == coordinator else { return [] }
         if let createdMicros, hold.createdMicros != createdMicros { return [] }
+        if let attempt, let held = hold.attempt, held > attempt { return [] }
         return [.releaseHold(requestId: requestId)]
     }
 
@@ -412,7 +434,9 @@ public struct CatalogState: Sendable {
         // A restock stamped before the horizon is folded here already (every replica had the same ones
         // below it when it was agreed).
         for restock in snapshot.restocks
-        where restock.time >= horizon.before && (1...CatalogLimits.maxRestock).contains(restock.count) {
+        where restock.time >= horizon.before && !recalledRestocks.contains(restock.opId)
+            && (1...CatalogLimits.maxRestock).contains(restock.count)
+        {
             if let existing = restocks[restock.opId], !restock.supersedes(existing) { continue }
             out.append(.restock(restock))
         }

@@ -245,13 +245,24 @@ public struct HoldRequest: Codable, Sendable, Hashable {
     /// The membership epoch the coordinator holds in: a catalog replica at another epoch, or not a member
     /// of it, refuses the hold (`staleEpoch`). Absent: any epoch (older coordinators).
     public var epoch: UInt64?
+    /// The coordinator's attempt (a stamp that grows with each attempt it starts): a release names the
+    /// attempt it is for, and removes no hold of a later one. Absent: older coordinators.
+    public var attempt: Int64?
 
-    public init(requestId: String, item: ItemID, quantity: Int, coordinator: String, epoch: UInt64? = nil) {
+    public init(
+        requestId: String,
+        item: ItemID,
+        quantity: Int,
+        coordinator: String,
+        epoch: UInt64? = nil,
+        attempt: Int64? = nil
+    ) {
         self.requestId = requestId
         self.item = item
         self.quantity = quantity
         self.coordinator = coordinator
         self.epoch = epoch
+        self.attempt = attempt
     }
 }
 
@@ -261,11 +272,16 @@ public struct AbortRequest: Codable, Sendable, Hashable {
     /// True when the buy was refused for good (the replica then refuses every later hold for the id).
     /// Optional on the wire: absent means false.
     public var final: Bool?
+    /// The coordinator's attempt it releases (`HoldRequest.attempt`): a hold of a later attempt stays, so a
+    /// late or duplicated release of an earlier attempt cannot remove the hold the next one relies on.
+    /// Absent: any hold of this coordinator.
+    public var attempt: Int64?
 
-    public init(requestId: String, coordinator: String, final: Bool? = nil) {
+    public init(requestId: String, coordinator: String, final: Bool? = nil, attempt: Int64? = nil) {
         self.requestId = requestId
         self.coordinator = coordinator
         self.final = final
+        self.attempt = attempt
     }
 }
 

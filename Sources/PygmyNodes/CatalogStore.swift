@@ -77,6 +77,9 @@ final class CatalogStore: Sendable {
             )
             try foldUnstampedRestocks(db)
         }
+        migrator.registerMigration("hold-attempt") { db in
+            try db.execute(sql: "ALTER TABLE hold ADD COLUMN attempt INTEGER")
+        }
         try migrator.migrate(database)
     }
 
@@ -174,7 +177,8 @@ final class CatalogStore: Sendable {
                             item: row["item"],
                             quantity: row["quantity"],
                             coordinator: row["coordinator"],
-                            createdMicros: row["created_micros"]
+                            createdMicros: row["created_micros"],
+                            attempt: row["attempt"]
                         )
                     )
                 )
@@ -203,8 +207,11 @@ final class CatalogStore: Sendable {
                     )
                 case .hold(let h):
                     try db.executeCached(
-                        "INSERT OR IGNORE INTO hold VALUES (?, ?, ?, ?, ?)",
-                        [h.requestId, h.item, h.quantity, h.coordinator, h.createdMicros]
+                        """
+                        INSERT OR IGNORE INTO hold(request_id, item, quantity, coordinator, created_micros, attempt)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        """,
+                        [h.requestId, h.item, h.quantity, h.coordinator, h.createdMicros, h.attempt]
                     )
                 case .releaseHold(let requestId):
                     try db.executeCached("DELETE FROM hold WHERE request_id = ?", [requestId])

@@ -236,7 +236,8 @@ public struct CatalogReplica: Sendable {
                 item: request.item,
                 quantity: request.quantity,
                 coordinator: request.coordinator,
-                createdMicros: time.wallMicros
+                createdMicros: time.wallMicros,
+                attempt: request.attempt
             )
             let (outcome, mutations) = try state.decideHold(hold, checked: phase == .ready)
             if config.traceDecisions {
@@ -268,7 +269,11 @@ public struct CatalogReplica: Sendable {
             write(
                 abort.final == true
                     ? try state.decideReject(requestId: abort.requestId, coordinator: abort.coordinator)
-                    : state.decideAbort(requestId: abort.requestId, coordinator: abort.coordinator)
+                    : state.decideAbort(
+                        requestId: abort.requestId,
+                        coordinator: abort.coordinator,
+                        attempt: abort.attempt
+                    )
             )
             return .ok
         case .restock(let request):

@@ -151,7 +151,11 @@ extension OrderReplica {
         for pending in log.pending.values.sorted(by: { $0.requestId < $1.requestId })
         where buys[pending.requestId] == nil {
             persist([.forget(requestId: pending.requestId)])
-            let abort = AbortRequest(requestId: pending.requestId, coordinator: config.name)
+            let abort = AbortRequest(
+                requestId: pending.requestId,
+                coordinator: config.name,
+                attempt: nextAttemptStamp()
+            )
             if !live.isEmpty { releasing[pending.requestId] = live.count }
             for catalog in live {
                 call(catalog, .abort(abort), .release(pending.requestId), timeout: timing.callTimeout)

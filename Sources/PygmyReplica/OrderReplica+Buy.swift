@@ -115,6 +115,13 @@ extension OrderReplica {
     }
 
     /// A new attempt: holds at every catalog member not known to be down (`holdTargets`).
+    /// A stamp for a new attempt (or a recovery's release), above every earlier one: the clock, moved on
+    /// past the last stamp.
+    mutating func nextAttemptStamp() -> Int64 {
+        lastAttemptStamp = max(time.wallMicros, lastAttemptStamp + 1)
+        return lastAttemptStamp
+    }
+
     private mutating func startAttempt(_ run: inout BuyRun) {
         run.attempt += 1
         let targets = holdTargets
@@ -125,7 +132,8 @@ extension OrderReplica {
             coordinator: config.name,
             targets: targets,
             catalogs: membership.catalogs,
-            epoch: membership.epoch
+            epoch: membership.epoch,
+            attempt: nextAttemptStamp()
         )
         run.queue = run.machine.start()
         run.gather = nil

@@ -59,6 +59,8 @@ public struct OrderReplica: Sendable {
     var nextStep: UInt64 = 1
     /// Request ids a catalog replica asked about while their buy was undecided: they must not commit.
     var abortRequested: Set<String> = []
+    /// The last attempt stamp handed out (`nextAttemptStamp`).
+    var lastAttemptStamp: Int64 = 0
     /// Request ids whose holds recovery is releasing: a buy for one waits until that is done.
     var releasing: [String: Int] = [:]
     var barriers: [UInt64: (catalog: String, id: InboundID)] = [:]

@@ -30,10 +30,17 @@ extension ReplicaCore {
 }
 
 extension CatalogReplica: ReplicaCore {
-    /// A restock whose op id memory lacks may be a retry of a folded one: the store knows.
+    /// A restock whose op id memory lacks may be a retry of a folded one, or a peer's later stamp of one
+    /// (found by the simulator, seed 3009953: a late snapshot brought back a restock folded under its
+    /// earlier stamp, and it was counted twice): the store knows.
     public func requestIdsToRecall(_ input: ReplicaInput<Timer>) -> [String] {
-        guard case .request(_, .restock(let request), _) = input, state.restocks[request.opId] == nil else { return [] }
-        return [request.opId]
+        let named: [String]
+        switch input {
+        case .request(_, .restock(let request), _): named = [request.opId]
+        case .reply(_, .answered(.snapshot(let snapshot), _)): named = snapshot.restocks.map(\.opId)
+        default: return []
+        }
+        return named.filter { state.restocks[$0] == nil }
     }
 
     public mutating func recall(_ found: [Restock]) { state.recall(found) }

@@ -67,6 +67,21 @@ func hold(_ id: String, item: ItemID = 1, quantity: Int = 1, by coordinator: Str
         #expect(state.heldCopies(1) == 0)
     }
 
+    /// Found by the simulator (seed 3000531: one request id became two orders): a duplicated release of
+    /// an earlier attempt, arriving after the next attempt's hold, removed it.
+    @Test func aReleaseOfAnEarlierAttemptLeavesALaterAttemptsHold() throws {
+        var state = seededCatalog()
+        var first = hold("a")
+        first.attempt = 10
+        state.apply(try state.decideHold(first, checked: true).1)
+        var second = hold("a")
+        second.attempt = 20
+        state.apply(try state.decideHold(second, checked: true).1)
+        #expect(state.decideAbort(requestId: "a", coordinator: "order-1", attempt: 10).isEmpty)
+        state.apply(state.decideAbort(requestId: "a", coordinator: "order-1", attempt: 20))
+        #expect(state.heldCopies(1) == 0)
+    }
+
     @Test func uncheckedHoldsAreRecordedWithoutJudgingStock() throws {
         var state = seededCatalog()
         let (outcome, mutations) = try state.decideHold(hold("x", item: 2, quantity: 50), checked: false)

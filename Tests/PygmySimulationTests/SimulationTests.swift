@@ -33,6 +33,12 @@ struct SimulationTests {
         1_839,  // with order replicas evicting folded orders: an attempt still running at order-1 missed the
         // order order-2 had made of its request id (evicted), and decided it again (a running buy's
         // outcome now stays in memory)
+        3_000_531,  // a duplicated release of one attempt removed the next attempt's hold; its coordinator then
+        // down, another order replica bought the same request id again (releases now name their attempt)
+        3_003_031,  // a late attempt's hold for a folded commit was never released: the commit it was asked
+        // about changed nothing (a folded commit now releases such a hold)
+        3_009_953,  // with restocks folded, a late snapshot brought back a restock folded under its earlier stamp
+        // (a snapshot's restocks memory lacks are now looked up in the store)
     ]
 
     @Test("a run replays exactly from its seed")
