@@ -805,11 +805,20 @@ final class PartitionRun: @unchecked Sendable {
         for name in PartitionClusterState.catalogReplicas {
             guard let health = state.health[name], let snapshot = state.snapshots[name] else { continue }
             if health.state != "ready" { problems.append("\(name) is \(health.state), not ready") }
+            // Restocks stamped before the fold horizon are counted in `folded.restocked`, not listed.
             let restocked = Dictionary(grouping: snapshot.restocks, by: \.item).mapValues {
                 $0.map(\.count).reduce(0, +)
             }
-            for id in confirmed.subtracting(snapshot.restocks.map(\.opId)) {
-                problems.append("\(name): acknowledged restock \(id) missing")
+            .merging(snapshot.folded?.restocked ?? [:], uniquingKeysWith: +)
+            let acknowledged = Dictionary(grouping: ledger.restocks.filter(\.confirmed), by: \.item).mapValues {
+                $0.map(\.count).reduce(0, +)
+            }
+            if restocked.filter({ $0.value != 0 }) != acknowledged.filter({ $0.value != 0 }) {
+                let unlisted = confirmed.subtracting(snapshot.restocks.map(\.opId)).sorted()
+                problems.append(
+                    "\(name): restocked copies \(restocked) differ from the acknowledged restocks' \(acknowledged) "
+                        + "(acknowledged, not listed unfolded: \(unlisted))"
+                )
             }
             let committed = Set(snapshot.committed.map(\.requestId))
             // Commits decided before the replica's fold horizon are counted in `folded`, not listed.
