@@ -266,6 +266,13 @@ public struct CatalogReplica: Sendable {
             }
             return .ok
         case .abort(let abort):
+            // A refusal stands only once the members have recorded it knowing every hold and commit of the
+            // request id: a replica still rejoining does not know them yet (found by the simulator, seed
+            // 13793: a rejoining replica recorded a refusal while the member that had committed the id for
+            // another coordinator was down, and the client was told "out of stock" of a bought id).
+            if abort.final == true && phase != .ready {
+                throw BookstoreError(.notReady, "catalog replica \(config.name) is resynchronising after a restart")
+            }
             write(
                 abort.final == true
                     ? try state.decideReject(requestId: abort.requestId, coordinator: abort.coordinator)

@@ -241,6 +241,10 @@ extension OrderReplica {
                 case .failed: break
                 }
             }
+            // Ordered meanwhile through another order replica (and replicated here): that outcome stands, as
+            // at a decision (found by the simulator, seed 13793: a catalog replica that had committed it
+            // went down, so the refusal seemed recorded everywhere, and the client was told "out of stock").
+            if case .ordered? = log.outcome(of: run.request.requestId) { conflicts.insert(config.name) }
             run.queue = run.machine.refusalsAnswered(
                 recordedBy: recorded,
                 refusedBy: refused,
