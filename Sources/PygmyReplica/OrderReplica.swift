@@ -182,12 +182,20 @@ public struct OrderReplica: Sendable {
 
     mutating func log(_ level: ReplicaLogLevel, _ line: String) { effects.append(.log(level, line)) }
 
-    /// Makes `mutations` durable (the shell, before anything after it) and applies them. The batch
-    /// carries the log's counters after it, so a restart loads only the recent orders.
+    /// Makes `mutations` durable (the shell, before anything after it) and applies them. A batch that
+    /// adds an order or a refusal carries the log's counters after it, so a restart loads only the
+    /// recent orders (the other mutations change no counter; a digest mark stored late only makes a
+    /// restart load a few more rows).
     mutating func persist(_ mutations: [OrderMutation]) {
         guard !mutations.isEmpty else { return }
         log.apply(mutations)
-        effects.append(.persist(mutations + [.counters(log.counters)]))
+        let counted = mutations.contains {
+            switch $0 {
+            case .order, .reject: true
+            default: false
+            }
+        }
+        effects.append(.persist(counted ? mutations + [.counters(log.counters)] : mutations))
     }
 
     private mutating func heartbeat() {
