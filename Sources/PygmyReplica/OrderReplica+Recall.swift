@@ -6,8 +6,9 @@ import PygmyBookstore
 /// the store by the shell, so the core decides as if it held the whole log.
 extension OrderReplica {
     /// Only ids the store may hold without memory: nothing is evicted before a first fold, and an order
-    /// or a refusal decided at or after the digest mark was never evicted, so a peer's such outcome that
-    /// memory lacks is new (the lookup costs a buy a store read; most merges need none).
+    /// decided at or after the digest mark was never evicted, so a peer's such order that memory lacks is
+    /// new (the lookup costs a buy a store read; most merges need none). Refusals are always looked up: a
+    /// peer's may be a later stamp of one evicted here (found by the simulator, seeds 5453 and 11521).
     public func requestIdsToRecall(_ input: Input) -> [String] {
         guard log.digestMark > 0 else { return [] }
         let mark = log.digestMark
@@ -25,8 +26,7 @@ extension OrderReplica {
     }
 
     private static func maybeEvicted(_ orders: [OrderRecord], _ refusals: [Rejection], mark: Int64) -> [String] {
-        orders.filter { $0.timeMicros < mark }.map(\.requestId)
-            + refusals.filter { $0.timeMicros.map { $0 < mark } ?? false }.map(\.requestId)
+        orders.filter { $0.timeMicros < mark }.map(\.requestId) + refusals.map(\.requestId)
     }
 
     public mutating func recall(_ outcomes: [BuyOutcome]) { log.recall(outcomes) }
