@@ -18,9 +18,9 @@ extension OrderReplica {
         let catalogs = peers.names(.catalog).compactMap { peers.statuses[$0]?.fold }
         if let folded = catalogs.compactMap(\.folded).max() { log.advanceDigestMark(to: folded) }
         log.evict(keeping: Set(buys.keys))
-        // Only above the digest mark (after a restart the peers' reports may lag what this log has seen).
-        let floor = max(catalogs.compactMap(\.folded).max() ?? 0, log.digestMark)
-        let proposal = catalogs.compactMap(\.proposal).filter { $0 > floor }.min()
+        // Only above the digest mark: the highest horizon folded, as reported now or seen before (after a
+        // restart the peers' reports may lag what this log has seen).
+        let proposal = catalogs.compactMap(\.proposal).filter { $0 > log.digestMark }.min()
         foldReport = FoldReport(
             proposal: proposal,
             digest: proposal.map { log.commitDigest(below: $0) },
