@@ -210,14 +210,13 @@ final class OrderStore: Sendable {
 
     /// The outcome this log holds for `requestId`: an order, a refusal, or nil.
     func outcome(of requestId: String) throws -> BuyOutcome? {
-        try database.read { db in
-            if let row = try Row.fetchOne(db, sql: "SELECT * FROM orders WHERE request_id = ?", arguments: [requestId])
-            {
-                return .ordered(Self.record(row))
-            }
-            return try Row.fetchOne(db, sql: "SELECT * FROM rejection WHERE request_id = ?", arguments: [requestId])
-                .map { .rejected(Self.rejection($0)) }
+        // Two lookups, not one transaction: an order outranks a refusal of the same id, and both are
+        // written only by this node's shell, which waits for this answer.
+        if let row = try database.lookUp("SELECT * FROM orders WHERE request_id = ?", [requestId]) {
+            return .ordered(Self.record(row))
         }
+        return try database.lookUp("SELECT * FROM rejection WHERE request_id = ?", [requestId])
+            .map { .rejected(Self.rejection($0)) }
     }
 
     /// The orders numbered above `after`, oldest number first, and (with `after` 0) every refusal: the
