@@ -6,54 +6,69 @@
 /// an order replica drops those from memory (`evict`), and its shell looks a request id up in the store
 /// (`recall`) before the core handles an input that names one it does not have in memory.
 extension OrderLogState {
-    /// The part of the log that is not a set of orders, kept with every persisted batch so that a
-    /// restart loads only the recent orders (`restored`) instead of replaying the whole log.
+    /// What lies before the digest mark, kept durably so that a restart loads only the orders and
+    /// refusals at or after the mark (`restored`) instead of replaying the whole log. Written only when
+    /// it changes (`differsFrom`): the mark moved, or an order or refusal before it came in. Whatever came
+    /// in since the last write is at or after its mark, so a restart loads it.
     public struct Counters: Codable, Sendable, Hashable {
-        public var digest: UInt64
-        public var count: Int
+        public var digestMark: Int64
+        /// The orders before the mark: their commit digest (`commitDigest(below:)`), their part of the
+        /// log's digest, and how many.
+        public var digestBelowMark: UInt64
+        public var ordersBelowMark: UInt64
+        public var countBelowMark: Int
+        /// The refusals (with a time) before the mark: their digest, which is also their part of the
+        /// log's digest.
+        public var refusalsBelowMark: UInt64
+        /// The order sequence and latest decision time when written: a restart takes the higher of these
+        /// and the loaded orders' (both only grow, and every order since is loaded).
         public var sequence: Int
         public var latestTime: Int64
-        /// Orders decided before `digestMark` need not be in memory; `digestBelowMark` is their digest.
-        public var digestMark: Int64
-        public var digestBelowMark: UInt64
-        /// The digest of the refusals recorded before `digestMark`.
-        public var refusalsBelowMark: UInt64
 
         public init(
-            digest: UInt64,
-            count: Int,
-            sequence: Int,
-            latestTime: Int64,
             digestMark: Int64,
             digestBelowMark: UInt64,
-            refusalsBelowMark: UInt64
+            ordersBelowMark: UInt64,
+            countBelowMark: Int,
+            refusalsBelowMark: UInt64,
+            sequence: Int,
+            latestTime: Int64
         ) {
-            self.digest = digest
-            self.count = count
-            self.sequence = sequence
-            self.latestTime = latestTime
             self.digestMark = digestMark
             self.digestBelowMark = digestBelowMark
+            self.ordersBelowMark = ordersBelowMark
+            self.countBelowMark = countBelowMark
             self.refusalsBelowMark = refusalsBelowMark
+            self.sequence = sequence
+            self.latestTime = latestTime
+        }
+
+        /// Whether what lies before the mark differs from `stored` (the sequence and latest time need
+        /// not be rewritten for every order: a restart recovers them from the orders it loads).
+        public func differsFrom(_ stored: Counters?) -> Bool {
+            guard let stored else { return true }
+            return digestMark != stored.digestMark || digestBelowMark != stored.digestBelowMark
+                || ordersBelowMark != stored.ordersBelowMark || countBelowMark != stored.countBelowMark
+                || refusalsBelowMark != stored.refusalsBelowMark
         }
     }
 
     public var counters: Counters {
         Counters(
-            digest: digest.value,
-            count: count,
-            sequence: sequence,
-            latestTime: latestTime,
             digestMark: digestMark,
             digestBelowMark: digestBelowMark,
-            refusalsBelowMark: refusalsBelowMark
+            ordersBelowMark: ordersBelowMark,
+            countBelowMark: countBelowMark,
+            refusalsBelowMark: refusalsBelowMark,
+            sequence: sequence,
+            latestTime: latestTime
         )
     }
 
-    /// Whether a store must load `record` at a restart with `counters`: it is at or after the mark, or
-    /// not yet delivered to every catalog replica.
-    public static func loads(_ record: OrderRecord, delivered: Bool, with counters: Counters) -> Bool {
-        record.timeMicros >= counters.digestMark || !delivered
+    /// Whether a store must load `record` at a restart with `counters`: it is at or after the mark
+    /// (every order before it is counted in them, and delivered: `advanceDigestMark`).
+    public static func loads(_ record: OrderRecord, with counters: Counters) -> Bool {
+        record.timeMicros >= counters.digestMark
     }
 
     /// Whether a store must load `rejection` at a restart with `counters`: it is at or after the mark.
@@ -61,9 +76,8 @@ extension OrderLogState {
         rejection.timeMicros == nil || rejection.time >= counters.digestMark
     }
 
-    /// The log a store restores at a restart: `counters` as persisted with the last batch, the orders
-    /// and refusals `loads` selects (`undelivered`: those orders not yet delivered), and every pending
-    /// buy.
+    /// The log a store restores at a restart: `counters` as last persisted, the orders and refusals
+    /// `loads` selects (`undelivered`: those of the orders not yet delivered), and every pending buy.
     public static func restored(
         replicaIndex: Int,
         replicaCount: Int,
@@ -75,26 +89,21 @@ extension OrderLogState {
         promisedFloor: Int64
     ) -> OrderLogState {
         var state = OrderLogState(replicaIndex: replicaIndex, replicaCount: replicaCount)
-        state.digest.combine(counters.digest)
-        state.count = counters.count
-        state.sequence = counters.sequence
-        state.latestTime = counters.latestTime
         state.digestMark = counters.digestMark
         state.digestBelowMark = counters.digestBelowMark
+        state.ordersBelowMark = counters.ordersBelowMark
+        state.countBelowMark = counters.countBelowMark
         state.refusalsBelowMark = counters.refusalsBelowMark
+        state.digest.combine(counters.ordersBelowMark ^ counters.refusalsBelowMark)
+        state.count = counters.countBelowMark
+        state.sequence = counters.sequence
+        state.latestTime = counters.latestTime
         state.storedCounters = counters
-        for record in orders {
-            state.orders[record.requestId] = record
-            if record.timeMicros >= counters.digestMark { state.recentTimes[record.requestId] = record.timeMicros }
-        }
-        state.undelivered = undelivered
-        for rejection in rejections {
-            state.rejections[rejection.requestId] = rejection
-            if let time = rejection.timeMicros, time >= counters.digestMark {
-                state.recentRefusalTimes[rejection.requestId] = time
-            }
-        }
-        for buy in pending where state.orders[buy.requestId] == nil { state.pending[buy.requestId] = buy }
+        // Counted as they come in, as when they were first applied.
+        state.apply(orders.map(OrderMutation.order))
+        state.undelivered = undelivered.filter { state.orders[$0] != nil }
+        state.apply(rejections.map(OrderMutation.reject))
+        state.apply(pending.map(OrderMutation.begin))
         state.promisedFloor = promisedFloor
         return state
     }
@@ -103,14 +112,11 @@ extension OrderLogState {
     /// through this, as the node restarts through its store): everything, if no counters were persisted.
     public var reloaded: OrderLogState {
         guard let counters = storedCounters else { return self }
-        let loaded = orders.values.filter {
-            Self.loads($0, delivered: !undelivered.contains($0.requestId), with: counters)
-        }
         return Self.restored(
             replicaIndex: replicaIndex,
             replicaCount: replicaCount,
             counters: counters,
-            orders: loaded,
+            orders: orders.values.filter { Self.loads($0, with: counters) },
             undelivered: undelivered,
             rejections: rejections.values.filter { Self.loads($0, with: counters) },
             pending: Array(pending.values),

@@ -59,8 +59,9 @@ public enum OrderMutation: Codable, Sendable, Hashable {
     case reject(Rejection)
     /// Every catalog replica acknowledged the commit of this order.
     case delivered(requestId: String)
-    /// What a restart needs besides the recent orders (`OrderLogState.Counters`): the core appends it to
-    /// each batch it persists, with its values after the batch, so the store keeps them in step.
+    /// What a restart needs besides the orders and refusals at or after the digest mark
+    /// (`OrderLogState.Counters`): the core appends it to a batch whenever what lies before the mark
+    /// changed (the mark moved, or an order or refusal before it came in), not with every order.
     case counters(OrderLogState.Counters)
     /// A promise: no order this replica decides from now on is stamped before this time (so catalog
     /// replicas may fold commits older than it while no order is taken).
@@ -89,17 +90,21 @@ public struct OrderLogState: Sendable {
     /// The latest `promiseFloor`.
     public internal(set) var promisedFloor: Int64 = 0
     /// The digest of the orders decided before `digestMark`, and the decision times of those at or after
-    /// it: what `commitDigest(below:)` needs, without a pass over the whole log. Derived (not stored).
+    /// it: what `commitDigest(below:)` needs, without a pass over the whole log.
     public internal(set) var digestMark: Int64 = 0
     var digestBelowMark: UInt64 = 0
     var recentTimes: [String: Int64] = [:]
     /// As `digestBelowMark` and `recentTimes`, for refusals (`refusalDigest(below:)`).
     var refusalsBelowMark: UInt64 = 0
     var recentRefusalTimes: [String: Int64] = [:]
+    /// The orders before the mark: their part of `digest`, and how many (a restart starts from these and
+    /// loads the rest, `Counters`).
+    var ordersBelowMark: UInt64 = 0
+    var countBelowMark = 0
     /// How many orders the log holds, evicted ones included.
     public internal(set) var count = 0
-    /// The counters of the last batch persisted (`OrderMutation.counters`): a durable copy's record of
-    /// what the store holds; nil in a store written before counters were kept.
+    /// The counters last persisted (`OrderMutation.counters`): what a restart starts from; nil in a store
+    /// written before counters were kept.
     public internal(set) var storedCounters: Counters?
     public let replicaIndex: Int
     public let replicaCount: Int
@@ -156,12 +161,20 @@ public struct OrderLogState: Sendable {
     }
 
     /// Catalog replicas folded up to `horizon`: no later proposal is below it, so the orders and refusals
-    /// before it need no entry of their own in the digest indexes.
+    /// before it need no entry of their own in the digest indexes. Every catalog replica committed every
+    /// order before it (the fold needed their commit digests equal to this log's), so those count as
+    /// delivered.
     public mutating func advanceDigestMark(to horizon: Int64) {
         guard horizon > digestMark else { return }
         for (requestId, time) in recentTimes where time < horizon {
+            guard let record = orders[requestId] else {
+                preconditionFailure("an order at or after the digest mark is always in memory")
+            }
             recentTimes.removeValue(forKey: requestId)
             digestBelowMark ^= ReplicaDigest.hash("c", requestId)
+            ordersBelowMark ^= ReplicaDigest.hash("o", record.digestKey)
+            countBelowMark += 1
+            undelivered.remove(requestId)
         }
         for (requestId, time) in recentRefusalTimes where time < horizon {
             recentRefusalTimes.removeValue(forKey: requestId)
@@ -216,6 +229,8 @@ public struct OrderLogState: Sendable {
                 latestTime = max(latestTime, record.timeMicros)
                 if record.timeMicros < digestMark {
                     digestBelowMark ^= ReplicaDigest.hash("c", record.requestId)
+                    ordersBelowMark ^= ReplicaDigest.hash("o", record.digestKey)
+                    countBelowMark += 1
                 } else {
                     recentTimes[record.requestId] = record.timeMicros
                 }

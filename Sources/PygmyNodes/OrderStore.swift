@@ -84,6 +84,20 @@ final class OrderStore: Sendable {
                     """
             )
         }
+        // The counters describe only what lies before the digest mark, written when that changes, not
+        // with every order; orders before the mark count as delivered, so no index on undelivered.
+        migrator.registerMigration("counters-below-mark") { db in
+            try db.execute(
+                sql: """
+                    DROP TABLE log_counters;
+                    CREATE TABLE log_counters(id INTEGER PRIMARY KEY CHECK (id = 1), digest_mark INTEGER NOT NULL,
+                        digest_below_mark INTEGER NOT NULL, orders_below_mark INTEGER NOT NULL,
+                        count_below_mark INTEGER NOT NULL, refusals_below_mark INTEGER NOT NULL,
+                        sequence INTEGER NOT NULL, latest_time INTEGER NOT NULL);
+                    DROP INDEX orders_undelivered;
+                    """
+            )
+        }
         try migrator.migrate(database)
     }
 
@@ -126,9 +140,9 @@ final class OrderStore: Sendable {
         )
     }
 
-    /// The log as the replica restarts with it: with the counters the last batch stored, the orders
-    /// and refusals `OrderLogState.loads` selects (recent, or undelivered: bounded however long the
-    /// history), and every pending buy; a store written before counters were kept is replayed whole.
+    /// The log as the replica restarts with it: the counters last stored, the orders and refusals at or
+    /// after their digest mark (`OrderLogState.loads`: bounded however long the history), and every
+    /// pending buy; a store written before these counters were kept is replayed whole.
     func load(replicaIndex: Int, replicaCount: Int) throws -> OrderLogState {
         try database.read { db in
             let floor = try Int64.fetchOne(db, sql: "SELECT micros FROM fold_floor WHERE id = 1") ?? 0
@@ -147,7 +161,7 @@ final class OrderStore: Sendable {
             ).map(Self.rejection)
             let rows = try Row.fetchAll(
                 db,
-                sql: "SELECT * FROM orders WHERE time_micros >= ? OR delivered = 0",
+                sql: "SELECT * FROM orders WHERE time_micros >= ?",
                 arguments: [counters.digestMark]
             )
             return OrderLogState.restored(
@@ -187,13 +201,13 @@ final class OrderStore: Sendable {
     private static func counters(_ db: Database) throws -> OrderLogState.Counters? {
         try Row.fetchOne(db, sql: "SELECT * FROM log_counters WHERE id = 1").map { row in
             OrderLogState.Counters(
-                digest: UInt64(bitPattern: row["digest"]),
-                count: row["count"],
-                sequence: row["sequence"],
-                latestTime: row["latest_time"],
                 digestMark: row["digest_mark"],
                 digestBelowMark: UInt64(bitPattern: row["digest_below_mark"]),
-                refusalsBelowMark: UInt64(bitPattern: row["refusals_below_mark"])
+                ordersBelowMark: UInt64(bitPattern: row["orders_below_mark"]),
+                countBelowMark: row["count_below_mark"],
+                refusalsBelowMark: UInt64(bitPattern: row["refusals_below_mark"]),
+                sequence: row["sequence"],
+                latestTime: row["latest_time"]
             )
         }
     }
@@ -276,16 +290,13 @@ final class OrderStore: Sendable {
                 case .counters(let c):
                     try db.executeCached(
                         """
-                        INSERT INTO log_counters(id, digest, count, sequence, latest_time, digest_mark, digest_below_mark,
-                            refusals_below_mark)
-                        VALUES (1, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET digest = excluded.digest,
-                            count = excluded.count, sequence = excluded.sequence, latest_time = excluded.latest_time,
-                            digest_mark = excluded.digest_mark, digest_below_mark = excluded.digest_below_mark,
-                            refusals_below_mark = excluded.refusals_below_mark
+                        INSERT OR REPLACE INTO log_counters(id, digest_mark, digest_below_mark, orders_below_mark,
+                            count_below_mark, refusals_below_mark, sequence, latest_time)
+                        VALUES (1, ?, ?, ?, ?, ?, ?, ?)
                         """,
                         [
-                            Int64(bitPattern: c.digest), c.count, c.sequence, c.latestTime, c.digestMark,
-                            Int64(bitPattern: c.digestBelowMark), Int64(bitPattern: c.refusalsBelowMark),
+                            c.digestMark, Int64(bitPattern: c.digestBelowMark), Int64(bitPattern: c.ordersBelowMark),
+                            c.countBelowMark, Int64(bitPattern: c.refusalsBelowMark), c.sequence, c.latestTime,
                         ]
                     )
                 case .promiseFloor(let micros):

@@ -16,7 +16,10 @@ extension OrderReplica {
             persist([.promiseFloor(time.wallMicros)])
         }
         let catalogs = peers.names(.catalog).compactMap { peers.statuses[$0]?.fold }
-        if let folded = catalogs.compactMap(\.folded).max() { log.advanceDigestMark(to: folded) }
+        if let folded = catalogs.compactMap(\.folded).max() {
+            log.advanceDigestMark(to: folded)
+            persist([])  // the counters, if the mark moved
+        }
         log.evict(keeping: Set(buys.keys))
         // Only above the digest mark: the highest horizon folded, as reported now or seen before (after a
         // restart the peers' reports may lag what this log has seen).

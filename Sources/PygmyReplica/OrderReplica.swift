@@ -182,20 +182,17 @@ public struct OrderReplica: Sendable {
 
     mutating func log(_ level: ReplicaLogLevel, _ line: String) { effects.append(.log(level, line)) }
 
-    /// Makes `mutations` durable (the shell, before anything after it) and applies them. A batch that
-    /// adds an order or a refusal carries the log's counters after it, so a restart loads only the
-    /// recent orders (the other mutations change no counter; a digest mark stored late only makes a
-    /// restart load a few more rows).
+    /// Makes `mutations` durable (the shell, before anything after it) and applies them. When what lies
+    /// before the digest mark changed (the mark moved, or an order or refusal before it came in), the
+    /// batch carries the log's counters after it, so a restart loads only what is at or after the mark;
+    /// a batch of recent orders needs none (`OrderLogState.Counters`).
     mutating func persist(_ mutations: [OrderMutation]) {
-        guard !mutations.isEmpty else { return }
         log.apply(mutations)
-        let counted = mutations.contains {
-            switch $0 {
-            case .order, .reject: true
-            default: false
-            }
-        }
-        effects.append(.persist(counted ? mutations + [.counters(log.counters)] : mutations))
+        let counters = log.counters
+        let moved = counters.differsFrom(log.storedCounters)
+        guard !mutations.isEmpty || moved else { return }
+        if moved { log.apply(.counters(counters)) }
+        effects.append(.persist(moved ? mutations + [.counters(counters)] : mutations))
     }
 
     private mutating func heartbeat() {

@@ -50,14 +50,18 @@ import Testing
         #expect(log.outcome(of: "r11") == nil)
     }
 
-    @Test("an undelivered order stays in memory, however old")
-    func undeliveredOrdersStay() {
+    @Test("an undelivered order holds the fold floor, and counts as delivered once folded")
+    func undeliveredOrdersHoldTheFloor() {
         var log = log()
         log.apply(.order(record(200, time: 5)))
-        log.advanceDigestMark(to: 500)
+        #expect(log.foldFloor == 5)
         log.evict()
         #expect(log.outcome(of: "r200") != nil)
-        #expect(log.foldFloor == 5)
+        // The catalogs folded past it: each of them committed it (their digests equalled this log's).
+        log.advanceDigestMark(to: 500)
+        #expect(!log.undelivered.contains("r200"))
+        log.evict()
+        #expect(log.outcome(of: "r200") == nil)
     }
 
     @Test("a recalled order is answered again and merging it changes no digest")
@@ -80,15 +84,17 @@ import Testing
         var core = log()
         core.advanceDigestMark(to: 500)
         core.evict()
+        // As stored when the mark last moved: what came in since is at or after it, and is loaded.
+        let stored = core.counters
         core.apply(.reject(Rejection(requestId: "x", code: .outOfStock, message: "none")))
         core.apply(.begin(PendingBuy(requestId: "p", item: 1, quantity: 1)))
-        let loaded = core.orders.values.filter {
-            OrderLogState.loads($0, delivered: !core.undelivered.contains($0.requestId), with: core.counters)
-        }
+        core.apply(.order(record(100, time: 2_000)))
+        #expect(!core.counters.differsFrom(stored), "recent orders change nothing before the mark")
+        let loaded = core.orders.values.filter { OrderLogState.loads($0, with: stored) }
         let restarted = OrderLogState.restored(
             replicaIndex: 0,
             replicaCount: 2,
-            counters: core.counters,
+            counters: stored,
             orders: Array(loaded),
             undelivered: core.undelivered,
             rejections: Array(core.rejections.values),
@@ -96,6 +102,10 @@ import Testing
             promisedFloor: core.promisedFloor
         )
         #expect(restarted.counters == core.counters)
+        #expect(restarted.digest == core.digest)
+        #expect(restarted.count == core.count)
+        #expect(restarted.latestTime == core.latestTime)
+        #expect(restarted.undelivered == core.undelivered)
         #expect(restarted.orders == core.orders)
         #expect(restarted.commitDigest(below: 800) == core.commitDigest(below: 800))
         #expect(restarted.nextOrderNumber() == core.nextOrderNumber())
