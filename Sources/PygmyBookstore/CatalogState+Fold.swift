@@ -116,6 +116,13 @@ extension CatalogState {
             folded.restocked[restock.item, default: 0] += restock.count
             folded.restockDigest ^= restock.digestHash
         }
+        // Refusals: every order replica's log has each one stamped before the horizon (its coordinator
+        // held its fold floor at or below the stamp until it recorded it, and the order replicas' refusal
+        // digests agreed), and a coordinator checks its log before it decides.
+        for (requestId, stamp) in refusals where stamp < before {
+            refusals.removeValue(forKey: requestId)
+            digest.toggle("x", requestId)
+        }
         folded.before = before
     }
 

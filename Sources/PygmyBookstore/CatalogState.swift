@@ -123,7 +123,9 @@ public enum CatalogMutation: Codable, Sendable, Hashable {
     case setPrice(PriceSetting)
     /// The buy of this request id was refused for good: release its hold and refuse any later hold for
     /// it, so a late or retried attempt at another order replica cannot turn the refusal into an order.
-    case reject(requestId: String)
+    /// `timeMicros`: the coordinator's stamp (`AbortRequest.refusedAt`); a fold before a later horizon
+    /// drops it (nil: never).
+    case reject(requestId: String, timeMicros: Int64? = nil)
     /// Folds every commit decided and every restock stamped before `before` into the per-item counts
     /// (`FoldState`); `digest` and `restocks` are the folded commits' and restocks' digests afterwards
     /// (for the store).
@@ -139,6 +141,8 @@ public struct CatalogSnapshot: Codable, Sendable, Hashable {
     public var restocks: [Restock]
     /// Request ids refused for good (optional on the wire: absent from older peers).
     public var rejected: [String]?
+    /// The stamps of the refusals in `rejected` that have one (`AbortRequest.refusedAt`).
+    public var refusedAt: [String: Int64]?
     /// The commits folded into counts; `committed` then holds only those decided at or after
     /// `folded.before`.
     public var folded: FoldState?
@@ -152,6 +156,7 @@ public struct CatalogSnapshot: Codable, Sendable, Hashable {
         committed: [CommittedBuy],
         restocks: [Restock],
         rejected: [String]? = nil,
+        refusedAt: [String: Int64]? = nil,
         folded: FoldState? = nil,
         next: SyncCursor? = nil
     ) {
@@ -161,6 +166,7 @@ public struct CatalogSnapshot: Codable, Sendable, Hashable {
         self.committed = committed
         self.restocks = restocks
         self.rejected = rejected
+        self.refusedAt = refusedAt
         self.folded = folded
         self.next = next
     }
@@ -222,8 +228,15 @@ public struct CatalogState: Sendable {
     /// Op ids of folded restocks its shell found in the store for the request at hand (`recall`): a retry
     /// of one applies nothing. Not durable; emptied at each fold review.
     public internal(set) var recalledRestocks: Set<String> = []
-    /// Request ids whose buys were refused for good.
-    public private(set) var rejected: Set<String> = []
+    /// Request ids whose buys were refused for good, with their stamps (`Int64.max`: none, never folded).
+    /// A fold drops those stamped before its horizon: every order replica has each of them in its log by
+    /// then, and a coordinator checks its log before it decides (docs/DESIGN.md, Bounded history). Of
+    /// two stamps of one request id the later stays: a coordinator that counts this replica's record of
+    /// its refusal has stamped it no later, so the record outlives that coordinator's fold floor.
+    public internal(set) var refusals: [String: Int64] = [:]
+
+    /// Request ids whose buys were refused for good (and not folded).
+    public var rejected: Set<String> { Set(refusals.keys) }
     /// Commits folded into per-item counts (bounded history: docs/DESIGN.md).
     public internal(set) var folded = FoldState()
     /// Fingerprint of what anti-entropy merges (commits, restocks, refusals, prices).
@@ -281,13 +294,15 @@ public struct CatalogState: Sendable {
             commits.sort { $0.requestId < $1.requestId }
         }
         let first = request.from == nil
+        let stamped = refusals.filter { $0.value != .max }
         return CatalogSnapshot(
             books: first ? seeds.values.sorted { $0.item < $1.item } : [],
             prices: first ? prices.values.sorted { $0.item < $1.item } : [],
             holds: first ? holds.values.sorted { $0.requestId < $1.requestId } : [],
             committed: commits,
             restocks: first ? restocks.values.sorted { $0.opId < $1.opId } : [],
-            rejected: first && !rejected.isEmpty ? rejected.sorted() : nil,
+            rejected: first && !refusals.isEmpty ? refusals.keys.sorted() : nil,
+            refusedAt: first ? stamped.isEmpty ? nil : stamped : nil,
             folded: folded.before > 0 ? folded : nil,
             next: next
         )
@@ -307,7 +322,7 @@ public struct CatalogState: Sendable {
         guard let seed = seeds[hold.item] else { return (.unknownItem, []) }
         let cost = prices[hold.item]?.cost ?? seed.cost
         if committed[hold.requestId] != nil { return (.alreadyCommitted, []) }
-        if rejected.contains(hold.requestId) { return (.outOfStock(available: max(0, available(hold.item))), []) }
+        if refusals[hold.requestId] != nil { return (.outOfStock(available: max(0, available(hold.item))), []) }
         if let existing = holds[hold.requestId] {
             if existing.coordinator != hold.coordinator {
                 return (.heldByOther(coordinator: existing.coordinator), [])
@@ -353,16 +368,25 @@ public struct CatalogState: Sendable {
     }
 
     /// Records that the buy of `requestId` was refused for good by `coordinator` (its hold there, if any, is
-    /// released). Throws `inProgress` when the request is committed, or held for another coordinator: then
-    /// that attempt decides, and the refusal must not stand.
-    public func decideReject(requestId: String, coordinator: String) throws(BookstoreError) -> [CatalogMutation] {
+    /// released), stamped `timeMicros`. Throws `inProgress` when the request is committed, or held for
+    /// another coordinator: then that attempt decides, and the refusal must not stand. Of two stamps of
+    /// one refusal the later stays; one before the folded horizon only releases the hold (the fold
+    /// waited until every order replica's log had every refusal stamped before it).
+    public func decideReject(
+        requestId: String,
+        coordinator: String,
+        timeMicros: Int64? = nil
+    ) throws(BookstoreError) -> [CatalogMutation] {
         if committed[requestId] != nil {
             throw BookstoreError(.inProgress, "request \(requestId) is already committed")
         }
         if let hold = holds[requestId], hold.coordinator != coordinator {
             throw BookstoreError(.inProgress, "request \(requestId) is held for \(hold.coordinator)")
         }
-        return rejected.contains(requestId) ? [] : [.reject(requestId: requestId)]
+        let stamp = timeMicros ?? .max
+        if stamp < folded.before { return holds[requestId] != nil ? [.releaseHold(requestId: requestId)] : [] }
+        if let existing = refusals[requestId], existing >= stamp { return [] }
+        return [.reject(requestId: requestId, timeMicros: timeMicros)]
     }
 
     /// Releases the hold of `requestId` if `coordinator` made it and, when `createdMicros` is given, only
@@ -440,14 +464,20 @@ public struct CatalogState: Sendable {
             if let existing = restocks[restock.opId], !restock.supersedes(existing) { continue }
             out.append(.restock(restock))
         }
-        for requestId in snapshot.rejected ?? [] where committed[requestId] == nil && !rejected.contains(requestId) {
-            out.append(.reject(requestId: requestId))
+        // A refusal stamped before the horizon is folded here already (or never reached here, and every
+        // order replica's log has it).
+        for requestId in snapshot.rejected ?? [] where committed[requestId] == nil {
+            let time = snapshot.refusedAt?[requestId]
+            let stamp = time ?? .max
+            if stamp < horizon.before { continue }
+            if let existing = refusals[requestId], existing >= stamp { continue }
+            out.append(.reject(requestId: requestId, timeMicros: time))
         }
         let committedThere = Set(snapshot.committed.map(\.requestId))
         let rejectedThere = Set(snapshot.rejected ?? [])
         for hold in snapshot.holds
         where holds[hold.requestId] == nil && committed[hold.requestId] == nil
-            && !committedThere.contains(hold.requestId) && !rejected.contains(hold.requestId)
+            && !committedThere.contains(hold.requestId) && refusals[hold.requestId] == nil
             && !rejectedThere.contains(hold.requestId) && quantities.contains(hold.quantity)
         {
             out.append(.hold(hold))
@@ -489,7 +519,7 @@ public struct CatalogState: Sendable {
             seeds[seed.item] = seed
             onHand[seed.item, default: 0] += seed.stock
         case .hold(let hold):
-            guard holds[hold.requestId] == nil, committed[hold.requestId] == nil, !rejected.contains(hold.requestId)
+            guard holds[hold.requestId] == nil, committed[hold.requestId] == nil, refusals[hold.requestId] == nil
             else { return }
             holds[hold.requestId] = hold
             held[hold.item, default: 0] += hold.quantity
@@ -499,7 +529,8 @@ public struct CatalogState: Sendable {
         case .commit(let buy):
             guard committed[buy.requestId] == nil, !folded.covers(buy) else { return }
             if let hold = holds.removeValue(forKey: buy.requestId) { held[hold.item, default: 0] -= hold.quantity }
-            if rejected.remove(buy.requestId) != nil {  // the order log is the truth: an order outranks a refusal
+            // The order log is the truth: an order outranks a refusal.
+            if refusals.removeValue(forKey: buy.requestId) != nil {
                 digest.toggle("x", buy.requestId)
             }
             committed[buy.requestId] = buy
@@ -522,10 +553,17 @@ public struct CatalogState: Sendable {
             }
             prices[price.item] = price
             digest.toggle("p", price.digestKey)
-        case .reject(let requestId):
+        case .reject(let requestId, let time):
             guard committed[requestId] == nil else { return }
             if let hold = holds.removeValue(forKey: requestId) { held[hold.item, default: 0] -= hold.quantity }
-            if rejected.insert(requestId).inserted { digest.toggle("x", requestId) }
+            let stamp = time ?? .max
+            guard stamp >= folded.before else { return }  // folded: the order logs keep it
+            if let existing = refusals[requestId] {
+                refusals[requestId] = max(existing, stamp)
+            } else {
+                refusals[requestId] = stamp
+                digest.toggle("x", requestId)
+            }
         case .fold(let before, _, _):
             applyFold(before: before)
         }

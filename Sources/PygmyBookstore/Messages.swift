@@ -276,12 +276,23 @@ public struct AbortRequest: Codable, Sendable, Hashable {
     /// late or duplicated release of an earlier attempt cannot remove the hold the next one relies on.
     /// Absent: any hold of this coordinator.
     public var attempt: Int64?
+    /// With `final`: the refusal's stamp, the one the coordinator records it under in its log. Catalog
+    /// replicas fold refusals stamped before a folded horizon (PROTOCOL.md §6.7). Absent (older
+    /// coordinators): never folded.
+    public var refusedAt: Int64?
 
-    public init(requestId: String, coordinator: String, final: Bool? = nil, attempt: Int64? = nil) {
+    public init(
+        requestId: String,
+        coordinator: String,
+        final: Bool? = nil,
+        attempt: Int64? = nil,
+        refusedAt: Int64? = nil
+    ) {
         self.requestId = requestId
         self.coordinator = coordinator
         self.final = final
         self.attempt = attempt
+        self.refusedAt = refusedAt
     }
 }
 

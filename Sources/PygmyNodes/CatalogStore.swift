@@ -80,6 +80,16 @@ final class CatalogStore: Sendable {
         migrator.registerMigration("hold-attempt") { db in
             try db.execute(sql: "ALTER TABLE hold ADD COLUMN attempt INTEGER")
         }
+        // Refusals with their coordinator's stamp, folded (deleted) below a horizon; older rows have none
+        // and are never folded.
+        migrator.registerMigration("refusal-fold") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE rejected ADD COLUMN time_micros INTEGER;
+                    CREATE INDEX rejected_by_time ON rejected(time_micros);
+                    """
+            )
+        }
         try migrator.migrate(database)
     }
 
@@ -164,8 +174,8 @@ final class CatalogStore: Sendable {
                     )
                 )
             }
-            for row in try Row.fetchAll(db, sql: "SELECT request_id FROM rejected") {
-                state.apply(.reject(requestId: row["request_id"]))
+            for row in try Row.fetchAll(db, sql: "SELECT request_id, time_micros FROM rejected") {
+                state.apply(.reject(requestId: row["request_id"], timeMicros: row["time_micros"]))
             }
             for row in try Row.fetchAll(db, sql: "SELECT * FROM hold") {
                 state.apply(
@@ -237,11 +247,18 @@ final class CatalogStore: Sendable {
                         "INSERT OR REPLACE INTO price VALUES (?, ?, ?, ?)",
                         [p.item, p.cost, p.version, p.opId]
                     )
-                case .reject(let requestId):
+                case .reject(let requestId, let time):
                     try db.executeCached("DELETE FROM hold WHERE request_id = ?", [requestId])
+                    // As in memory: of two stamps the later stays, and none (never folded) outlasts any.
                     try db.executeCached(
-                        "INSERT OR IGNORE INTO rejected SELECT ? WHERE NOT EXISTS (SELECT 1 FROM committed WHERE request_id = ?)",
-                        [requestId, requestId]
+                        """
+                        INSERT INTO rejected(request_id, time_micros) SELECT ?, ?
+                            WHERE NOT EXISTS (SELECT 1 FROM committed WHERE request_id = ?)
+                        ON CONFLICT(request_id) DO UPDATE SET time_micros = excluded.time_micros
+                        WHERE rejected.time_micros IS NOT NULL
+                            AND (excluded.time_micros IS NULL OR excluded.time_micros > rejected.time_micros)
+                        """,
+                        [requestId, time, requestId]
                     )
                 case .fold(let before, let digest, let restocks):
                     try Self.fold(db, before: before, digest: digest, restocks: restocks)
@@ -252,8 +269,8 @@ final class CatalogStore: Sendable {
 }
 
 extension CatalogStore {
-    /// Moves the commits decided before `before` into `folded_sold` and adds the restocks stamped before
-    /// it to `folded_restocked`, as `CatalogState` does in memory. Restocks keep their rows (marked
+    /// Moves the commits decided before `before` into `folded_sold`, adds the restocks stamped before
+    /// it to `folded_restocked` and drops the refusals stamped before it, as `CatalogState` does in memory. Restocks keep their rows (marked
     /// folded), so a retry of one is still known.
     static func fold(_ db: Database, before: Int64, digest: UInt64, restocks: UInt64) throws {
         try db.executeCached(
@@ -277,6 +294,7 @@ extension CatalogStore {
             [before]
         )
         try db.executeCached("DELETE FROM committed WHERE time_micros < ?", [before])
+        try db.executeCached("DELETE FROM rejected WHERE time_micros < ?", [before])
         try db.executeCached(
             """
             INSERT INTO fold_state(id, before, digest, restock_digest) VALUES (1, ?, ?, ?)

@@ -275,7 +275,11 @@ public struct CatalogReplica: Sendable {
             }
             write(
                 abort.final == true
-                    ? try state.decideReject(requestId: abort.requestId, coordinator: abort.coordinator)
+                    ? try state.decideReject(
+                        requestId: abort.requestId,
+                        coordinator: abort.coordinator,
+                        timeMicros: abort.refusedAt
+                    )
                     : state.decideAbort(
                         requestId: abort.requestId,
                         coordinator: abort.coordinator,

@@ -12,6 +12,10 @@ struct BuyRun: Sendable {
     var queue: [BuyCoordinator.Action] = []
     var gather: Gather?
     var firstCommitSeen = false
+    /// The stamp of this attempt's refusal, from its first final abort on (`AbortRequest.refusedAt`): the
+    /// catalogs record it under this stamp, the log too, and until the run ends this replica's fold floor
+    /// stays at or below it (`OrderReplica.foldFloor`), so no fold passes it before the log has it.
+    var refusalStamp: Int64?
 }
 
 /// Calls sent to several peers at once, and the replies in so far.
@@ -138,6 +142,7 @@ extension OrderReplica {
         run.queue = run.machine.start()
         run.gather = nil
         run.firstCommitSeen = false
+        run.refusalStamp = nil
     }
 
     /// Carries out the run's queued actions, then what its machine awaits, until it waits for replies or
@@ -177,7 +182,10 @@ extension OrderReplica {
                 fanOut(&run, .replication, orders, .replicate(replication))
             case .commits(let replicas, let commit):
                 fanOut(&run, .commits, replicas, .commit(commit))
-            case .refusals(let replicas, let abort):
+            case .refusals(let replicas, var abort):
+                let stamp = run.refusalStamp ?? log.decisionTime(clock: time.wallMicros)
+                run.refusalStamp = stamp
+                abort.refusedAt = stamp
                 fanOut(&run, .refusals, replicas, .abort(abort))
             case .done(let outcome):
                 return finish(run, outcome)
@@ -249,7 +257,7 @@ extension OrderReplica {
                 recordedBy: recorded,
                 refusedBy: refused,
                 conflictedAt: conflicts,
-                timeMicros: log.decisionTime(clock: time.wallMicros)
+                timeMicros: run.refusalStamp ?? log.decisionTime(clock: time.wallMicros)
             )
         case .commits:
             let acked = Set(gather.results.filter { $0.value.response != nil }.keys)

@@ -168,9 +168,9 @@ public struct Simulation {
 }
 
 extension Simulation {
-    /// Bounded history, checked: with no buys going on, every catalog replica must fold every commit
-    /// within a bounded time (the retention, the replicas' clock offsets and a few rounds), and every
-    /// invariant must hold again afterwards, folded commits included.
+    /// Bounded history, checked: with no buys going on, every catalog replica must fold every commit and
+    /// every refusal within a bounded time (the retention, the replicas' clock offsets and a few rounds),
+    /// and every invariant must hold again afterwards, folded commits included.
     func foldEverything(_ world: SimWorld, _ cluster: SimCluster, _ checker: SimChecker) {
         // The network stops losing messages too: a lost message resets its connection and fails every
         // call on it, so an order replica redelivering many commits at once could otherwise wait forever.
@@ -178,7 +178,8 @@ extension Simulation {
         let deadline = world.now + 30_000_000
         // Until everything is folded and the cluster is quiet again (a buy retried late may still run).
         while world.now < deadline
-            && !(cluster.catalogs.allSatisfy({ $0.state.committed.isEmpty }) && checker.converged)
+            && !(cluster.catalogs.allSatisfy({ $0.state.committed.isEmpty && $0.state.refusals.isEmpty })
+                && checker.converged)
         {
             world.run(until: world.now + options.timing.heartbeatInterval.microseconds) {
                 checker.checkStep()
@@ -186,9 +187,10 @@ extension Simulation {
                 false
             }
         }
-        for catalog in cluster.catalogs where !catalog.state.committed.isEmpty {
+        for catalog in cluster.catalogs where !catalog.state.committed.isEmpty || !catalog.state.refusals.isEmpty {
             cluster.ledger.violation(
-                "\(catalog.name) still has \(catalog.state.committed.count) unfolded commits 30 s after the buys ended "
+                "\(catalog.name) still has \(catalog.state.committed.count) unfolded commits and "
+                    + "\(catalog.state.refusals.count) refusals 30 s after the buys ended "
                     + "(folded before \(catalog.state.folded.before) µs)"
             )
         }

@@ -33,6 +33,42 @@ import Testing
         #expect(state.commitDigest(below: .max) == unfolded.commitDigest(below: .max))
     }
 
+    @Test func refusalsStampedBeforeTheHorizonFoldAway() throws {
+        var state = try catalog()
+        let digest = state.digest
+        state.apply(try state.decideReject(requestId: "x", coordinator: "order-1", timeMicros: 12))
+        state.apply(try state.decideReject(requestId: "y", coordinator: "order-1", timeMicros: 40))
+        state.apply(try state.decideReject(requestId: "z", coordinator: "order-1"))
+        // Refused again later (another coordinator's attempt): the later stamp stays, an earlier one is news
+        // to nobody.
+        state.apply(try state.decideReject(requestId: "x", coordinator: "order-2", timeMicros: 22))
+        #expect(state.refusals["x"] == 22)
+        #expect(try state.decideReject(requestId: "x", coordinator: "order-1", timeMicros: 5).isEmpty)
+        state.apply(state.foldDecision(before: 25))
+        #expect(state.refusals == ["y": 40, "z": .max], "x folded; z has no stamp and never folds")
+        var without = try catalog()
+        without.apply([.reject(requestId: "y", timeMicros: 40), .reject(requestId: "z")])
+        #expect(state.digest == without.digest && state.digest != digest)
+        // The order logs refuse it from now on: a hold for it is judged as any other.
+        let (outcome, _) = try state.decideHold(
+            Hold(requestId: "x", item: 1, quantity: 1, coordinator: "order-1", createdMicros: 0),
+            checked: true
+        )
+        #expect(outcome == .held(unitCost: try state.lookup(1).cost, checked: true))
+        // A final abort stamped before the horizon (a late duplicate) only releases its coordinator's hold.
+        state.apply(.hold(Hold(requestId: "w", item: 1, quantity: 1, coordinator: "order-1", createdMicros: 0)))
+        #expect(
+            try state.decideReject(requestId: "w", coordinator: "order-1", timeMicros: 3) == [
+                .releaseHold(requestId: "w")
+            ]
+        )
+        // A peer that has not folded yet brings back no refusal below the horizon.
+        var peer = try catalog()
+        peer.apply([.reject(requestId: "x", timeMicros: 22), .reject(requestId: "y", timeMicros: 41)])
+        state.apply(state.mutationsToMerge(peer.snapshot()))
+        #expect(state.refusals == ["y": 41, "z": .max])
+    }
+
     @Test func aCommitBelowTheHorizonArrivingAgainCountsOnce() throws {
         var state = try catalog()
         state.apply(state.foldDecision(before: 25))

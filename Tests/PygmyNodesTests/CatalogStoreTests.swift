@@ -41,4 +41,29 @@ import Testing
         #expect(try store.recalled("r8")?.timeMicros == 750)
         #expect(try store.recalled("nope") == nil)
     }
+    @Test("refusals keep the later stamp, fold below a horizon, and a restart loads the rest")
+    func refusalsFold() throws {
+        let path = NSTemporaryDirectory() + "pygmy-catalog-store-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var store = try CatalogStore(directory: path, durability: .process)
+        var memory = CatalogState()
+        func write(_ mutations: [CatalogMutation]) throws {
+            memory.apply(mutations)
+            try store.persist(mutations)
+        }
+        try write(CatalogSeed.original.map(CatalogMutation.addBook))
+        for i in 0..<10 { try write([.reject(requestId: "x\(i)", timeMicros: Int64(i) * 100)]) }
+        try write([.reject(requestId: "x1", timeMicros: 900), .reject(requestId: "x2", timeMicros: 50)])
+        try write([.reject(requestId: "old")])
+        try write([memory.foldDecision(before: 800)])
+        #expect(memory.refusals == ["x1": 900, "x8": 800, "x9": 900, "old": .max])
+        store.close()
+
+        store = try CatalogStore(directory: path, durability: .process)
+        defer { store.close() }
+        let loaded = try store.load()
+        #expect(loaded.refusals == memory.refusals)
+        #expect(loaded.digest == memory.digest)
+    }
 }

@@ -55,6 +55,43 @@ import Testing
         #expect(holds.map(\.1) == ["catalog-1"])
     }
 
+    @Test("a refusal is stamped at its first final abort, and the fold floor waits for the log to have it")
+    func aRefusalInFlightHoldsTheFoldFloor() {
+        var driver = replica()
+        heartbeatRounds(&driver, failing: "none", with: .refused("unused"))
+        driver.feed(.timer(.recover))
+        for (id, _, _) in driver.takeCalls(where: { if case .listOrders = $0 { true } else { false } }) {
+            driver.feed(.reply(id, .answered(.log(OrderLogSnapshot(orders: [], rejections: [])), connection: 1)))
+        }
+        #expect(!driver.core.recovering)
+        _ = driver.request(.buy(BuyRequest(item: 1, quantity: 1, requestId: "r1")))
+        for (id, peer, _) in driver.takeCalls(where: \.isHold) {
+            let outcome: HoldOutcome =
+                peer == "catalog-1" ? .outOfStock(available: 0) : .held(unitCost: 10, checked: true)
+            driver.feed(.reply(id, .answered(.hold(outcome), connection: 1)))
+        }
+        let aborts = driver.takeCalls(where: { if case .abort(let a) = $0 { a.final == true } else { false } })
+        #expect(aborts.map(\.1).sorted() == ["catalog-1", "catalog-2"])
+        guard case .abort(let first)? = aborts.first?.2, let stamp = first.refusedAt else {
+            Issue.record("the final abort carries no stamp: \(aborts)")
+            return
+        }
+        // Later rounds: the floor stays at the stamp however far the clock and the promises move.
+        driver.now += .seconds(3)
+        driver.feed(.timer(.heartbeat))
+        driver.heartbeats(up: ["catalog-1", "catalog-2", "order-2"])
+        #expect(driver.core.log.promisedFloor > stamp)
+        #expect(driver.core.status.fold?.floor == stamp)
+        for (id, _, _) in aborts { driver.feed(.reply(id, .answered(.ok, connection: 1))) }
+        for (id, _, _) in driver.takeCalls(where: { if case .replicate = $0 { true } else { false } }) {
+            driver.feed(.reply(id, .answered(.ok, connection: 1)))
+        }
+        #expect(driver.core.log.rejections["r1"]?.timeMicros == stamp, "logged under the stamp the catalogs have")
+        driver.now += .milliseconds(200)
+        driver.feed(.timer(.heartbeat))
+        #expect((driver.core.status.fold?.floor ?? 0) > stamp, "the log has it: the floor moves on")
+    }
+
     @Test("recovery asks a peer whose log did not come again before serving (found by the history bench)")
     func recoveryWaitsForAPeersLog() {
         var driver = replica()
