@@ -56,7 +56,8 @@ struct CoreDriver<Core: ReplicaCore> {
     mutating func heartbeats(
         up: Set<String>,
         failure: CallFailure = .unreachable("timed out"),
-        lease: Duration? = .seconds(1)
+        lease: Duration? = .seconds(1),
+        membership: Membership? = nil
     ) {
         for (id, peer, _) in takeCalls(where: { $0 == .heartbeat }) {
             feed(
@@ -65,7 +66,12 @@ struct CoreDriver<Core: ReplicaCore> {
                     up.contains(peer)
                         ? .answered(
                             .status(
-                                PeerStatus(state: "ready", digest: nil, lease: peer.hasPrefix("catalog") ? lease : nil)
+                                PeerStatus(
+                                    state: "ready",
+                                    digest: nil,
+                                    membership: membership,
+                                    lease: peer.hasPrefix("catalog") ? lease : nil
+                                )
                             ),
                             connection: 1
                         )
@@ -82,12 +88,14 @@ extension PeerRequest {
 
 extension CoreDriver where Core == CatalogReplica {
     /// Drives a catalog replica through its rejoin to ready, every peer up and answering: the barrier,
-    /// a peer's snapshot (`peerState`) and empty order logs.
-    mutating func join(peerState: CatalogState) {
+    /// a peer's snapshot (`peerState`; `laterState` for every snapshot after the first) and empty order
+    /// logs.
+    mutating func join(peerState: CatalogState, laterState: CatalogState? = nil) {
+        var snapshots = 0
         feed(.boot)
         for _ in 0..<40 where core.phase != .ready {
             now += .milliseconds(100)
-            heartbeats(up: Set(core.peers.all))
+            heartbeats(up: Set(core.peers.all), membership: core.acceptor.current)
             for timer in effects.compactMap({ effect -> CatalogReplica.Timer? in
                 if case .schedule(let timer, _) = effect { timer } else { nil }
             }) where timer == .join {
@@ -97,7 +105,10 @@ extension CoreDriver where Core == CatalogReplica {
             for (id, _, request) in takeCalls(where: { $0 != .heartbeat }) {
                 switch request {
                 case .join: feed(.reply(id, .answered(.ok, connection: 1)))
-                case .snapshot: feed(.reply(id, .answered(.snapshot(peerState.snapshot()), connection: 1)))
+                case .snapshot:
+                    let state = snapshots == 0 ? peerState : laterState ?? peerState
+                    snapshots += 1
+                    feed(.reply(id, .answered(.snapshot(state.snapshot()), connection: 1)))
                 case .listOrders:
                     feed(.reply(id, .answered(.log(OrderLogSnapshot(orders: [], rejections: [])), connection: 1)))
                 default: break
