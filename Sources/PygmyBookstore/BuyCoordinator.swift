@@ -314,8 +314,9 @@ public struct BuyCoordinator: Sendable {
     /// the buy answers "in progress": the other attempt's outcome is the one. A replica that did not answer
     /// gets the final abort again, up to `commitRounds` rounds; after that nothing is recorded here and
     /// the buy answers `unavailable` (a retry meets the refusal at the replicas that recorded it).
-    /// `timeMicros` stamps the refusal as it is recorded (`OrderLogState.decisionTime`): no earlier than
-    /// a fold floor this replica has reported, so a refusal never lands below a horizon already folded.
+    /// `timeMicros` stamps the refusal: the stamp its final aborts carried (`AbortRequest.refusedAt`),
+    /// taken with `OrderLogState.decisionTime` at the first of them, so no earlier than a fold floor this
+    /// replica reported before it, and its floor stayed at or below it since (`OrderReplica.foldFloor`).
     public mutating func refusalsAnswered(
         recordedBy recorded: Set<String>,
         refusedBy refused: Set<String>,

@@ -3,8 +3,9 @@ public struct Rejection: Codable, Sendable, Hashable {
     public var requestId: String
     public var code: BookstoreError.Code
     public var message: String
-    /// When the coordinator recorded the refusal (`OrderLogState.decisionTime`): refusals are folded
-    /// out of memory and syncs like orders (PROTOCOL.md §6.7). Absent (older logs): as if 0.
+    /// The coordinator's stamp, taken when it sent its first final abort (`OrderLogState.decisionTime`
+    /// then; the catalogs got it as `AbortRequest.refusedAt`): refusals are folded out of memory and
+    /// syncs like orders (PROTOCOL.md §6.7). Absent (older logs): as if 0.
     public var timeMicros: Int64?
 
     public init(requestId: String, code: BookstoreError.Code, message: String, timeMicros: Int64? = nil) {
