@@ -44,6 +44,11 @@ import Testing
         state.apply(try state.decideReject(requestId: "x", coordinator: "order-2", timeMicros: 22))
         #expect(state.refusals["x"] == 22)
         #expect(try state.decideReject(requestId: "x", coordinator: "order-1", timeMicros: 5).isEmpty)
+        // A horizon between the two stamps keeps it: order-2, which counted this record, may not have
+        // logged its refusal yet (its fold floor holds at 22 until it has).
+        var between = state
+        between.apply(between.foldDecision(before: 15))
+        #expect(between.refusals["x"] == 22)
         state.apply(state.foldDecision(before: 25))
         #expect(state.refusals == ["y": 40, "z": .max], "x folded; z has no stamp and never folds")
         var without = try catalog()
