@@ -269,9 +269,9 @@ final class CatalogStore: Sendable {
 }
 
 extension CatalogStore {
-    /// Moves the commits decided before `before` into `folded_sold`, adds the restocks stamped before
-    /// it to `folded_restocked` and drops the refusals stamped before it, as `CatalogState` does in memory. Restocks keep their rows (marked
-    /// folded), so a retry of one is still known.
+    /// Moves the commits decided before `before` into `folded_sold`, adds the restocks stamped before it
+    /// to `folded_restocked` and drops the refusals stamped before it, as `CatalogState` does in memory.
+    /// Restocks keep their rows (marked folded), so a retry of one is still known.
     static func fold(_ db: Database, before: Int64, digest: UInt64, restocks: UInt64) throws {
         try db.executeCached(
             """

@@ -118,7 +118,6 @@ extension OrderReplica {
         )
     }
 
-    /// A new attempt: holds at every catalog member not known to be down (`holdTargets`).
     /// A stamp for a new attempt (or a recovery's release), above every earlier one: the clock, moved on
     /// past the last stamp.
     mutating func nextAttemptStamp() -> Int64 {
@@ -126,6 +125,7 @@ extension OrderReplica {
         return lastAttemptStamp
     }
 
+    /// A new attempt: holds at every catalog member not known to be down (`holdTargets`).
     private mutating func startAttempt(_ run: inout BuyRun) {
         run.attempt += 1
         let targets = holdTargets

@@ -2,10 +2,6 @@ import PygmyBookstore
 
 /// An order replica's part in folding commits (docs/DESIGN.md, Bounded history).
 extension OrderReplica {
-    /// Runs each heartbeat round. Reports the fold floor (no order below it can still reach a catalog
-    /// from this log) and, for the lowest horizon the catalog replicas propose, the digest of this log's
-    /// orders below it: the catalogs fold only when it equals theirs, so every order replica knows every
-    /// order they fold, and answers a retry of one from its log rather than buying again.
     /// The log's fold floor, held at or below the stamp of each refusal a buy here has sent but may not
     /// have recorded yet: the catalogs drop a refusal once folded, so every order replica's log must
     /// have it first.
@@ -13,6 +9,10 @@ extension OrderReplica {
         buys.values.compactMap(\.refusalStamp).reduce(log.foldFloor, min)
     }
 
+    /// Runs each heartbeat round. Reports the fold floor (no order below it can still reach a catalog
+    /// from this log) and, for the lowest horizon the catalog replicas propose, the digest of this log's
+    /// orders below it: the catalogs fold only when it equals theirs, so every order replica knows every
+    /// order they fold, and answers a retry of one from its log rather than buying again.
     mutating func reviewFold() {
         // Promise, durably and about once per fold grid, that no later order is stamped before now: lets
         // the catalogs fold while no buys come in. (The promise survives a restart, and a clock that
